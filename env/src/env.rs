@@ -1,0 +1,227 @@
+//! The Gymnasium-style contract, stated once, and the serving environment built on the simulator.
+//!
+//! Semantics (Gymnasium 1.x, `gymnasium/core.py`):
+//! - [`Env::reset`]`(seed)` starts a new episode whose every random draw derives from `seed`: the same
+//!   seed gives a bit-identical episode for the same sequence of actions.
+//! - [`Env::step`] applies one action and returns a [`Step`]: the next observation; the reward for the
+//!   transition; `terminated`, true when the MDP reached a terminal state (no bootstrapping past it);
+//!   `truncated`, true when the episode was cut by a condition outside the MDP, such as the time
+//!   horizon (the value of the final observation should be bootstrapped); and `info`, diagnostics that
+//!   are not part of the observation.
+//! - Calling `step` after `terminated` or `truncated` without `reset` is a logic error of the caller.
+
+use crate::scenario::Scenario;
+use crate::sim::{IntervalReport, Simulator};
+use serflow_policies::schema::observation_len;
+use serflow_policies::{Action, ActionSet};
+use std::sync::Arc;
+
+/// A box of `f32` values with per-dimension bounds (infinite when unbounded).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoxSpace {
+    /// Lower bounds.
+    pub low: Vec<f32>,
+    /// Upper bounds.
+    pub high: Vec<f32>,
+}
+
+impl BoxSpace {
+    /// Dimensions.
+    pub fn dim(&self) -> usize {
+        self.low.len()
+    }
+
+    /// True if `x` has the right length and lies within the bounds.
+    pub fn contains(&self, x: &[f32]) -> bool {
+        x.len() == self.dim()
+            && x.iter().zip(&self.low).zip(&self.high).all(|((v, lo), hi)| lo <= v && v <= hi)
+    }
+}
+
+/// Several independent discrete choices; choice i takes values `0..nvec[i]`. `Discrete(n)` is the
+/// special case `nvec = [n]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultiDiscrete {
+    /// Choices per dimension.
+    pub nvec: Vec<usize>,
+}
+
+impl MultiDiscrete {
+    /// `Discrete(n)`.
+    pub fn discrete(n: usize) -> Self {
+        Self { nvec: vec![n] }
+    }
+
+    /// Total logits a policy head needs (sum of `nvec`).
+    pub fn total_choices(&self) -> usize {
+        self.nvec.iter().sum()
+    }
+
+    /// True if `a` picks a valid value in every dimension.
+    pub fn contains(&self, a: &[usize]) -> bool {
+        a.len() == self.nvec.len() && a.iter().zip(&self.nvec).all(|(v, n)| v < n)
+    }
+}
+
+/// The result of one [`Env::step`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step<I> {
+    /// Observation after the step.
+    pub obs: Vec<f32>,
+    /// Reward for the transition.
+    pub reward: f32,
+    /// The MDP reached a terminal state.
+    pub terminated: bool,
+    /// The episode was cut short (time limit); bootstrap from `obs`.
+    pub truncated: bool,
+    /// Diagnostics.
+    pub info: I,
+}
+
+/// A reinforcement-learning environment with a multi-discrete action space and an action mask.
+pub trait Env: Send {
+    /// Per-step diagnostics.
+    type Info: Clone + Send + Default;
+
+    /// The observation space.
+    fn observation_space(&self) -> BoxSpace;
+
+    /// The action space.
+    fn action_space(&self) -> MultiDiscrete;
+
+    /// Starts an episode seeded with `seed`; returns the first observation.
+    fn reset(&mut self, seed: u64) -> (Vec<f32>, Self::Info);
+
+    /// Applies `action` (one index per dimension of the action space).
+    fn step(&mut self, action: &[usize]) -> Step<Self::Info>;
+
+    /// Writes which choices are allowed now, laid out like concatenated logits (`total_choices`).
+    fn action_mask(&self, mask: &mut [bool]) {
+        mask.fill(true);
+    }
+}
+
+/// The staged VM/FaaS system as an [`Env`].
+///
+/// - Observation: the named feature vector of `serflow_policies::schema` (raw units; normalise in
+///   the agent).
+/// - Action: per stage, an index into `action_set.vm_deltas` and one into `action_set.vm_shares`.
+///   The mask forbids deltas that leave `[0, vm.max_per_stage]`.
+/// - Reward: `-(interval cost)/reward.cost_scale - reward.violation_penalty x violations/finished`.
+/// - Episode end: reaching `horizon_s` (Truncation). There is no terminal state.
+pub struct ServingEnv {
+    scenario: Arc<Scenario>,
+    action_set: ActionSet,
+    max_vms: Vec<u32>,
+    sim: Simulator,
+    action: Action,
+}
+
+impl ServingEnv {
+    /// An environment over `scenario` with the default action set.
+    pub fn new(scenario: Arc<Scenario>) -> Self {
+        let sim = Simulator::new(scenario.clone(), 0);
+        let max_vms = sim.max_vms();
+        let action = Action::faas_only(scenario.n_stages());
+        Self { scenario, action_set: ActionSet::default(), max_vms, sim, action }
+    }
+
+    /// The discrete action set.
+    pub fn action_set(&self) -> &ActionSet {
+        &self.action_set
+    }
+
+    /// Per-stage VM maxima.
+    pub fn max_vms(&self) -> &[u32] {
+        &self.max_vms
+    }
+
+    /// The simulator (for reports at the end of an episode).
+    pub fn simulator(&self) -> &Simulator {
+        &self.sim
+    }
+
+    /// The reward the scenario defines for one interval's report.
+    pub fn reward(&self, report: &IntervalReport) -> f32 {
+        let r = &self.scenario.config.reward;
+        let violation_rate =
+            if report.finished == 0 { 0.0 } else { report.violations as f64 / report.finished as f64 };
+        (-(report.cost / r.cost_scale) - r.violation_penalty * violation_rate) as f32
+    }
+}
+
+impl Env for ServingEnv {
+    type Info = IntervalReport;
+
+    fn observation_space(&self) -> BoxSpace {
+        let n = observation_len(self.scenario.n_stages());
+        BoxSpace { low: vec![f32::NEG_INFINITY; n], high: vec![f32::INFINITY; n] }
+    }
+
+    fn action_space(&self) -> MultiDiscrete {
+        MultiDiscrete { nvec: self.action_set.nvec(self.scenario.n_stages()) }
+    }
+
+    fn reset(&mut self, seed: u64) -> (Vec<f32>, IntervalReport) {
+        self.sim = Simulator::new(self.scenario.clone(), seed);
+        (self.sim.observation().values().to_vec(), IntervalReport::default())
+    }
+
+    fn step(&mut self, action: &[usize]) -> Step<IntervalReport> {
+        self.action_set.decode(action, self.sim.observation(), &self.max_vms, &mut self.action);
+        let info = self.sim.step(&self.action);
+        Step {
+            obs: self.sim.observation().values().to_vec(),
+            reward: self.reward(&info),
+            terminated: false,
+            truncated: self.sim.at_horizon(),
+            info,
+        }
+    }
+
+    fn action_mask(&self, mask: &mut [bool]) {
+        self.action_set.mask(self.sim.observation(), &self.max_vms, mask);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_env() -> ServingEnv {
+        let mut cfg = crate::scenario::parse("t", crate::scenario::BUILTINS[0].1).unwrap();
+        cfg.horizon_s = 60.0;
+        let s = Scenario::from_config(cfg, "t", std::path::Path::new(".")).unwrap();
+        ServingEnv::new(Arc::new(s))
+    }
+
+    #[test]
+    fn seeding_rules_same_seed_same_episode_other_seed_other_episode() {
+        let run = |seed| {
+            let mut env = small_env();
+            let (first, _) = env.reset(seed);
+            let n = env.action_space().nvec.len();
+            let mut out = vec![first];
+            loop {
+                let s = env.step(&vec![3; n]);
+                out.push(s.obs);
+                if s.truncated || s.terminated {
+                    return out;
+                }
+            }
+        };
+        assert_eq!(run(5), run(5));
+        assert_ne!(run(5), run(6));
+    }
+
+    #[test]
+    fn horizon_truncates_never_terminates() {
+        let mut env = small_env();
+        env.reset(1);
+        let n = env.action_space().nvec.len();
+        let steps: Vec<_> = (0..6).map(|_| env.step(&vec![2; n])).collect();
+        assert!(steps[..5].iter().all(|s| !s.truncated && !s.terminated));
+        assert!(steps[5].truncated && !steps[5].terminated);
+        assert!(env.observation_space().contains(&steps[5].obs));
+    }
+}

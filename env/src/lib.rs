@@ -1,0 +1,38 @@
+//! serflow-env: the staged VM/FaaS inference system as a reproducible discrete-event simulator behind
+//! a Gymnasium-style environment.
+//!
+//! Determinism contract: a simulation is a pure function of (scenario, seed, actions). Time is integer
+//! microseconds, events at the same time run in the order they were scheduled, and each component
+//! draws from its own random stream derived from the seed. Same inputs, bit-identical outputs, on any
+//! number of threads.
+//!
+//! - [`scenario`]: the RON scenario format, validation, built-in scenarios.
+//! - [`engine`]: simulated time and the event queue.
+//! - [`dist`], [`rng`]: distributions and per-component random streams.
+//! - [`vm_pool`], [`faas`], [`network`], [`workload`]: the system's parts.
+//! - [`sim`]: the simulator; [`metrics`]: its reports; [`episode`]: running a policy through it.
+//! - [`env`], [`vec_env`], [`cartpole`]: the RL-facing environments.
+
+pub mod cartpole;
+pub mod dist;
+pub mod engine;
+pub mod env;
+pub mod episode;
+pub mod error;
+pub mod faas;
+pub mod metrics;
+pub mod network;
+pub mod rng;
+pub mod scenario;
+pub mod sim;
+pub mod vec_env;
+pub mod vm_pool;
+pub mod workload;
+
+pub use env::{BoxSpace, Env, MultiDiscrete, ServingEnv, Step};
+pub use episode::run_episode;
+pub use error::ScenarioError;
+pub use metrics::EpisodeReport;
+pub use scenario::{Scenario, ScenarioConfig};
+pub use sim::{IntervalReport, Simulator};
+pub use vec_env::{VecEnv, VecStep};

@@ -1,0 +1,417 @@
+//! The scenario file: everything that defines one staged VM/FaaS system and its workload.
+//!
+//! Scenarios are RON, parsed with serde (unknown fields rejected) and validated once by
+//! [`Scenario::from_config`], which reports the first bad value with its field path. Built-in scenarios
+//! are embedded in the binary (`scenarios/*.ron`), each value commented with its source. Units are in
+//! the field names: `_ms`, `_s`, `_mb`, `_bytes`, `price_per_*` in US dollars.
+
+use crate::dist::Dist;
+use crate::error::{Checker, ScenarioError};
+use crate::workload::{LoadedWorkload, WorkloadConfig};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One stage: a block of layers ending in a classifier where requests may exit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Stage")]
+pub struct StageConfig {
+    /// A label for reports.
+    pub name: String,
+    /// Probability that a request finishing this stage exits here; the last stage must be 1.
+    pub exit_probability: f64,
+    /// Service time of one request on one VM slot, in milliseconds.
+    pub vm_service_ms: Dist,
+    /// Service time on FaaS in milliseconds; when absent, `vm_service_ms` times `faas.slowdown`.
+    #[serde(default)]
+    pub faas_service_ms: Option<Dist>,
+    /// Memory configured for this stage's function, in MB (billing is per GB-second).
+    pub faas_memory_mb: f64,
+    /// Size of the activation this stage hands to the next, in bytes.
+    pub activation_bytes: f64,
+}
+
+/// The VM type every stage's pool uses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Vm")]
+pub struct VmConfig {
+    /// Instance type, for reports.
+    pub name: String,
+    /// On-demand price in $/hour.
+    pub price_per_hour: f64,
+    /// Requests one VM serves concurrently (workers); the rest wait in the pool's FIFO queue.
+    pub slots: u32,
+    /// Time from request to ready (image pull, model load), in seconds. Billed.
+    pub boot_s: Dist,
+    /// Billing minimum per VM, in seconds (AWS on-demand Linux: 60).
+    pub billing_minimum_s: f64,
+    /// Upper bound on VMs per stage (quota).
+    pub max_per_stage: u32,
+    /// VMs per stage already running when an episode starts (ready, billed from time zero).
+    #[serde(default)]
+    pub initial_per_stage: u32,
+}
+
+/// The FaaS platform.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Faas")]
+pub struct FaasConfig {
+    /// $ per GB-second of billed duration.
+    pub price_per_gb_s: f64,
+    /// $ per invocation.
+    pub price_per_request: f64,
+    /// Billed duration is rounded up to this, in milliseconds (AWS: 1).
+    pub billing_granularity_ms: f64,
+    /// Cold-start (container init) time, in milliseconds.
+    pub cold_start_ms: Dist,
+    /// Whether cold-start time is billed (AWS bills INIT for on-demand functions since Aug 2025).
+    pub init_billed: bool,
+    /// An idle container stays warm this long after its last invocation, in seconds.
+    pub keep_alive_s: f64,
+    /// Concurrent invocations per function; one more is throttled (a failed request).
+    pub concurrency_limit: u32,
+    /// Added to every invocation's latency, unbilled (API gateway / invoke path), in milliseconds.
+    pub invocation_overhead_ms: f64,
+    /// FaaS CPUs are slower than a VM's: FaaS service time = VM service time x this, for stages that
+    /// give no `faas_service_ms`.
+    pub slowdown: f64,
+}
+
+/// One network path: `latency + bytes / bandwidth`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Link")]
+pub struct LinkConfig {
+    /// One-way latency in milliseconds.
+    pub latency_ms: f64,
+    /// Bandwidth in megabits per second.
+    pub bandwidth_mbps: f64,
+}
+
+/// Transmission between consecutive stages that run in different places.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Network")]
+pub struct NetworkConfig {
+    /// VM to VM (across or within a pool).
+    pub vm_vm: LinkConfig,
+    /// VM to FaaS and FaaS to VM.
+    pub vm_faas: LinkConfig,
+    /// FaaS to FaaS.
+    pub faas_faas: LinkConfig,
+    /// Largest synchronous FaaS payload in bytes (AWS: 6 MB); bigger activations go through storage.
+    #[serde(default)]
+    pub faas_payload_limit_bytes: Option<f64>,
+    /// The detour through object storage (put + get) used above the payload limit.
+    #[serde(default)]
+    pub storage: Option<LinkConfig>,
+    /// $ per storage request pair (put + get) on a detour.
+    #[serde(default)]
+    pub storage_price_per_request: f64,
+    /// $ per GB moved between VMs and FaaS (0 within one region).
+    #[serde(default)]
+    pub transfer_price_per_gb: f64,
+}
+
+/// How the per-stage balancer treats requests offered to VMs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Balancer")]
+pub struct BalancerConfig {
+    /// A request offered to VMs is queued only if its estimated wait (queue ahead of it x mean
+    /// service time / ready slots) is at most this, in milliseconds; otherwise it spills to FaaS.
+    /// `None`: the VM queue is unbounded (LIBRA's model).
+    pub vm_queue_wait_ms: Option<f64>,
+}
+
+/// The service-level objective.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Slo")]
+pub struct SloConfig {
+    /// End-to-end latency bound from arrival to exit, in milliseconds.
+    pub latency_ms: f64,
+    /// Target fraction of requests within the bound (throttled requests count as violations).
+    pub attainment_target: f64,
+}
+
+/// Exit rates that drift over an episode: each non-final stage's exit probability is multiplied by
+/// `1 + amplitude * sin(2 pi t / period_s + phase)`, with a phase drawn per episode, then clamped to
+/// [0, 1]. Reconstructed: the paper says exit rates are input-dependent and vary, not how.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "ExitDrift")]
+pub struct ExitDriftConfig {
+    /// Relative amplitude (0.3 = +-30 %).
+    pub amplitude: f64,
+    /// Period in seconds.
+    pub period_s: f64,
+}
+
+/// Ties exits to request size when the workload carries one: a non-final stage's exit probability is
+/// multiplied by `(median_size / size)^elasticity` and clamped to [0, 1], so bigger inputs exit later.
+/// Reconstructed, like [`ExitDriftConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "SizeExit")]
+pub struct SizeExitConfig {
+    /// How strongly size moves exit probabilities (0 = not at all).
+    pub elasticity: f64,
+}
+
+/// The reward the environment reports: `-(interval cost)/cost_scale - violation_penalty x
+/// (interval violations)/(interval requests)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Reward")]
+pub struct RewardConfig {
+    /// Dollars per interval that count as one unit of negative reward.
+    pub cost_scale: f64,
+    /// The weight of the violation fraction (the Lagrange multiplier when fixed).
+    pub violation_penalty: f64,
+}
+
+/// A whole scenario as written in RON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Scenario")]
+pub struct ScenarioConfig {
+    /// Name for reports.
+    pub name: String,
+    /// One paragraph on what this scenario models.
+    #[serde(default)]
+    pub description: String,
+    /// Stages in pipeline order.
+    pub stages: Vec<StageConfig>,
+    /// The VM type.
+    pub vm: VmConfig,
+    /// The FaaS platform.
+    pub faas: FaasConfig,
+    /// Transmission between stages.
+    pub network: NetworkConfig,
+    /// The balancer's admission rule.
+    pub balancer: BalancerConfig,
+    /// The SLO.
+    pub slo: SloConfig,
+    /// One control decision per this many seconds of simulated time.
+    pub control_interval_s: f64,
+    /// Episode length in seconds (a multiple of the interval); hitting it truncates the episode.
+    pub horizon_s: f64,
+    /// Optional drift of exit probabilities over time.
+    #[serde(default)]
+    pub exit_drift: Option<ExitDriftConfig>,
+    /// Optional dependence of exit probabilities on request size.
+    #[serde(default)]
+    pub size_exit: Option<SizeExitConfig>,
+    /// Reward shaping for the environment.
+    pub reward: RewardConfig,
+    /// Where requests come from.
+    pub workload: WorkloadConfig,
+}
+
+/// Built-in scenarios, embedded at compile time: `(name, RON text)`.
+pub const BUILTINS: [(&str, &str); 2] = [
+    ("default", include_str!("scenarios/default.ron")),
+    ("libra-wits", include_str!("scenarios/libra-wits.ron")),
+];
+
+/// A validated scenario with its workload loaded; cheap to share between environments.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The configuration as written (and validated).
+    pub config: ScenarioConfig,
+    /// Where the configuration came from (`builtin:default` or a path), for messages.
+    pub source: String,
+    /// The workload, traces read and parsed.
+    pub workload: Arc<LoadedWorkload>,
+}
+
+impl Scenario {
+    /// A built-in scenario by name, or a RON file by path (anything containing `/` or ending `.ron`).
+    pub fn load(name_or_path: &str) -> Result<Self, ScenarioError> {
+        if let Some((name, text)) = BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
+            let source = format!("builtin:{name}");
+            return Self::from_config(parse(&source, text)?, &source, Path::new("."));
+        }
+        let path = Path::new(name_or_path);
+        if !name_or_path.ends_with(".ron") && !name_or_path.contains('/') {
+            let names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
+            return Err(ScenarioError::new(
+                "argument",
+                "--scenario",
+                format!(
+                    "unknown scenario `{name_or_path}`: use a built-in ({}) or a .ron file",
+                    names.join(", ")
+                ),
+            ));
+        }
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::new(&source, "", format!("cannot read: {e}")))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        Self::from_config(parse(&source, &text)?, &source, &base)
+    }
+
+    /// Validates a configuration and loads its workload; relative trace paths resolve against `base`.
+    pub fn from_config(config: ScenarioConfig, source: &str, base: &Path) -> Result<Self, ScenarioError> {
+        let c = Checker { source };
+        validate(&config, &c)?;
+        let workload = LoadedWorkload::load(&config.workload, &c, base, config.horizon_s)?;
+        Ok(Self { config, source: source.to_string(), workload: Arc::new(workload) })
+    }
+
+    /// Number of stages.
+    pub fn n_stages(&self) -> usize {
+        self.config.stages.len()
+    }
+
+    /// Control decisions per episode.
+    pub fn steps_per_episode(&self) -> usize {
+        (self.config.horizon_s / self.config.control_interval_s).round() as usize
+    }
+
+    /// FaaS service-time distribution of stage `k` (explicit, or the VM one slowed down).
+    pub fn faas_service_ms(&self, k: usize) -> Dist {
+        let stage = &self.config.stages[k];
+        stage.faas_service_ms.clone().unwrap_or_else(|| stage.vm_service_ms.scaled(self.config.faas.slowdown))
+    }
+
+    /// The RON text of this scenario's configuration (what a run saves beside its results).
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(&self.config, ron::ser::PrettyConfig::default())
+            .unwrap_or_else(|e| format!("// cannot serialise scenario: {e}"))
+    }
+}
+
+/// Parses RON into a configuration, turning serde's message into a one-line error with a position.
+pub fn parse(source: &str, text: &str) -> Result<ScenarioConfig, ScenarioError> {
+    ron::from_str(text).map_err(|e| {
+        ScenarioError::new(
+            source,
+            format!("line {}, column {}", e.span.start.line, e.span.start.col),
+            e.code.to_string(),
+        )
+    })
+}
+
+fn validate(s: &ScenarioConfig, c: &Checker<'_>) -> Result<(), ScenarioError> {
+    c.ensure(!s.stages.is_empty(), "stages", || "must list at least one stage".into())?;
+    let last = s.stages.len() - 1;
+    for (k, st) in s.stages.iter().enumerate() {
+        let f = |name: &str| format!("stages[{k}].{name}");
+        c.fraction(&f("exit_probability"), st.exit_probability)?;
+        if k == last {
+            c.ensure(st.exit_probability == 1.0, &f("exit_probability"), || {
+                format!("the last stage must exit every request (1.0), got {}", st.exit_probability)
+            })?;
+        }
+        st.vm_service_ms.validate(c, &f("vm_service_ms"))?;
+        if let Some(d) = &st.faas_service_ms {
+            d.validate(c, &f("faas_service_ms"))?;
+        }
+        c.positive(&f("faas_memory_mb"), st.faas_memory_mb)?;
+        c.non_negative(&f("activation_bytes"), st.activation_bytes)?;
+    }
+    let vm = &s.vm;
+    c.non_negative("vm.price_per_hour", vm.price_per_hour)?;
+    c.ensure(vm.slots > 0, "vm.slots", || "must be at least 1".into())?;
+    vm.boot_s.validate(c, "vm.boot_s")?;
+    c.non_negative("vm.billing_minimum_s", vm.billing_minimum_s)?;
+    c.ensure(vm.initial_per_stage <= vm.max_per_stage, "vm.initial_per_stage", || {
+        format!("{} exceeds vm.max_per_stage ({})", vm.initial_per_stage, vm.max_per_stage)
+    })?;
+    let fa = &s.faas;
+    c.non_negative("faas.price_per_gb_s", fa.price_per_gb_s)?;
+    c.non_negative("faas.price_per_request", fa.price_per_request)?;
+    c.positive("faas.billing_granularity_ms", fa.billing_granularity_ms)?;
+    fa.cold_start_ms.validate(c, "faas.cold_start_ms")?;
+    c.non_negative("faas.keep_alive_s", fa.keep_alive_s)?;
+    c.ensure(fa.concurrency_limit > 0, "faas.concurrency_limit", || "must be at least 1".into())?;
+    c.non_negative("faas.invocation_overhead_ms", fa.invocation_overhead_ms)?;
+    c.positive("faas.slowdown", fa.slowdown)?;
+    let net = &s.network;
+    for (name, link) in [("vm_vm", &net.vm_vm), ("vm_faas", &net.vm_faas), ("faas_faas", &net.faas_faas)]
+        .into_iter()
+        .chain(net.storage.iter().map(|l| ("storage", l)))
+    {
+        c.non_negative(&format!("network.{name}.latency_ms"), link.latency_ms)?;
+        c.positive(&format!("network.{name}.bandwidth_mbps"), link.bandwidth_mbps)?;
+    }
+    if let Some(limit) = net.faas_payload_limit_bytes {
+        c.positive("network.faas_payload_limit_bytes", limit)?;
+        c.ensure(net.storage.is_some(), "network.storage", || {
+            "is required when faas_payload_limit_bytes is set (the detour for large payloads)".into()
+        })?;
+    }
+    c.non_negative("network.storage_price_per_request", net.storage_price_per_request)?;
+    c.non_negative("network.transfer_price_per_gb", net.transfer_price_per_gb)?;
+    if let Some(w) = s.balancer.vm_queue_wait_ms {
+        c.non_negative("balancer.vm_queue_wait_ms", w)?;
+    }
+    c.positive("slo.latency_ms", s.slo.latency_ms)?;
+    c.fraction("slo.attainment_target", s.slo.attainment_target)?;
+    c.positive("control_interval_s", s.control_interval_s)?;
+    c.ensure(
+        s.control_interval_s * 1e6 == (s.control_interval_s * 1e6).round(),
+        "control_interval_s",
+        || format!("must be a whole number of microseconds, got {}", s.control_interval_s),
+    )?;
+    c.positive("horizon_s", s.horizon_s)?;
+    let steps = s.horizon_s / s.control_interval_s;
+    c.ensure((steps - steps.round()).abs() < 1e-9 && steps.round() >= 1.0, "horizon_s", || {
+        format!(
+            "must be a positive multiple of control_interval_s ({}), got {}",
+            s.control_interval_s, s.horizon_s
+        )
+    })?;
+    if let Some(d) = &s.exit_drift {
+        c.non_negative("exit_drift.amplitude", d.amplitude)?;
+        c.positive("exit_drift.period_s", d.period_s)?;
+    }
+    if let Some(se) = &s.size_exit {
+        c.non_negative("size_exit.elasticity", se.elasticity)?;
+    }
+    c.positive("reward.cost_scale", s.reward.cost_scale)?;
+    c.non_negative("reward.violation_penalty", s.reward.violation_penalty)?;
+    s.workload.validate(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_parses_and_validates() {
+        for (name, _) in BUILTINS {
+            if name == "libra-wits" && !Path::new(crate::workload::WITS_DEFAULT_PATH).exists() {
+                continue; // reads the shared trace; covered by the end-to-end tests
+            }
+            let s = Scenario::load(name).unwrap_or_else(|e| panic!("{e}"));
+            assert!(s.steps_per_episode() > 0);
+        }
+    }
+
+    fn default_config() -> ScenarioConfig {
+        parse("t", BUILTINS[0].1).unwrap()
+    }
+
+    fn err_of(mutate: impl FnOnce(&mut ScenarioConfig)) -> ScenarioError {
+        let mut cfg = default_config();
+        mutate(&mut cfg);
+        Scenario::from_config(cfg, "t.ron", Path::new(".")).unwrap_err()
+    }
+
+    #[test]
+    fn validation_names_field_and_reason() {
+        let e = err_of(|c| c.stages[3].exit_probability = 0.5);
+        assert_eq!(e.field, "stages[3].exit_probability");
+        assert!(e.reason.contains("last stage"), "{e}");
+        assert_eq!(err_of(|c| c.stages[0].exit_probability = 1.5).field, "stages[0].exit_probability");
+        assert_eq!(err_of(|c| c.vm.price_per_hour = -1.0).field, "vm.price_per_hour");
+        assert_eq!(err_of(|c| c.vm.slots = 0).field, "vm.slots");
+        assert_eq!(err_of(|c| c.horizon_s = 105.0).field, "horizon_s");
+        assert_eq!(err_of(|c| c.faas.concurrency_limit = 0).field, "faas.concurrency_limit");
+        assert_eq!(err_of(|c| c.stages.clear()).field, "stages");
+        assert_eq!(err_of(|c| c.slo.attainment_target = f64::NAN).field, "slo.attainment_target");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_with_a_position() {
+        let text = BUILTINS[0].1.replacen("horizon_s:", "horizon_seconds:", 1);
+        let e = parse("x.ron", &text).unwrap_err();
+        assert!(e.reason.contains("horizon_seconds"), "{e}");
+        assert!(e.field.starts_with("line "), "{e}");
+    }
+}

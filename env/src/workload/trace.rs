@@ -1,0 +1,326 @@
+//! Trace replay: per-second count files (one integer per line: arrivals in second n) and timestamped
+//! request CSVs (`TIMESTAMP,ContextTokens,GeneratedTokens`), parsed once, shared between environments.
+
+use super::{Arrival, TracePlan};
+use crate::engine::{SimDuration, SimTime};
+use crate::error::ScenarioError;
+use crate::rng::SimRng;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+
+/// How a trace file is laid out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum TraceFormat {
+    /// One non-negative integer per line: the arrivals in second n (line n). Arrivals are spread
+    /// uniformly at random within their second.
+    Counts,
+    /// CSV with a header; a `TIMESTAMP` column (`YYYY-MM-DD HH:MM:SS[.fraction]`, or plain seconds)
+    /// gives each request's arrival; `size_column`, when named, gives its size.
+    Csv {
+        /// Column whose value is the request size (e.g. `ContextTokens`).
+        #[serde(default)]
+        size_column: Option<String>,
+    },
+}
+
+#[derive(Debug)]
+enum TraceInner {
+    Counts(Vec<u32>),
+    Requests { times: Vec<f64>, sizes: Option<Vec<f32>> },
+}
+
+/// A parsed trace (cheap to clone: the data is shared).
+#[derive(Clone, Debug)]
+pub struct TraceData(Arc<TraceInner>);
+
+impl TraceData {
+    /// Reads and parses `path`.
+    pub fn read(path: &Path, format: &TraceFormat) -> Result<Self, ScenarioError> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::new(&source, "", format!("cannot read trace: {e}")))?;
+        match format {
+            TraceFormat::Counts => parse_counts(&source, &text),
+            TraceFormat::Csv { size_column } => parse_csv(&source, &text, size_column.as_deref()),
+        }
+    }
+
+    /// Seconds of trace time covered.
+    pub fn duration_s(&self) -> f64 {
+        match &*self.0 {
+            TraceInner::Counts(c) => c.len() as f64,
+            TraceInner::Requests { times, .. } => times.last().map_or(0.0, |t| t.floor() + 1.0),
+        }
+    }
+
+    /// Number of requests in the trace.
+    pub fn total_requests(&self) -> u64 {
+        match &*self.0 {
+            TraceInner::Counts(c) => c.iter().map(|&n| u64::from(n)).sum(),
+            TraceInner::Requests { times, .. } => times.len() as u64,
+        }
+    }
+
+    /// Median request size, when the trace has sizes.
+    pub fn median_size(&self) -> Option<f64> {
+        let TraceInner::Requests { sizes: Some(sizes), .. } = &*self.0 else {
+            return None;
+        };
+        let mut sorted = sizes.clone();
+        sorted.sort_by(f32::total_cmp);
+        sorted.get(sorted.len() / 2).map(|&s| f64::from(s))
+    }
+}
+
+/// Parses a per-second count trace. Blank lines at the end are ignored.
+pub fn parse_counts(source: &str, text: &str) -> Result<TraceData, ScenarioError> {
+    let body = text.trim_end();
+    let mut counts = Vec::new();
+    for (i, line) in body.lines().enumerate() {
+        let value = line.trim();
+        let n = value.parse::<u32>().map_err(|_| {
+            ScenarioError::new(
+                source,
+                format!("line {}", i + 1),
+                format!("expected a non-negative integer count, got `{value}`"),
+            )
+        })?;
+        counts.push(n);
+    }
+    if counts.is_empty() {
+        return Err(ScenarioError::new(source, "", "trace is empty"));
+    }
+    Ok(TraceData(Arc::new(TraceInner::Counts(counts))))
+}
+
+/// Parses a timestamped request CSV; timestamps become seconds since the earliest one.
+pub fn parse_csv(source: &str, text: &str, size_column: Option<&str>) -> Result<TraceData, ScenarioError> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or_else(|| ScenarioError::new(source, "", "trace is empty"))?;
+    let columns: Vec<&str> = header.split(',').map(str::trim).collect();
+    let find = |name: &str| {
+        columns.iter().position(|c| c.eq_ignore_ascii_case(name)).ok_or_else(|| {
+            ScenarioError::new(source, "line 1", format!("no `{name}` column in header `{header}`"))
+        })
+    };
+    let time_col = find("TIMESTAMP")?;
+    let size_col = size_column.map(find).transpose()?;
+    let mut rows: Vec<(f64, f32)> = Vec::new();
+    for (i, line) in lines {
+        let at = format!("line {}", i + 1);
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if fields.len() != columns.len() {
+            return Err(ScenarioError::new(
+                source,
+                at,
+                format!("expected {} fields, found {}", columns.len(), fields.len()),
+            ));
+        }
+        let t = parse_timestamp(fields[time_col]).ok_or_else(|| {
+            ScenarioError::new(source, &at, format!("bad timestamp `{}`", fields[time_col]))
+        })?;
+        let size = match size_col {
+            Some(c) => fields[c]
+                .parse::<f32>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| ScenarioError::new(source, &at, format!("bad size `{}`", fields[c])))?,
+            None => 0.0,
+        };
+        rows.push((t, size));
+    }
+    if rows.is_empty() {
+        return Err(ScenarioError::new(source, "", "trace has a header but no requests"));
+    }
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let t0 = rows[0].0;
+    let times = rows.iter().map(|r| r.0 - t0).collect();
+    let sizes = size_col.map(|_| rows.iter().map(|r| r.1).collect());
+    Ok(TraceData(Arc::new(TraceInner::Requests { times, sizes })))
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.frac]` (or `T` as separator) as seconds since 1970, or plain seconds.
+fn parse_timestamp(s: &str) -> Option<f64> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return secs.is_finite().then_some(secs);
+    }
+    let (date, time) = s.split_once([' ', 'T'])?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.trim_end_matches('Z').split(':');
+    let (h, min) = (t.next()?.parse::<i64>().ok()?, t.next()?.parse::<i64>().ok()?);
+    let sec = t.next()?.parse::<f64>().ok()?;
+    let valid = (1..=12).contains(&m)
+        && (1..=31).contains(&day)
+        && (0..24).contains(&h)
+        && (0..60).contains(&min)
+        && (0.0..61.0).contains(&sec);
+    valid.then(|| (days_from_civil(y, m, day) * 86_400 + h * 3600 + min * 60) as f64 + sec)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Replays one episode's window of a trace.
+pub(super) struct TraceSource {
+    plan: TracePlan,
+    offset_s: f64,
+    rng: SimRng,
+    /// Counts: the next trace second to expand, and the pending arrivals of the current one.
+    next_second: usize,
+    pending: Vec<f64>,
+    /// Requests: the next row, and copies of the current row still to emit.
+    next_row: usize,
+    copies_left: u32,
+}
+
+impl TraceSource {
+    pub fn new(plan: TracePlan, horizon: SimTime, mut rng: SimRng) -> Self {
+        let mut offset_s = plan.start_s;
+        if plan.random_offset {
+            let slack = plan.data.duration_s() - plan.start_s - horizon.as_secs_f64() / plan.time_scale;
+            if slack >= 1.0 {
+                offset_s += rng.below(slack.floor() as u64 + 1) as f64;
+            }
+        }
+        let next_row = match &*plan.data.0 {
+            TraceInner::Requests { times, .. } => times.partition_point(|&t| t < offset_s),
+            TraceInner::Counts(_) => 0,
+        };
+        Self {
+            offset_s,
+            rng,
+            next_second: offset_s as usize,
+            pending: Vec::new(),
+            next_row,
+            copies_left: 0,
+            plan,
+        }
+    }
+
+    fn sim_time(&self, trace_t: f64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_secs_f64((trace_t - self.offset_s) * self.plan.time_scale)
+    }
+
+    pub fn next_arrival(&mut self) -> Option<Arrival> {
+        match &*self.plan.data.0 {
+            TraceInner::Counts(counts) => {
+                while self.pending.is_empty() {
+                    let &count = counts.get(self.next_second)?;
+                    let n = scaled(f64::from(count), self.plan.rate_scale, &mut self.rng);
+                    let second = self.next_second as f64;
+                    self.pending.extend((0..n).map(|_| second + self.rng.uniform()));
+                    // Sorted descending so pop() yields arrivals in time order.
+                    self.pending.sort_by(|a, b| b.total_cmp(a));
+                    self.next_second += 1;
+                }
+                let t = self.pending.pop()?;
+                Some(Arrival { time: self.sim_time(t), size: 0.0 })
+            }
+            TraceInner::Requests { times, sizes } => {
+                while self.copies_left == 0 {
+                    if self.next_row >= times.len() {
+                        return None;
+                    }
+                    self.copies_left = scaled(1.0, self.plan.rate_scale, &mut self.rng);
+                    self.next_row += 1;
+                }
+                self.copies_left -= 1;
+                let row = self.next_row - 1;
+                let size = sizes.as_ref().map_or(0.0, |s| s[row]);
+                Some(Arrival { time: self.sim_time(times[row]), size })
+            }
+        }
+    }
+}
+
+/// `n x rate_scale` rounded to `floor + Bernoulli(frac)`, so the expected count scales exactly (and
+/// an unscaled trace draws nothing).
+fn scaled(n: f64, rate_scale: f64, rng: &mut SimRng) -> u32 {
+    if rate_scale == 1.0 {
+        return n as u32;
+    }
+    let x = n * rate_scale;
+    let whole = x.floor();
+    whole as u32 + u32::from(rng.bernoulli(x - whole))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Stream;
+
+    fn plan(data: TraceData, rate_scale: f64, time_scale: f64) -> TracePlan {
+        TracePlan { data, rate_scale, time_scale, start_s: 0.0, random_offset: false }
+    }
+
+    fn drain(plan: TracePlan, horizon_s: u64) -> Vec<Arrival> {
+        let mut src = TraceSource::new(plan, SimTime::from_secs(horizon_s), SimRng::new(1, Stream::Arrivals));
+        std::iter::from_fn(|| src.next_arrival()).collect()
+    }
+
+    #[test]
+    fn counts_land_in_their_second_in_order() {
+        let data = parse_counts("t", "2\n0\n3 \n\n").unwrap();
+        assert_eq!(data.duration_s(), 3.0);
+        let arrivals = drain(plan(data, 1.0, 1.0), 3);
+        assert_eq!(arrivals.len(), 5);
+        let secs: Vec<u64> = arrivals.iter().map(|a| a.time.0 / 1_000_000).collect();
+        assert_eq!(secs, vec![0, 0, 2, 2, 2]);
+        assert!(arrivals.windows(2).all(|w| w[0].time <= w[1].time));
+    }
+
+    #[test]
+    fn rate_and_time_scaling() {
+        let data = parse_counts("t", &"100\n".repeat(100)).unwrap();
+        let n = drain(plan(data.clone(), 0.25, 1.0), 100).len();
+        assert!((2300..2700).contains(&n), "{n}");
+        let stretched = drain(plan(data, 1.0, 2.0), 200);
+        assert_eq!(stretched.len(), 10_000);
+        assert!(stretched.last().unwrap().time > SimTime::from_secs(198));
+    }
+
+    #[test]
+    fn csv_timestamps_become_relative_seconds_with_sizes() {
+        let text = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:50.5,396,1\n2023-11-16 18:15:46.0,374,44\n2023-11-17 00:00:00,10,1\n";
+        let data = parse_csv("t", text, Some("ContextTokens")).unwrap();
+        let arrivals = drain(plan(data.clone(), 1.0, 1.0), 30_000);
+        assert_eq!(arrivals[0], Arrival { time: SimTime::ZERO, size: 374.0 });
+        assert_eq!(arrivals[1], Arrival { time: SimTime(4_500_000), size: 396.0 });
+        assert_eq!(arrivals[2].time, SimTime::from_secs(5 * 3600 + 44 * 60 + 14));
+        assert_eq!(data.median_size(), Some(374.0));
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        assert_eq!(
+            parse_counts("w.txt", "1\n-4\n").unwrap_err().to_string(),
+            "w.txt: line 2: expected a non-negative integer count, got `-4`"
+        );
+        let e = parse_csv("a.csv", "TIMESTAMP,ContextTokens\n2023-13-01 00:00:00,5\n", Some("ContextTokens"))
+            .unwrap_err();
+        assert_eq!(e.field, "line 2");
+        let e = parse_csv("a.csv", "TIME,ContextTokens\n1,5\n", None).unwrap_err();
+        assert!(e.reason.contains("TIMESTAMP"));
+    }
+
+    #[test]
+    fn random_offsets_stay_inside_the_trace() {
+        let data = parse_counts("t", &(0..100).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+        for seed in 0..20 {
+            let p = TracePlan { random_offset: true, ..plan(data.clone(), 1.0, 1.0) };
+            let mut src = TraceSource::new(p, SimTime::from_secs(10), SimRng::new(seed, Stream::Arrivals));
+            assert!(src.offset_s <= 90.0);
+            assert!(src.next_arrival().is_some());
+        }
+    }
+}
