@@ -191,7 +191,13 @@ mod tests {
     fn small_env() -> ServingEnv {
         let mut cfg = crate::scenario::parse("t", crate::scenario::BUILTINS[0].1).unwrap();
         cfg.horizon_s = 60.0;
-        let s = Scenario::from_config(cfg, "t", std::path::Path::new(".")).unwrap();
+        let s = Scenario::from_config(
+            cfg,
+            "t",
+            std::path::Path::new("."),
+            crate::scenario::Horizon::AsConfigured,
+        )
+        .unwrap();
         ServingEnv::new(Arc::new(s))
     }
 

@@ -3,30 +3,45 @@
 //! starts otherwise, keep-alive expiry, and a concurrency limit past which invocations are throttled.
 
 use crate::engine::{SimDuration, SimTime};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BinaryHeap, VecDeque};
+
+/// A container slot index, carried by the invocation that runs on it.
+pub type ContainerId = u32;
 
 /// How an invocation starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
     /// On an idle warm container.
-    Warm(u64),
+    Warm(ContainerId),
     /// On a new container, after a cold start.
-    Cold(u64),
+    Cold(ContainerId),
     /// Over the concurrency limit: the request fails.
     Throttled,
 }
 
+#[derive(Clone, Copy, Debug)]
+struct Container {
+    /// Creation order: the larger, the more recently created.
+    created: u64,
+    /// When it last became idle; `None` while busy or once expired.
+    idle_since: Option<SimTime>,
+}
+
 /// The containers of one function.
+///
+/// Idle containers sit in a max-heap by creation order (warm starts take the newest) and in a FIFO by
+/// idle time (releases happen in time order, so the oldest idle container is always at the front and
+/// expiry is O(1)). Entries made stale by reuse or expiry are skipped lazily and compacted away.
 #[derive(Debug)]
 pub struct FaasFunction {
     keep_alive: SimDuration,
     concurrency_limit: u32,
-    /// Idle containers by id (ids grow with creation, so the last is the most recently created),
-    /// with the time they became idle.
-    idle_by_id: BTreeMap<u64, SimTime>,
-    /// The same containers ordered by when they became idle, for expiry.
-    idle_by_time: BTreeSet<(SimTime, u64)>,
-    next_id: u64,
+    containers: Vec<Container>,
+    free_slots: Vec<ContainerId>,
+    newest_idle: BinaryHeap<(u64, ContainerId)>,
+    idle_order: VecDeque<(SimTime, ContainerId)>,
+    created: u64,
+    idle: u32,
     in_flight: u32,
 }
 
@@ -36,21 +51,37 @@ impl FaasFunction {
         Self {
             keep_alive,
             concurrency_limit,
-            idle_by_id: BTreeMap::new(),
-            idle_by_time: BTreeSet::new(),
-            next_id: 0,
+            containers: Vec::new(),
+            free_slots: Vec::new(),
+            newest_idle: BinaryHeap::new(),
+            idle_order: VecDeque::new(),
+            created: 0,
+            idle: 0,
             in_flight: 0,
         }
     }
 
     /// Drops containers whose keep-alive ran out at or before `now`.
     fn expire(&mut self, now: SimTime) {
-        while let Some(&(since, id)) = self.idle_by_time.first() {
+        while let Some(&(since, id)) = self.idle_order.front() {
             if since + self.keep_alive > now {
                 break;
             }
-            self.idle_by_time.pop_first();
-            self.idle_by_id.remove(&id);
+            self.idle_order.pop_front();
+            let c = &mut self.containers[id as usize];
+            if c.idle_since == Some(since) {
+                c.idle_since = None;
+                self.idle -= 1;
+                self.free_slots.push(id);
+            }
+        }
+        if self.newest_idle.len() > 2 * self.idle as usize + 64 {
+            let containers = &self.containers;
+            let idle = |&(created, id): &(u64, ContainerId)| {
+                let c = containers[id as usize];
+                c.created == created && c.idle_since.is_some()
+            };
+            self.newest_idle.retain(idle);
         }
     }
 
@@ -61,19 +92,37 @@ impl FaasFunction {
         }
         self.in_flight += 1;
         self.expire(now);
-        if let Some((id, since)) = self.idle_by_id.pop_last() {
-            self.idle_by_time.remove(&(since, id));
-            return Start::Warm(id);
+        while let Some((created, id)) = self.newest_idle.pop() {
+            let c = &mut self.containers[id as usize];
+            if c.created == created && c.idle_since.is_some() {
+                c.idle_since = None;
+                self.idle -= 1;
+                return Start::Warm(id);
+            }
         }
-        self.next_id += 1;
-        Start::Cold(self.next_id - 1)
+        let container = Container { created: self.created, idle_since: None };
+        self.created += 1;
+        let id = match self.free_slots.pop() {
+            Some(id) => {
+                self.containers[id as usize] = container;
+                id
+            }
+            None => {
+                self.containers.push(container);
+                self.containers.len() as ContainerId - 1
+            }
+        };
+        Start::Cold(id)
     }
 
     /// An invocation on `container` ended at `now`; the container idles, warm.
-    pub fn release(&mut self, container: u64, now: SimTime) {
+    pub fn release(&mut self, container: ContainerId, now: SimTime) {
         self.in_flight -= 1;
-        self.idle_by_id.insert(container, now);
-        self.idle_by_time.insert((now, container));
+        self.idle += 1;
+        let c = &mut self.containers[container as usize];
+        c.idle_since = Some(now);
+        self.newest_idle.push((c.created, container));
+        self.idle_order.push_back((now, container));
     }
 
     /// Invocations running.
@@ -82,9 +131,9 @@ impl FaasFunction {
     }
 
     /// Idle warm containers at `now`.
-    pub fn warm(&mut self, now: SimTime) -> usize {
+    pub fn warm(&mut self, now: SimTime) -> u32 {
         self.expire(now);
-        self.idle_by_id.len()
+        self.idle
     }
 }
 
@@ -103,7 +152,11 @@ mod tests {
         f.release(1, SimTime(40));
         assert_eq!(f.warm(SimTime(109)), 2);
         assert_eq!(f.warm(SimTime(110)), 1, "container 0 idle since 10 expires at 110");
-        assert_eq!(f.invoke(SimTime(140)), Start::Cold(2));
+        assert_eq!(f.invoke(SimTime(139)), Start::Warm(1));
+        assert_eq!(f.invoke(SimTime(139)), Start::Cold(0), "a new container in the expired one's slot");
+        f.release(0, SimTime(150));
+        f.release(1, SimTime(150));
+        assert_eq!(f.invoke(SimTime(160)), Start::Warm(0), "the newer container (created at 139) first");
     }
 
     #[test]

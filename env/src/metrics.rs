@@ -15,11 +15,19 @@ pub struct LatencyHistogram {
     counts: Vec<u64>,
     total: u64,
     sum_us: f64,
+    min_us: u64,
+    max_us: u64,
 }
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
-        Self { counts: vec![0; Self::index(u64::MAX) + 1], total: 0, sum_us: 0.0 }
+        Self {
+            counts: vec![0; Self::index(u64::MAX) + 1],
+            total: 0,
+            sum_us: 0.0,
+            min_us: u64::MAX,
+            max_us: 0,
+        }
     }
 }
 
@@ -50,6 +58,8 @@ impl LatencyHistogram {
         self.counts[Self::index(us)] += 1;
         self.total += 1;
         self.sum_us += us as f64;
+        self.min_us = self.min_us.min(us);
+        self.max_us = self.max_us.max(us);
     }
 
     /// Number recorded.
@@ -77,7 +87,8 @@ impl LatencyHistogram {
         for (i, &c) in self.counts.iter().enumerate() {
             seen += c;
             if seen >= rank {
-                return Self::value(i);
+                // The exact extremes are known: a constant latency reports exactly.
+                return Self::value(i).clamp(self.min_us as f64, self.max_us as f64);
             }
         }
         0.0
@@ -104,11 +115,8 @@ pub struct VmTotals {
     pub cost: f64,
     /// VMs launched (each a VM cold start).
     pub launches: u64,
-    /// Mean time requests waited in the VM queue, ms.
+    /// Mean time a VM run waited in the queue before starting (zero waits included), ms.
     pub mean_wait_ms: f64,
-    /// Requests that waited (started from the queue).
-    #[serde(skip)]
-    pub queued: u64,
     /// Sum of waits, microseconds.
     #[serde(skip)]
     pub wait_us: u64,

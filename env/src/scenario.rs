@@ -218,38 +218,56 @@ pub struct Scenario {
     pub workload: Arc<LoadedWorkload>,
 }
 
+/// How long an episode lasts when the scenario is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Horizon {
+    /// `horizon_s` as configured.
+    AsConfigured,
+    /// For trace workloads: the whole trace after `start_s`, rounded down to whole intervals.
+    WholeTrace,
+}
+
 impl Scenario {
-    /// A built-in scenario by name, or a RON file by path (anything containing `/` or ending `.ron`).
+    /// A built-in scenario by name, or a RON file by path, as configured.
     pub fn load(name_or_path: &str) -> Result<Self, ScenarioError> {
-        if let Some((name, text)) = BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
-            let source = format!("builtin:{name}");
-            return Self::from_config(parse(&source, text)?, &source, Path::new("."));
-        }
-        let path = Path::new(name_or_path);
-        if !name_or_path.ends_with(".ron") && !name_or_path.contains('/') {
-            let names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
-            return Err(ScenarioError::new(
-                "argument",
-                "--scenario",
-                format!(
-                    "unknown scenario `{name_or_path}`: use a built-in ({}) or a .ron file",
-                    names.join(", ")
-                ),
-            ));
-        }
-        let source = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError::new(&source, "", format!("cannot read: {e}")))?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        Self::from_config(parse(&source, &text)?, &source, &base)
+        let (config, source, base) = load_config(name_or_path)?;
+        Self::from_config(config, &source, &base, Horizon::AsConfigured)
     }
 
     /// Validates a configuration and loads its workload; relative trace paths resolve against `base`.
-    pub fn from_config(config: ScenarioConfig, source: &str, base: &Path) -> Result<Self, ScenarioError> {
+    pub fn from_config(
+        mut config: ScenarioConfig,
+        source: &str,
+        base: &Path,
+        horizon: Horizon,
+    ) -> Result<Self, ScenarioError> {
         let c = Checker { source };
+        config.workload.validate(&c)?;
+        let workload = LoadedWorkload::load(&config.workload, &c, base)?;
+        if let (Horizon::WholeTrace, Some(available)) = (horizon, workload.available_s()) {
+            let interval = config.control_interval_s;
+            if interval > 0.0 && interval.is_finite() {
+                config.horizon_s = (available / interval + 1e-9).floor() * interval;
+            }
+        }
         validate(&config, &c)?;
-        let workload = LoadedWorkload::load(&config.workload, &c, base, config.horizon_s)?;
+        if let Some(available) = workload.available_s() {
+            c.ensure(config.horizon_s <= available + 1e-9, "horizon_s", || {
+                format!(
+                    "{} s exceeds the {available} s the trace covers after workload.start_s",
+                    config.horizon_s
+                )
+            })?;
+        }
         Ok(Self { config, source: source.to_string(), workload: Arc::new(workload) })
+    }
+
+    /// Requests a trace workload holds (0 for synthetic workloads), for throughput figures.
+    pub fn workload_requests(&self) -> u64 {
+        match &*self.workload {
+            crate::workload::LoadedWorkload::Trace(plan) => plan.data.total_requests(),
+            _ => 0,
+        }
     }
 
     /// Number of stages.
@@ -273,6 +291,34 @@ impl Scenario {
         ron::ser::to_string_pretty(&self.config, ron::ser::PrettyConfig::default())
             .unwrap_or_else(|e| format!("// cannot serialise scenario: {e}"))
     }
+}
+
+/// Reads a built-in scenario by name, or a RON file by path (anything containing `/` or ending
+/// `.ron`), without validating it: returns the configuration, its source label and the directory
+/// relative trace paths resolve against. Callers may override fields, then call
+/// [`Scenario::from_config`].
+pub fn load_config(name_or_path: &str) -> Result<(ScenarioConfig, String, PathBuf), ScenarioError> {
+    if let Some((name, text)) = BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
+        let source = format!("builtin:{name}");
+        return Ok((parse(&source, text)?, source, PathBuf::from(".")));
+    }
+    if !name_or_path.ends_with(".ron") && !name_or_path.contains('/') {
+        let names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
+        return Err(ScenarioError::new(
+            "argument",
+            "--scenario",
+            format!(
+                "unknown scenario `{name_or_path}`: use a built-in ({}) or a .ron file",
+                names.join(", ")
+            ),
+        ));
+    }
+    let path = Path::new(name_or_path);
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::new(&source, "", format!("cannot read: {e}")))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    Ok((parse(&source, &text)?, source, base))
 }
 
 /// Parses RON into a configuration, turning serde's message into a one-line error with a position.
@@ -365,7 +411,7 @@ fn validate(s: &ScenarioConfig, c: &Checker<'_>) -> Result<(), ScenarioError> {
     }
     c.positive("reward.cost_scale", s.reward.cost_scale)?;
     c.non_negative("reward.violation_penalty", s.reward.violation_penalty)?;
-    s.workload.validate(c)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -390,7 +436,7 @@ mod tests {
     fn err_of(mutate: impl FnOnce(&mut ScenarioConfig)) -> ScenarioError {
         let mut cfg = default_config();
         mutate(&mut cfg);
-        Scenario::from_config(cfg, "t.ron", Path::new(".")).unwrap_err()
+        Scenario::from_config(cfg, "t.ron", Path::new("."), Horizon::AsConfigured).unwrap_err()
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use crate::dist::Dist;
 use crate::engine::{EventQueue, SimDuration, SimTime};
-use crate::faas::{FaasFunction, Start};
+use crate::faas::{ContainerId, FaasFunction, Start};
 use crate::metrics::{
     ColdStartReport, CostReport, EpisodeReport, InvocationReport, LatencyHistogram, RequestReport, SloReport,
     StageReport, ViolationReport, quantile_in_place,
@@ -30,7 +30,7 @@ enum Event {
     Enter { req: ReqId, place: Place },
     VmBooted { stage: u16, vm: VmId },
     VmDone { stage: u16, vm: VmId, req: ReqId },
-    FaasDone { stage: u16, container: u64, req: ReqId },
+    FaasDone { stage: u16, container: ContainerId, req: ReqId },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -469,7 +469,6 @@ impl Simulator {
 
     fn record_wait(&mut self, k: usize, since: SimTime) {
         let vm = &mut self.stages[k].report.vm;
-        vm.queued += 1;
         vm.wait_us += self.events.now().since(since).0;
     }
 
@@ -482,7 +481,7 @@ impl Simulator {
         self.complete_stage(k, req, Place::Vm);
     }
 
-    fn on_faas_done(&mut self, k: usize, container: u64, req: ReqId) {
+    fn on_faas_done(&mut self, k: usize, container: ContainerId, req: ReqId) {
         let now = self.events.now();
         self.stages[k].faas.release(container, now);
         self.complete_stage(k, req, Place::Faas);
@@ -622,7 +621,7 @@ impl Simulator {
             set(obs, StageFeature::VmUtilisation, utilisation);
             set(obs, StageFeature::VmQueue, st.pool.queue_len() as f64);
             set(obs, StageFeature::FaasInFlight, f64::from(st.faas.in_flight()));
-            set(obs, StageFeature::FaasWarm, st.faas.warm(now) as f64);
+            set(obs, StageFeature::FaasWarm, f64::from(st.faas.warm(now)));
             set(
                 obs,
                 StageFeature::FaasShare,
@@ -666,7 +665,7 @@ impl Simulator {
             r.vm.cost = r.vm.billed_seconds * st.pool.price_per_s();
             r.vm.launches = st.pool.launches();
             r.vm.mean_wait_ms =
-                if r.vm.queued == 0 { 0.0 } else { r.vm.wait_us as f64 / r.vm.queued as f64 / 1e3 };
+                if r.vm.invocations == 0 { 0.0 } else { r.vm.wait_us as f64 / r.vm.invocations as f64 / 1e3 };
             r.reach_fraction = if front == 0 { 0.0 } else { r.arrivals as f64 / front as f64 };
         }
         let cost = self.costs(end);

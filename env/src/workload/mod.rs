@@ -138,13 +138,8 @@ pub enum LoadedWorkload {
 }
 
 impl LoadedWorkload {
-    /// Reads the trace a workload names, if any, and checks that it covers `horizon_s`.
-    pub(crate) fn load(
-        config: &WorkloadConfig,
-        c: &Checker<'_>,
-        base: &Path,
-        horizon_s: f64,
-    ) -> Result<Self, ScenarioError> {
+    /// Reads the trace a workload names, if any.
+    pub(crate) fn load(config: &WorkloadConfig, c: &Checker<'_>, base: &Path) -> Result<Self, ScenarioError> {
         let loaded = match config {
             WorkloadConfig::Poisson { rate, bursts } => {
                 Self::Poisson { rate: rate.clone(), bursts: bursts.clone() }
@@ -162,9 +157,9 @@ impl LoadedWorkload {
                 })
             }
         };
-        if let Some(available) = loaded.available_s() {
-            c.ensure(horizon_s <= available + 1e-9, "horizon_s", || {
-                format!("{horizon_s} s exceeds the {available} s the trace covers after workload.start_s")
+        if let Self::Trace(plan) = &loaded {
+            c.ensure(plan.start_s < plan.data.duration_s(), "workload.start_s", || {
+                format!("{} s is past the trace's end ({} s)", plan.start_s, plan.data.duration_s())
             })?;
         }
         Ok(loaded)

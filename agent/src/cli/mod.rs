@@ -1,0 +1,116 @@
+//! Command-line interface. Clap types here are the low-level arguments (parsed and range-checked
+//! only); each subcommand turns them into a plan (scenario loaded and validated, paths resolved,
+//! seeds fixed) with one fallible function, then runs it.
+
+mod simulate;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use serflow_env::scenario::load_config;
+use serflow_env::workload::WorkloadConfig;
+use serflow_env::{Horizon, Scenario};
+use std::sync::Arc;
+
+/// serflow: learn and ship autoscaling policies for early-exit ML inference on VMs and FaaS.
+#[derive(Parser, Debug)]
+#[command(name = "serflow", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one policy through one episode of a scenario and report cost, latency and SLO.
+    Simulate(simulate::SimulateArgs),
+}
+
+/// Which scenario and workload to simulate; shared by every subcommand that simulates.
+#[derive(Args, Debug, Clone)]
+pub struct ScenarioArgs {
+    /// A built-in scenario (default, libra-wits) or a scenario file (.ron).
+    #[arg(long, default_value = "default")]
+    pub scenario: String,
+    /// Replay this trace instead of the scenario's workload: per-second counts (one integer per
+    /// line) or a CSV with a TIMESTAMP column (.csv).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<String>,
+    /// Multiply the trace's arrival rate by X.
+    #[arg(long, value_name = "X", default_value_t = 1.0, allow_negative_numbers = true)]
+    pub trace_scale: f64,
+    /// Episode length in simulated seconds (default: the scenario's horizon, or the whole trace).
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    pub duration: Option<f64>,
+}
+
+impl ScenarioArgs {
+    /// Loads the scenario, applies the overrides, validates.
+    pub fn load(&self) -> Result<Arc<Scenario>> {
+        let (mut config, source, mut base) = load_config(&self.scenario)?;
+        if let Some(trace) = &self.trace {
+            // A trace given on the command line is relative to the working directory.
+            config.workload = WorkloadConfig::trace(trace, self.trace_scale);
+            base = ".".into();
+        } else if self.trace_scale != 1.0 {
+            match &mut config.workload {
+                WorkloadConfig::Trace { rate_scale, .. } => *rate_scale = self.trace_scale,
+                _ => {
+                    anyhow::bail!("--trace-scale: the scenario's workload is not a trace (give --trace FILE)")
+                }
+            }
+        }
+        let horizon = match (self.duration, &self.trace) {
+            (Some(d), _) => {
+                config.horizon_s = d;
+                Horizon::AsConfigured
+            }
+            (None, Some(_)) => Horizon::WholeTrace,
+            (None, None) => Horizon::AsConfigured,
+        };
+        Ok(Arc::new(Scenario::from_config(config, &source, &base, horizon)?))
+    }
+}
+
+/// Parses arguments and runs; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return 0;
+        }
+        Err(e) => {
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see --help)");
+            return 2;
+        }
+    };
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Simulate(args) => simulate::run(args),
+    }
+}
+
+/// A progress bar on stderr for `len` steps (hidden when stderr is not a terminal).
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {pos}/{len} intervals ({per_sec}, eta {eta})",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
+}

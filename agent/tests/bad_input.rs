@@ -1,0 +1,115 @@
+//! Bad input never panics: one line on stderr naming the file, field and reason, exit code 2.
+
+mod common;
+use common::{scratch, serflow, stderr};
+use std::path::Path;
+
+const DEFAULT: &str = include_str!("../../env/src/scenarios/default.ron");
+
+/// Writes `text` to a scratch file and returns its path.
+fn file(name: &str, text: &str) -> String {
+    let path = scratch("bad").join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// The default scenario with one textual substitution.
+fn scenario_with(name: &str, from: &str, to: &str) -> String {
+    assert!(DEFAULT.contains(from), "test setup: `{from}` not in default.ron");
+    file(name, &DEFAULT.replacen(from, to, 1))
+}
+
+/// Asserts a clean failure whose single line contains every `needle`.
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let out = serflow(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "args {args:?}: stderr {err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "panic for {args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line for {args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "args {args:?}: `{n}` missing from: {err}");
+    }
+}
+
+#[test]
+fn bad_scenarios_name_file_field_and_reason() {
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            scenario_with("exit.ron", "exit_probability: 0.5", "exit_probability: 1.5"),
+            vec!["stages[0].exit_probability", "[0, 1]"],
+        ),
+        (
+            scenario_with("last.ron", "exit_probability: 1.0", "exit_probability: 0.9"),
+            vec!["stages[3].exit_probability", "last stage"],
+        ),
+        (
+            scenario_with("price.ron", "price_per_hour: 0.085", "price_per_hour: -0.085"),
+            vec!["vm.price_per_hour", ">= 0"],
+        ),
+        (scenario_with("slots.ron", "slots: 2", "slots: 0"), vec!["vm.slots"]),
+        (
+            scenario_with("horizon.ron", "horizon_s: 3600.0", "horizon_s: 3605.0"),
+            vec!["horizon_s", "multiple"],
+        ),
+        (
+            scenario_with("unknown.ron", "control_interval_s:", "control_interval_sec:"),
+            vec!["unknown.ron", "control_interval_sec"],
+        ),
+        (scenario_with("syntax.ron", "slots: 2,", "slots: 2,,"), vec!["syntax.ron", "line"]),
+        (
+            scenario_with("tail.ron", "shape: 4.0", "shape: 0.5"),
+            vec!["stages[3].vm_service_ms.shape", "mean"],
+        ),
+        (scenario_with("amp.ron", "amplitude: 0.5", "amplitude: 1.5"), vec!["workload.rate.amplitude"]),
+        (
+            scenario_with("conc.ron", "concurrency_limit: 1000", "concurrency_limit: 0"),
+            vec!["faas.concurrency_limit"],
+        ),
+        (
+            scenario_with("initial.ron", "initial_per_stage: 2", "initial_per_stage: 31"),
+            vec!["vm.initial_per_stage"],
+        ),
+    ];
+    for (path, needles) in &cases {
+        let mut all = needles.clone();
+        all.push(Path::new(path).file_name().unwrap().to_str().unwrap());
+        fails_with(&["simulate", "--scenario", path], &all);
+    }
+}
+
+#[test]
+fn bad_traces_name_file_line_and_reason() {
+    let counts = file("counts.txt", "10\n12\nabc\n");
+    fails_with(&["simulate", "--trace", &counts], &["counts.txt", "line 3", "`abc`"]);
+    let negative = file("negative.txt", "3\n-1\n");
+    fails_with(&["simulate", "--trace", &negative], &["negative.txt", "line 2"]);
+    let empty = file("empty.txt", "\n\n");
+    fails_with(&["simulate", "--trace", &empty], &["empty.txt", "empty"]);
+    let no_ts = file("nots.csv", "TIME,ContextTokens\n1,2\n");
+    fails_with(&["simulate", "--trace", &no_ts], &["nots.csv", "TIMESTAMP"]);
+    let bad_ts = file("badts.csv", "TIMESTAMP,ContextTokens\n2023-11-16 25:61:00,5\n");
+    fails_with(&["simulate", "--trace", &bad_ts], &["badts.csv", "line 2", "timestamp"]);
+    let short = file("short.csv", "TIMESTAMP,ContextTokens\n2023-11-16 10:00:00\n");
+    fails_with(&["simulate", "--trace", &short], &["short.csv", "line 2", "fields"]);
+    fails_with(
+        &["simulate", "--trace", "/nonexistent/trace.txt"],
+        &["/nonexistent/trace.txt", "cannot read"],
+    );
+    let tiny = file("tiny.txt", "1\n2\n3\n");
+    fails_with(&["simulate", "--trace", &tiny, "--duration", "100"], &["horizon_s", "exceeds"]);
+}
+
+#[test]
+fn bad_arguments_fail_cleanly() {
+    fails_with(&["simulate", "--scenario", "nosuch"], &["unknown scenario", "nosuch"]);
+    fails_with(&["simulate", "--scenario", "/nonexistent/s.ron"], &["/nonexistent/s.ron", "cannot read"]);
+    fails_with(&["simulate", "--policy", "magic"], &["unknown policy", "magic"]);
+    fails_with(&["simulate", "--seed", "1e3"], &["--seed"]);
+    fails_with(&["simulate", "--duration", "soon"], &["--duration"]);
+    fails_with(&["simulate", "--duration", "-10"], &["horizon_s"]);
+    fails_with(&["simulate", "--trace-scale", "2"], &["--trace-scale"]);
+    let trace = common::shared_trace("square_load.txt");
+    fails_with(&["simulate", "--trace", &trace, "--trace-scale", "-1"], &["workload.rate_scale"]);
+    fails_with(&["simulate", "--frobnicate"], &["--frobnicate"]);
+    fails_with(&["launch"], &["launch"]);
+}

@@ -1,0 +1,42 @@
+//! Helpers shared by the command-line tests: run the built `serflow` binary, find the shared traces.
+
+#![allow(dead_code)] // each test file uses a subset
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs `serflow args...` from the repository root.
+pub fn serflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_serflow"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("the serflow binary runs")
+}
+
+/// The workspace root (where `../shared` is reachable, as for a user).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("agent/ has a parent").to_path_buf()
+}
+
+/// `../shared/traces/NAME`, relative to the repository root.
+pub fn shared_trace(name: &str) -> String {
+    format!("../shared/traces/{name}")
+}
+
+/// A scratch directory unique to this test process.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("serflow-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

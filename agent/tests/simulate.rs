@@ -1,0 +1,61 @@
+//! `serflow simulate` as a user runs it.
+
+mod common;
+use common::{serflow, shared_trace, stdout};
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = serflow(args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&stdout(&out)).expect("--json prints one JSON object")
+}
+
+#[test]
+fn json_has_the_documented_keys() {
+    let v = json(&["simulate", "--duration", "600", "--json"]);
+    for key in [
+        "/policy",
+        "/seed",
+        "/cost/total",
+        "/cost/vm",
+        "/cost/faas",
+        "/vm_seconds",
+        "/invocations/vm",
+        "/invocations/faas",
+        "/requests/total",
+        "/slo/attainment",
+        "/slo/p50_ms",
+        "/slo/p95_ms",
+        "/slo/p99_ms",
+        "/cold_starts/vm",
+        "/cold_starts/faas",
+    ] {
+        assert!(v.pointer(key).is_some(), "missing {key} in {v}");
+    }
+    assert_eq!(v["policy"], "faas-only");
+    assert!(v["requests"]["total"].as_u64().unwrap() > 50_000);
+}
+
+#[test]
+fn same_seed_same_json_bit_for_bit_other_seed_differs() {
+    let args = ["simulate", "--duration", "900", "--seed", "42", "--json"];
+    let (a, b) = (serflow(&args), serflow(&args));
+    assert_eq!(a.stdout, b.stdout);
+    let c = serflow(&["simulate", "--duration", "900", "--seed", "43", "--json"]);
+    assert_ne!(a.stdout, c.stdout);
+}
+
+#[test]
+fn human_output_is_a_table() {
+    let out = stdout(&serflow(&["simulate", "--duration", "300"]));
+    assert!(out.contains("cost") && out.contains("SLO") && out.contains("block4"), "{out}");
+}
+
+#[test]
+fn replays_the_azure_llm_trace_over_whole_intervals() {
+    let trace = shared_trace("azure_llm_conv_2023.csv");
+    let v = json(&["simulate", "--trace", &trace, "--json"]);
+    // 19,366 requests; the horizon is the trace rounded down to whole 10 s intervals.
+    let total = v["requests"]["total"].as_u64().unwrap();
+    assert!((19_300..=19_366).contains(&total), "{total}");
+    assert_eq!(v["duration_s"].as_f64().unwrap() % 10.0, 0.0);
+}

@@ -1,0 +1,58 @@
+//! Simulator throughput: the whole WITS trace (45,000 s, 6.4 M requests) under FaaS-only, and env
+//! steps per second on the default scenario. Run: `cargo bench -p serflow-env`.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serflow_env::scenario::{Horizon, load_config};
+use serflow_env::workload::WorkloadConfig;
+use serflow_env::{Env, Scenario, ServingEnv, build_policy, run_episode};
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+fn wits() -> Option<Arc<Scenario>> {
+    let trace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces/wits_logs.txt");
+    if !trace.exists() {
+        eprintln!("skipping the WITS benchmark: {} not found", trace.display());
+        return None;
+    }
+    let (mut config, source, _) = load_config("libra-wits").ok()?;
+    config.workload = WorkloadConfig::trace(&trace.display().to_string(), 1.0);
+    Scenario::from_config(config, &source, Path::new("."), Horizon::WholeTrace).ok().map(Arc::new)
+}
+
+fn simulate_wits(c: &mut Criterion) {
+    let Some(scenario) = wits() else { return };
+    let requests = scenario.workload_requests();
+    let mut group = c.benchmark_group("simulate");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(requests));
+    group.bench_function("wits_faas_only_45000s", |b| {
+        b.iter(|| {
+            let mut policy = build_policy("faas-only", &scenario).unwrap();
+            black_box(run_episode(&scenario, policy.as_mut(), 1, |_, _| {}))
+        })
+    });
+    group.finish();
+}
+
+fn env_steps(c: &mut Criterion) {
+    let scenario = Arc::new(Scenario::load("default").unwrap());
+    let mut env = ServingEnv::new(scenario.clone());
+    let dims = env.action_space().nvec.len();
+    let steps = scenario.steps_per_episode() as u64;
+    let mut group = c.benchmark_group("env");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(steps));
+    group.bench_function("default_episode_steps", |b| {
+        b.iter(|| {
+            env.reset(3);
+            for t in 0..steps {
+                black_box(env.step(&vec![(t % 5) as usize; dims]));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, simulate_wits, env_steps);
+criterion_main!(benches);
