@@ -10,6 +10,7 @@
 //! - [`engine`]: simulated time and the event queue.
 //! - [`dist`], [`rng`]: distributions and per-component random streams.
 //! - [`vm_pool`], [`faas`], [`network`], [`workload`]: the system's parts.
+//! - [`profile`]: the offline profiling heuristics rely on.
 //! - [`sim`]: the simulator; [`metrics`]: its reports; [`episode`]: running a policy through it.
 //! - [`env`], [`vec_env`], [`cartpole`]: the RL-facing environments.
 
@@ -22,6 +23,7 @@ pub mod error;
 pub mod faas;
 pub mod metrics;
 pub mod network;
+pub mod profile;
 pub mod registry;
 pub mod rng;
 pub mod scenario;
@@ -34,7 +36,7 @@ pub use env::{BoxSpace, Env, MultiDiscrete, ServingEnv, Step};
 pub use episode::run_episode;
 pub use error::ScenarioError;
 pub use metrics::EpisodeReport;
-pub use registry::{POLICY_NAMES, build_policy};
+pub use registry::{POLICIES, build_policy};
 pub use scenario::{Horizon, Scenario, ScenarioConfig};
 pub use sim::{IntervalReport, Simulator};
 pub use vec_env::{VecEnv, VecStep};

@@ -6,13 +6,18 @@
 //!
 //! - [`schema`]: observation features (names, meaning, units), the action, the discrete action set.
 //! - [`policy`]: the [`Policy`] trait every controller drives.
-//! - [`baselines`]: policies that need no training.
+//! - [`profile`]: what heuristics know offline (prices, capacities, T-CIP).
+//! - [`baselines`]: policies that need no training: FaaS-only, VM-only, LIBRA, SERFLOW.
+//! - [`hindsight`]: the fluid cost floor no policy can beat.
 
 pub mod baselines;
+pub mod hindsight;
 pub mod policy;
+pub mod profile;
 pub mod schema;
 
 pub use policy::Policy;
+pub use profile::{StageProfile, SystemProfile};
 pub use schema::{
     Action, ActionSet, GlobalFeature, Observation, ObservationError, SCHEMA_VERSION, StageAction,
     StageFeature,

@@ -2,6 +2,7 @@
 //! only); each subcommand turns them into a plan (scenario loaded and validated, paths resolved,
 //! seeds fixed) with one fallible function, then runs it.
 
+mod compare;
 mod simulate;
 
 use anyhow::Result;
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run one policy through one episode of a scenario and report cost, latency and SLO.
     Simulate(simulate::SimulateArgs),
+    /// Run several policies over the same seeds and compare cost, SLO and the hindsight floor.
+    Compare(compare::CompareArgs),
 }
 
 /// Which scenario and workload to simulate; shared by every subcommand that simulates.
@@ -99,6 +102,7 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
 

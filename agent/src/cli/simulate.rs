@@ -12,7 +12,7 @@ use std::time::Instant;
 pub struct SimulateArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// The policy to run (see `serflow compare --help` for the list).
+    /// The policy to run: faas-only, vm-only, libra, serflow.
     #[arg(long, default_value = "faas-only")]
     policy: String,
     /// Episode seed: the same seed gives the same result, bit for bit.

@@ -1,0 +1,274 @@
+//! `serflow compare`: every policy over the same seeds, side by side with the hindsight floor.
+
+use super::simulate::thousands;
+use super::{ScenarioArgs, progress};
+use anyhow::{Result, bail};
+use clap::Args;
+use rayon::prelude::*;
+use serde::Serialize;
+use serflow_env::metrics::EpisodeReport;
+use serflow_env::profile::profile;
+use serflow_env::{POLICIES, Scenario, build_policy, run_episode};
+use serflow_policies::baselines::FaasOnly;
+use serflow_policies::hindsight::{FluidFloor, fluid_floor};
+use serflow_policies::{StageFeature, SystemProfile};
+use std::sync::Arc;
+
+/// Arguments of `serflow compare`.
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Comma-separated policies: faas-only, vm-only, libra, serflow.
+    #[arg(long, value_delimiter = ',', default_value = "faas-only,vm-only,libra,serflow")]
+    policies: Vec<String>,
+    /// Number of seeds (1..=N); every policy sees the same seeds.
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+    /// Print a JSON array of the `simulate --json` objects (with the floor of each seed).
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print the table as CSV.
+    #[arg(long)]
+    csv: bool,
+    /// Print the offline profile (capacities, FaaS cost per request, T-CIP, S-CIP) the heuristics use.
+    #[arg(long)]
+    explain: bool,
+}
+
+/// One run, as printed by `--json`: the simulate object plus the hindsight floor of its seed.
+#[derive(Serialize)]
+struct Run {
+    #[serde(flatten)]
+    report: EpisodeReport,
+    floor: FluidFloor,
+}
+
+/// One policy's row: means over seeds.
+#[derive(Serialize, Debug)]
+pub struct Row {
+    policy: String,
+    seeds: u64,
+    cost_total: f64,
+    cost_vm: f64,
+    cost_faas: f64,
+    cost_vs_floor: f64,
+    slo_attainment: f64,
+    meets_target: bool,
+    p50_ms: f64,
+    p95_ms: f64,
+    p99_ms: f64,
+    vm_hours: f64,
+    faas_invocations: f64,
+    vm_cold_starts: f64,
+    faas_cold_starts: f64,
+}
+
+pub fn run(args: CompareArgs) -> Result<()> {
+    if args.seeds == 0 {
+        bail!("--seeds: must be at least 1");
+    }
+    let scenario = args.scenario.load()?;
+    for name in &args.policies {
+        build_policy(name, &scenario)?; // reject unknown names before any work
+    }
+    let prof = profile(&scenario);
+    if args.explain {
+        print!("{}", explain(&scenario, &prof));
+    }
+    let seeds: Vec<u64> = (1..=args.seeds).collect();
+    let steps = scenario.steps_per_episode() as u64;
+    let bar = progress(steps * args.seeds * (args.policies.len() as u64 + 1), "compare");
+    let floors: Vec<FluidFloor> =
+        seeds.par_iter().map(|&seed| floor(&scenario, &prof, seed, &|| bar.inc(1))).collect();
+    let jobs: Vec<(&String, u64)> =
+        args.policies.iter().flat_map(|p| seeds.iter().map(move |&s| (p, s))).collect();
+    let reports: Vec<EpisodeReport> = jobs
+        .par_iter()
+        .map(|&(name, seed)| {
+            let mut policy = build_policy(name, &scenario).expect("names checked above");
+            run_episode(&scenario, policy.as_mut(), seed, |_, _| bar.inc(1))
+        })
+        .collect();
+    bar.finish_and_clear();
+    let runs: Vec<Run> = reports
+        .into_iter()
+        .enumerate()
+        .map(|(i, report)| Run { report, floor: floors[i % seeds.len()].clone() })
+        .collect();
+    let rows: Vec<Row> = args
+        .policies
+        .iter()
+        .map(|name| row(name, runs.iter().filter(|r| &r.report.policy == name)))
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string(&runs)?);
+    } else if args.csv {
+        print!("{}", csv(&rows));
+    } else {
+        let mean_floor = floors.iter().map(|f| f.total).sum::<f64>() / floors.len() as f64;
+        print!("{}", table(&scenario, &rows, mean_floor));
+    }
+    Ok(())
+}
+
+/// The hindsight floor of one seed: stage arrivals per interval from a FaaS-only run (routing does not
+/// change which requests arrive; exits are drawn per request).
+fn floor(scenario: &Arc<Scenario>, prof: &SystemProfile, seed: u64, tick: &(dyn Fn() + Sync)) -> FluidFloor {
+    let mut arrivals: Vec<Vec<u64>> = Vec::with_capacity(scenario.steps_per_episode());
+    let interval = scenario.config.control_interval_s;
+    run_episode(scenario, &mut FaasOnly, seed, |sim, _| {
+        let obs = sim.observation();
+        arrivals.push(
+            (0..scenario.n_stages())
+                .map(|k| (f64::from(obs.stage(k, StageFeature::ArrivalRate)) * interval).round() as u64)
+                .collect(),
+        );
+        tick();
+    });
+    fluid_floor(prof, &arrivals)
+}
+
+fn row<'a>(name: &str, runs: impl Iterator<Item = &'a Run>) -> Row {
+    let runs: Vec<&Run> = runs.collect();
+    let n = runs.len() as f64;
+    let mean = |f: &dyn Fn(&Run) -> f64| runs.iter().map(|r| f(r)).sum::<f64>() / n;
+    let attainment = mean(&|r| r.report.slo.attainment);
+    let target = runs.first().map_or(1.0, |r| r.report.slo.target);
+    Row {
+        policy: name.to_string(),
+        seeds: runs.len() as u64,
+        cost_total: mean(&|r| r.report.cost.total),
+        cost_vm: mean(&|r| r.report.cost.vm),
+        cost_faas: mean(&|r| r.report.cost.faas),
+        cost_vs_floor: mean(&|r| r.report.cost.total) / mean(&|r| r.floor.total).max(f64::MIN_POSITIVE),
+        slo_attainment: attainment,
+        meets_target: attainment >= target,
+        p50_ms: mean(&|r| r.report.slo.p50_ms),
+        p95_ms: mean(&|r| r.report.slo.p95_ms),
+        p99_ms: mean(&|r| r.report.slo.p99_ms),
+        vm_hours: mean(&|r| r.report.vm_seconds / 3600.0),
+        faas_invocations: mean(&|r| r.report.invocations.faas as f64),
+        vm_cold_starts: mean(&|r| r.report.cold_starts.vm as f64),
+        faas_cold_starts: mean(&|r| r.report.cold_starts.faas as f64),
+    }
+}
+
+fn table(scenario: &Scenario, rows: &[Row], floor: f64) -> String {
+    let seeds = rows.first().map_or(0, |r| r.seeds);
+    let mut out = format!(
+        "scenario {}: {} s per episode, mean over {} seed(s); SLO {} ms for {:.2} %; hindsight floor ${:.4}\n\n",
+        scenario.config.name,
+        scenario.config.horizon_s,
+        seeds,
+        scenario.config.slo.latency_ms,
+        scenario.config.slo.attainment_target * 100.0,
+        floor
+    );
+    out += &format!(
+        "{:<10} {:>10} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>8} {:>9} {:>12} {:>8} {:>9}\n",
+        "policy",
+        "cost $",
+        "VM $",
+        "FaaS $",
+        "/floor",
+        "attained",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "VM-hours",
+        "FaaS runs",
+        "VM cold",
+        "FaaS cold"
+    );
+    for r in rows {
+        out += &format!(
+            "{:<10} {:>10.4} {:>10.4} {:>10.4} {:>8.2} {:>9.3}{} {:>8.1} {:>8.1} {:>8.1} {:>9.2} {:>12} {:>8.1} {:>9.1}\n",
+            r.policy,
+            r.cost_total,
+            r.cost_vm,
+            r.cost_faas,
+            r.cost_vs_floor,
+            r.slo_attainment * 100.0,
+            if r.meets_target { ' ' } else { '!' },
+            r.p50_ms,
+            r.p95_ms,
+            r.p99_ms,
+            r.vm_hours,
+            thousands(r.faas_invocations.round() as u64),
+            r.vm_cold_starts,
+            r.faas_cold_starts
+        );
+    }
+    if rows.iter().any(|r| !r.meets_target) {
+        out += "\n! below the SLO attainment target\n";
+    }
+    out
+}
+
+fn csv(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "policy,seeds,cost_total,cost_vm,cost_faas,cost_vs_floor,slo_attainment,meets_target,p50_ms,p95_ms,p99_ms,vm_hours,faas_invocations,vm_cold_starts,faas_cold_starts\n",
+    );
+    for r in rows {
+        out += &format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.policy,
+            r.seeds,
+            r.cost_total,
+            r.cost_vm,
+            r.cost_faas,
+            r.cost_vs_floor,
+            r.slo_attainment,
+            r.meets_target,
+            r.p50_ms,
+            r.p95_ms,
+            r.p99_ms,
+            r.vm_hours,
+            r.faas_invocations,
+            r.vm_cold_starts,
+            r.faas_cold_starts
+        );
+    }
+    out
+}
+
+/// The offline profile as a table (`--explain`).
+pub fn explain(scenario: &Scenario, p: &SystemProfile) -> String {
+    let mut out = format!(
+        "offline profile of {}: VM {} at ${:.4}/h (${:.3e}/s), mean boot {:.0} s; mean front-end rate {:.1} req/s\n",
+        scenario.config.name,
+        scenario.config.vm.name,
+        p.vm_price_per_s * 3600.0,
+        p.vm_price_per_s,
+        p.vm_boot_s,
+        p.mean_rate_rps
+    );
+    out += "T-CIP = VM $/s / FaaS $/request; S-CIP = T-CIP / front-end rate; a stage whose (conservative) reach is below S-CIP stays on FaaS\n\n";
+    out += &format!(
+        "{:<10} {:>7} {:>12} {:>12} {:>13} {:>10} {:>8} {:>14}\n",
+        "stage", "reach", "VM req/s", "VM SLO req/s", "FaaS $/req", "T-CIP/s", "S-CIP", "at mean rate"
+    );
+    for st in &p.stages {
+        let scip = p.scip(p.stages.iter().position(|s| s.name == st.name).unwrap_or(0), p.mean_rate_rps);
+        out += &format!(
+            "{:<10} {:>7.4} {:>12.1} {:>12.1} {:>13.3e} {:>10.2} {:>8.4} {:>14}\n",
+            st.name,
+            st.nominal_reach,
+            st.vm_throughput_rps,
+            st.vm_slo_capacity_rps,
+            st.faas_cost_per_request,
+            st.tcip_rps,
+            scip,
+            if st.nominal_reach >= scip && st.vm_slo_capacity_rps >= st.tcip_rps {
+                "VMs + FaaS"
+            } else {
+                "FaaS"
+            }
+        );
+    }
+    out += "\npolicies: ";
+    out += &POLICIES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+    out += "\n\n";
+    out
+}

@@ -1,0 +1,59 @@
+//! What heuristic policies know about the system before they run: prices, capacities and the
+//! cost-indifference points, computed offline from a scenario (the simulator crate profiles it;
+//! a real deployment would measure the same figures on its own VMs and functions).
+
+use serde::{Deserialize, Serialize};
+
+/// Offline knowledge of one stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageProfile {
+    /// Stage name.
+    pub name: String,
+    /// Quota of VMs for the stage.
+    pub max_vms: u32,
+    /// Concurrent requests per VM.
+    pub slots: u32,
+    /// Requests per second one VM completes when every slot is busy (slots / mean service time).
+    pub vm_throughput_rps: f64,
+    /// Requests per second one VM takes while keeping the stage within its share of the SLO
+    /// (profiled by simulating one VM's queue offline).
+    pub vm_slo_capacity_rps: f64,
+    /// Mean dollars per request served on FaaS (request fee plus billed duration, warm).
+    pub faas_cost_per_request: f64,
+    /// Nominal exit probability after this stage.
+    pub exit_probability: f64,
+    /// Nominal fraction of front-end requests that reach this stage.
+    pub nominal_reach: f64,
+    /// T-CIP: the stage arrival rate (req/s) at which one VM costs as much as FaaS for that traffic,
+    /// `VM $/s / FaaS $/request`.
+    pub tcip_rps: f64,
+}
+
+/// Offline knowledge of the whole system.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SystemProfile {
+    /// Seconds between decisions.
+    pub interval_s: f64,
+    /// End-to-end SLO, ms.
+    pub slo_latency_ms: f64,
+    /// SLO attainment target.
+    pub attainment_target: f64,
+    /// VM price, $/s.
+    pub vm_price_per_s: f64,
+    /// Mean VM boot time, s.
+    pub vm_boot_s: f64,
+    /// VMs per stage running at the start of an episode.
+    pub initial_vms: u32,
+    /// Mean front-end arrival rate of the workload, req/s (for reports; policies measure their own).
+    pub mean_rate_rps: f64,
+    /// Per-stage figures.
+    pub stages: Vec<StageProfile>,
+}
+
+impl SystemProfile {
+    /// S-CIP of stage `k` at front-end rate `rate_rps`: the reach fraction below which the stage's
+    /// traffic is cheaper on FaaS than on one VM (`T-CIP_k / rate`).
+    pub fn scip(&self, k: usize, rate_rps: f64) -> f64 {
+        if rate_rps <= 0.0 { f64::INFINITY } else { self.stages[k].tcip_rps / rate_rps }
+    }
+}
