@@ -39,4 +39,4 @@ pub use metrics::EpisodeReport;
 pub use registry::{POLICIES, build_policy};
 pub use scenario::{Horizon, Scenario, ScenarioConfig};
 pub use sim::{IntervalReport, Simulator};
-pub use vec_env::{VecEnv, VecStep};
+pub use vec_env::{VecEnv, VecEnvState, VecStep};

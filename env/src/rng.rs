@@ -17,6 +17,8 @@ pub enum Stream {
     ColdStart,
     /// Episode-level randomness of the scenario itself (exit-drift phase, burst schedule).
     Scenario,
+    /// A trainer's own draws (action sampling, minibatch order), kept apart from the simulation's.
+    Training,
     /// Service times on VMs, for one stage.
     VmService(usize),
     /// Service times on FaaS, for one stage.
@@ -31,14 +33,16 @@ impl Stream {
             Self::Boot => 3,
             Self::ColdStart => 4,
             Self::Scenario => 5,
+            Self::Training => 6,
             Self::VmService(k) => 1_000 + k as u64,
             Self::FaasService(k) => 2_000 + k as u64,
         }
     }
 }
 
-/// A seeded generator with the few draws the simulator needs.
-#[derive(Clone, Debug)]
+/// A seeded generator with the few draws the simulator needs. Its state serialises, so a
+/// checkpoint can resume the exact stream.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SimRng(Xoshiro256PlusPlus);
 
 /// SplitMix64's finaliser: decorrelates (seed, stream) pairs before seeding.

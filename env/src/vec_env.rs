@@ -9,9 +9,14 @@
 //! Seeding: sub-environment `i` starts with seed `seed + i`; its `e`-th automatic reset uses
 //! `seed + i + e * num_envs`, so no two episodes of one run share a seed. Each sub-environment owns its
 //! random streams, so results do not depend on how many threads rayon uses.
+//!
+//! Snapshots: environments are deterministic given their seed and actions, so [`VecEnv::state`]
+//! records each one's episode seed and the actions since its last reset, and [`VecEnv::restore`]
+//! replays them: a checkpoint resumes mid-episode exactly, without serialising simulator internals.
 
 use crate::env::{BoxSpace, Env, MultiDiscrete};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// One batched step.
 #[derive(Clone, Debug)]
@@ -34,6 +39,16 @@ struct Slot<E> {
     env: E,
     seed: u64,
     episodes: u64,
+    actions: Vec<Vec<usize>>,
+}
+
+/// Where every sub-environment is: enough to rebuild the batch exactly (see the module doc).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VecEnvState {
+    /// The seed given to [`VecEnv::reset`].
+    pub base_seed: u64,
+    /// Per environment: current episode seed, episodes finished, actions since the last reset.
+    pub envs: Vec<(u64, u64, Vec<Vec<usize>>)>,
 }
 
 /// A batch of environments.
@@ -47,7 +62,7 @@ impl<E: Env> VecEnv<E> {
     /// Wraps `envs` (at least one).
     pub fn new(envs: Vec<E>) -> Self {
         let obs_dim = envs.first().map_or(0, |e| e.observation_space().dim());
-        let slots = envs.into_iter().map(|env| Slot { env, seed: 0, episodes: 0 }).collect();
+        let slots = envs.into_iter().map(|env| Slot { env, seed: 0, episodes: 0, actions: Vec::new() }).collect();
         Self { slots, base_seed: 0, obs_dim }
     }
 
@@ -76,6 +91,7 @@ impl<E: Env> VecEnv<E> {
             .map(|(i, s)| {
                 s.seed = seed.wrapping_add(i as u64);
                 s.episodes = 0;
+                s.actions.clear();
                 s.env.reset(s.seed).0
             })
             .collect();
@@ -93,9 +109,11 @@ impl<E: Env> VecEnv<E> {
             .enumerate()
             .map(|(i, (s, a))| {
                 let step = s.env.step(a);
+                s.actions.push(a.clone());
                 if step.terminated || step.truncated {
                     s.episodes += 1;
                     s.seed = base.wrapping_add(i as u64).wrapping_add(s.episodes * n);
+                    s.actions.clear();
                     let (first, _) = s.env.reset(s.seed);
                     (first, Some(step.obs), step.reward, step.terminated, step.truncated, step.info)
                 } else {
@@ -120,6 +138,37 @@ impl<E: Env> VecEnv<E> {
             out.infos.push(info);
         }
         out
+    }
+
+    /// A snapshot of where every environment is.
+    pub fn state(&self) -> VecEnvState {
+        let envs = self.slots.iter().map(|s| (s.seed, s.episodes, s.actions.clone())).collect();
+        VecEnvState { base_seed: self.base_seed, envs }
+    }
+
+    /// Rebuilds the environments from a snapshot by replaying their actions; returns the stacked
+    /// current observations. `None` if the snapshot is for another number of environments.
+    pub fn restore(&mut self, state: &VecEnvState) -> Option<Vec<f32>> {
+        if state.envs.len() != self.slots.len() {
+            return None;
+        }
+        self.base_seed = state.base_seed;
+        let obs: Vec<Vec<f32>> = self
+            .slots
+            .par_iter_mut()
+            .zip(state.envs.par_iter())
+            .map(|(s, (seed, episodes, actions))| {
+                s.seed = *seed;
+                s.episodes = *episodes;
+                s.actions = actions.clone();
+                let mut obs = s.env.reset(*seed).0;
+                for a in actions {
+                    obs = s.env.step(a).obs;
+                }
+                obs
+            })
+            .collect();
+        Some(obs.concat())
     }
 
     /// Writes every environment's action mask, env after env.
@@ -154,6 +203,24 @@ mod tests {
     #[test]
     fn same_results_with_one_or_many_threads() {
         assert_eq!(rollout(1), rollout(3));
+    }
+
+    #[test]
+    fn restore_replays_to_the_same_state() {
+        let mut a = VecEnv::new((0..3).map(|_| CartPole::default()).collect());
+        a.reset(5);
+        for t in 0..40 {
+            a.step(&(0..3).map(|i| vec![(t * i + t / 3) % 2]).collect::<Vec<_>>());
+        }
+        let snapshot = a.state();
+        let mut b = VecEnv::new((0..3).map(|_| CartPole::default()).collect());
+        b.restore(&snapshot).unwrap();
+        for t in 0..100 {
+            let actions: Vec<Vec<usize>> = (0..3).map(|i| vec![(t + i) % 2]).collect();
+            let (sa, sb) = (a.step(&actions), b.step(&actions));
+            assert_eq!((sa.obs, sa.final_obs, sa.rewards), (sb.obs, sb.final_obs, sb.rewards));
+        }
+        assert_eq!(a.state(), b.state());
     }
 
     #[test]

@@ -9,13 +9,18 @@
 //! - [`profile`]: what heuristics know offline (prices, capacities, T-CIP).
 //! - [`baselines`]: policies that need no training: FaaS-only, VM-only, LIBRA, SERFLOW.
 //! - [`hindsight`]: the fluid cost floor no policy can beat.
+//! - [`mlp`]: the plain-`f32` network a trained policy ships as.
+//! - [`learned`]: the exported policy runtime: load, validate, act.
 
 pub mod baselines;
 pub mod hindsight;
+pub mod learned;
+pub mod mlp;
 pub mod policy;
 pub mod profile;
 pub mod schema;
 
+pub use learned::{Learned, LearnedPolicyFile};
 pub use policy::Policy;
 pub use profile::{StageProfile, SystemProfile};
 pub use schema::{

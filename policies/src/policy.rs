@@ -1,16 +1,22 @@
 //! The one trait every policy implements, so the simulator, the trainer's evaluation and a production
 //! controller drive heuristic and learned policies the same way.
 
-use crate::schema::{Action, Observation};
+use crate::schema::{Action, Observation, ObservationError};
 
 /// A control policy: once per control interval it reads an [`Observation`] and writes an [`Action`].
 ///
-/// `act` writes into a caller-owned action so that a policy need not allocate per decision. The
-/// observation has been checked against the policy's stage count by the caller
-/// ([`Observation::check`]); implementations may index it freely.
+/// `act` writes into a caller-owned action so that a policy need not allocate per decision. Callers
+/// pass only observations that [`Policy::check`] accepted; implementations may index them freely.
 pub trait Policy: Send {
     /// A short, stable name (`faas-only`, `libra`, ...), used in reports.
     fn name(&self) -> &str;
+
+    /// Checks that `obs` fits this policy (stage count, length, finite values). The default accepts
+    /// any observation; policies with a fixed input shape override it. Drivers call it before `act`.
+    fn check(&self, obs: &Observation) -> Result<(), ObservationError> {
+        let _ = obs;
+        Ok(())
+    }
 
     /// Forgets history (EWMA state, timers) at the start of an episode.
     fn reset(&mut self) {}

@@ -4,6 +4,7 @@
 
 mod compare;
 mod simulate;
+mod train;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -26,6 +27,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Run several policies over the same seeds and compare cost, SLO and the hindsight floor.
     Compare(compare::CompareArgs),
+    /// Train a PPO policy (TensorBoard curves, resumable checkpoints).
+    Train(train::TrainArgs),
 }
 
 /// Which scenario and workload to simulate; shared by every subcommand that simulates.
@@ -103,6 +106,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Train(args) => train::run(args),
     }
 }
 

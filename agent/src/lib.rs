@@ -1,0 +1,22 @@
+//! serflow-agent: PPO on Burn for the serflow environments, with TensorBoard logging, checkpoints
+//! that resume exactly, and export to the backend-free policy format.
+//!
+//! - [`networks`]: actor and critic (plain `f32` parameters, Burn tensors for training).
+//! - [`normalizer`]: observation normalisation and reward scaling statistics.
+//! - [`adam`]: the optimiser step and global gradient clipping.
+//! - [`rollout`]: experience storage and GAE.
+//! - [`ppo`]: hyper-parameters and the clipped actor-critic update.
+//! - [`task`]: what the trainer needs from an environment (evaluation, reference lines, SLO).
+//! - [`train`]: the training loop and its resumable state; [`checkpoint`]: atomic save and load.
+//! - [`logging`]: TensorBoard curves; [`export`]: the backend-free policy file.
+
+pub mod adam;
+pub mod checkpoint;
+pub mod export;
+pub mod logging;
+pub mod networks;
+pub mod normalizer;
+pub mod ppo;
+pub mod rollout;
+pub mod task;
+pub mod train;

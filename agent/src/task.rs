@@ -1,0 +1,190 @@
+//! What the trainer needs to know about an environment beyond [`Env`]: how to make one, how to
+//! evaluate a policy on it deterministically, which reference lines to draw, and its SLO.
+
+use crate::export::policy_file;
+use crate::networks::ActorCritic;
+use crate::normalizer::ObsNormalizer;
+use rayon::prelude::*;
+use serflow_env::cartpole::CartPole;
+use serflow_env::{Env, IntervalReport, Scenario, ServingEnv, build_policy, run_episode};
+use serflow_policies::learned::{Learned, masked_argmax};
+use std::sync::Arc;
+
+/// Domain measurements of one step, summed over an episode and logged under `env/`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DomainStep {
+    /// Dollars.
+    pub cost: f64,
+    /// Requests finished.
+    pub finished: u64,
+    /// Of which SLO violations.
+    pub violations: u64,
+    /// Share of stage executions on FaaS.
+    pub faas_share: f64,
+    /// VM plus FaaS cold starts.
+    pub cold_starts: u64,
+}
+
+/// Step information that may carry domain measurements.
+pub trait Domain {
+    /// The step's domain measurements, if the environment has any.
+    fn domain(&self) -> Option<DomainStep>;
+}
+
+impl Domain for () {
+    fn domain(&self) -> Option<DomainStep> {
+        None
+    }
+}
+
+impl Domain for IntervalReport {
+    fn domain(&self) -> Option<DomainStep> {
+        Some(DomainStep {
+            cost: self.cost,
+            finished: self.finished,
+            violations: self.violations,
+            faas_share: self.faas_share,
+            cold_starts: self.vm_cold_starts + self.faas_cold_starts,
+        })
+    }
+}
+
+/// A deterministic evaluation: named metrics (logged as `eval/<name>`) and a score (higher is better)
+/// that picks the best checkpoint.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    /// `(name, value)` pairs.
+    pub metrics: Vec<(String, f64)>,
+    /// Higher is better.
+    pub score: f64,
+}
+
+/// An environment family the trainer can run.
+pub trait TrainTask: Sync {
+    /// The environment.
+    type Env: Env<Info: Domain> + 'static;
+
+    /// A fresh environment.
+    fn make_env(&self) -> Self::Env;
+
+    /// Evaluates the greedy policy of `nets` on `seeds`.
+    fn evaluate(&self, nets: &ActorCritic, norm: &ObsNormalizer, seeds: &[u64]) -> Evaluation;
+
+    /// Reference metrics on the same seeds (logged beside the evaluation), computed once.
+    fn reference(&self, seeds: &[u64]) -> Vec<(String, f64)>;
+
+    /// `(fixed violation penalty, attainment target)` when the environment has an SLO.
+    fn slo(&self) -> Option<(f64, f64)>;
+}
+
+/// CartPole-v1.
+pub struct CartPoleTask;
+
+impl TrainTask for CartPoleTask {
+    type Env = CartPole;
+
+    fn make_env(&self) -> CartPole {
+        CartPole::default()
+    }
+
+    fn evaluate(&self, nets: &ActorCritic, norm: &ObsNormalizer, seeds: &[u64]) -> Evaluation {
+        let returns: Vec<f64> = seeds.par_iter().map(|&seed| greedy_return(nets, norm, seed)).collect();
+        let mean = returns.iter().sum::<f64>() / returns.len().max(1) as f64;
+        Evaluation { metrics: vec![("episodic_return".into(), mean)], score: mean }
+    }
+
+    fn reference(&self, _seeds: &[u64]) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+
+    fn slo(&self) -> Option<(f64, f64)> {
+        None
+    }
+}
+
+/// One greedy CartPole episode's return.
+pub fn greedy_return(nets: &ActorCritic, norm: &ObsNormalizer, seed: u64) -> f64 {
+    let mut env = CartPole::default();
+    let nvec = env.action_space().nvec;
+    let (mut obs, _) = env.reset(seed);
+    let mut normalized = vec![0.0; obs.len()];
+    let mut scratch = vec![0.0; 2 * nets.actor.max_width()];
+    let mut logits = vec![0.0; nets.actor.outputs()];
+    let mask = vec![true; logits.len()];
+    let mut action = vec![0; nvec.len()];
+    let mut total = 0.0;
+    loop {
+        norm.normalize(&obs, &mut normalized);
+        nets.actor.forward(&normalized, &mut scratch, &mut logits);
+        masked_argmax(&logits, &mask, &nvec, &mut action);
+        let step = env.step(&action);
+        total += f64::from(step.reward);
+        if step.terminated || step.truncated {
+            return total;
+        }
+        obs = step.obs;
+    }
+}
+
+/// The staged VM/FaaS system of one scenario.
+pub struct ServingTask {
+    /// The scenario trained on.
+    pub scenario: Arc<Scenario>,
+}
+
+impl ServingTask {
+    fn mean_report(&self, reports: &[serflow_env::EpisodeReport], prefix: &str) -> Vec<(String, f64)> {
+        let n = reports.len().max(1) as f64;
+        let mean = |f: &dyn Fn(&serflow_env::EpisodeReport) -> f64| reports.iter().map(f).sum::<f64>() / n;
+        vec![
+            (format!("{prefix}cost"), mean(&|r| r.cost.total)),
+            (format!("{prefix}slo_attainment"), mean(&|r| r.slo.attainment)),
+            (format!("{prefix}p99_ms"), mean(&|r| r.slo.p99_ms)),
+            (format!("{prefix}vm_hours"), mean(&|r| r.vm_seconds / 3600.0)),
+            (
+                format!("{prefix}faas_share"),
+                mean(&|r| r.invocations.faas as f64 / (r.invocations.faas + r.invocations.vm).max(1) as f64),
+            ),
+        ]
+    }
+}
+
+impl TrainTask for ServingTask {
+    type Env = ServingEnv;
+
+    fn make_env(&self) -> ServingEnv {
+        ServingEnv::new(self.scenario.clone())
+    }
+
+    fn evaluate(&self, nets: &ActorCritic, norm: &ObsNormalizer, seeds: &[u64]) -> Evaluation {
+        let file = policy_file(nets, norm, &self.scenario, String::new());
+        let reports: Vec<_> = seeds
+            .par_iter()
+            .map(|&seed| {
+                let mut policy = Learned::new(file.clone()).expect("the trainer's own networks fit the schema");
+                run_episode(&self.scenario, &mut policy, seed, |_, _| {})
+            })
+            .collect();
+        let metrics = self.mean_report(&reports, "");
+        let cost = metrics[0].1;
+        let attainment = metrics[1].1;
+        let shortfall = (self.scenario.config.slo.attainment_target - attainment).max(0.0);
+        Evaluation { metrics, score: -cost - 1e3 * shortfall }
+    }
+
+    fn reference(&self, seeds: &[u64]) -> Vec<(String, f64)> {
+        let reports: Vec<_> = seeds
+            .par_iter()
+            .map(|&seed| {
+                let mut policy = build_policy("serflow", &self.scenario).expect("serflow is a built-in policy");
+                run_episode(&self.scenario, policy.as_mut(), seed, |_, _| {})
+            })
+            .collect();
+        self.mean_report(&reports, "heuristic_")
+    }
+
+    fn slo(&self) -> Option<(f64, f64)> {
+        let c = &self.scenario.config;
+        Some((c.reward.violation_penalty, c.slo.attainment_target))
+    }
+}

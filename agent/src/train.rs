@@ -1,0 +1,501 @@
+//! The training loop, in CleanRL's order: anneal the learning rate, roll out `num_steps` in every
+//! environment, bootstrap and compute GAE, run the PPO update, log; evaluate and checkpoint on a
+//! schedule.
+//!
+//! Everything that determines the future of a run lives in [`TrainState`]: parameters, Adam moments,
+//! the learning-rate schedule position (iteration), the step counter, the random stream, the
+//! normalisers, the Lagrange multiplier and where every environment is (replayed on resume). Saving
+//! it and loading it again continues the same curve, bit for bit.
+
+use crate::checkpoint::{self, BEST, LATEST};
+use crate::logging::RunLog;
+use crate::networks::{ActorCritic, Backend};
+use crate::normalizer::{ObsNormalizer, RewardScaler};
+use crate::ppo::{self, NonFiniteLoss, PpoConfig};
+use crate::rollout::{RolloutBuffer, compute_gae};
+use crate::task::{Domain, DomainStep, TrainTask};
+use crate::adam::Adam;
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use serflow_env::rng::{SimRng, Stream};
+use serflow_env::{VecEnv, VecEnvState};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Which environment to train on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum EnvKind {
+    /// The staged VM/FaaS serving system of a scenario.
+    Serflow,
+    /// CartPole-v1 (the sanity benchmark).
+    Cartpole,
+}
+
+/// A Lagrange multiplier on the SLO violation rate, adapted after every rollout:
+/// `lambda <- max(0, lambda + lr x (violation rate - (1 - target)))`. The training reward becomes
+/// `-(cost)/cost_scale - lambda x violations/finished`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Lagrangian")]
+pub struct LagrangianConfig {
+    /// Starting multiplier.
+    pub initial: f64,
+    /// Step size of the multiplier update.
+    pub lr: f64,
+}
+
+/// A training run, as written in RON (every default embedded in the binary).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Train")]
+pub struct TrainConfig {
+    /// The environment.
+    pub env: EnvKind,
+    /// Scenario (built-in name or RON file) for `Serflow`.
+    pub scenario: String,
+    /// A trace replacing the scenario's workload.
+    #[serde(default)]
+    pub trace: Option<String>,
+    /// The run's seed: network init, sampling, environments (`seed + i`).
+    pub seed: u64,
+    /// Burn backend for the updates.
+    pub backend: Backend,
+    /// PPO hyper-parameters.
+    pub ppo: PpoConfig,
+    /// Adapt the violation penalty to hit the SLO target (serving only).
+    #[serde(default)]
+    pub lagrangian: Option<LagrangianConfig>,
+    /// Evaluate every this many iterations (and at the end).
+    pub eval_every: u64,
+    /// Evaluation episodes (seeds `eval_seed..eval_seed + eval_episodes`).
+    pub eval_episodes: usize,
+    /// First evaluation seed (kept apart from training seeds).
+    pub eval_seed: u64,
+    /// Checkpoint every this many iterations (and at the end).
+    pub checkpoint_every: u64,
+}
+
+/// The embedded default configuration for serving (`agent/configs/serflow.ron`).
+pub const SERFLOW_CONFIG: &str = include_str!("../configs/serflow.ron");
+/// The embedded default configuration for CartPole (`agent/configs/cartpole.ron`).
+pub const CARTPOLE_CONFIG: &str = include_str!("../configs/cartpole.ron");
+
+impl TrainConfig {
+    /// The embedded default for `env`.
+    pub fn default_for(env: EnvKind) -> Self {
+        let text = match env {
+            EnvKind::Serflow => SERFLOW_CONFIG,
+            EnvKind::Cartpole => CARTPOLE_CONFIG,
+        };
+        ron::from_str(text).expect("embedded configs parse (tested)")
+    }
+
+    /// Reads a config file.
+    pub fn load(path: &str) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
+        ron::from_str(&text).map_err(|e| anyhow::anyhow!("{path}: line {}, column {}: {}", e.span.start.line, e.span.start.col, e.code))
+    }
+
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<()> {
+        self.ppo.validate().map_err(anyhow::Error::msg)?;
+        if self.eval_episodes == 0 {
+            bail!("eval_episodes: must be at least 1");
+        }
+        if let Some(l) = &self.lagrangian
+            && !(l.initial >= 0.0 && l.lr >= 0.0 && l.initial.is_finite() && l.lr.is_finite())
+        {
+            bail!("lagrangian: initial and lr must be finite and >= 0");
+        }
+        Ok(())
+    }
+
+    /// The evaluation seeds.
+    pub fn eval_seeds(&self) -> Vec<u64> {
+        (0..self.eval_episodes as u64).map(|i| self.eval_seed + i).collect()
+    }
+}
+
+/// Per-environment bookkeeping of the episode in progress.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeProgress {
+    /// Sum of environment rewards.
+    pub reward: f64,
+    /// Steps.
+    pub length: u64,
+    /// Dollars.
+    pub cost: f64,
+    /// Requests finished.
+    pub finished: u64,
+    /// SLO violations.
+    pub violations: u64,
+    /// Sum of per-step FaaS shares.
+    pub faas_share_sum: f64,
+    /// Cold starts.
+    pub cold_starts: u64,
+}
+
+impl EpisodeProgress {
+    fn add(&mut self, reward: f32, domain: Option<DomainStep>) {
+        self.reward += f64::from(reward);
+        self.length += 1;
+        if let Some(d) = domain {
+            self.cost += d.cost;
+            self.finished += d.finished;
+            self.violations += d.violations;
+            self.faas_share_sum += d.faas_share;
+            self.cold_starts += d.cold_starts;
+        }
+    }
+}
+
+/// Everything a run needs to continue exactly where it stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// The run's configuration.
+    pub config: TrainConfig,
+    /// Name of the run (its log directory).
+    pub run_name: String,
+    /// TensorBoard directory of the run.
+    pub log_dir: PathBuf,
+    /// Where checkpoints go.
+    pub checkpoint_dir: PathBuf,
+    /// Completed PPO iterations (the learning-rate schedule position).
+    pub iteration: u64,
+    /// Environment steps taken (all environments).
+    pub global_step: u64,
+    /// The networks.
+    pub nets: ActorCritic,
+    /// The optimiser.
+    pub adam: Adam,
+    /// Observation statistics.
+    pub obs_norm: ObsNormalizer,
+    /// Reward statistics.
+    pub reward_scaler: RewardScaler,
+    /// Sampling and shuffling stream.
+    pub rng: SimRng,
+    /// Current SLO-violation multiplier.
+    pub lambda: f64,
+    /// Where every environment is.
+    pub envs: VecEnvState,
+    /// Episodes in progress.
+    pub episodes: Vec<EpisodeProgress>,
+    /// Best evaluation score so far.
+    pub best_score: Option<f64>,
+}
+
+/// How a call to [`train`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The configured number of steps was reached.
+    Finished,
+    /// `stop_after` iterations were run (the run can be resumed).
+    Paused,
+    /// The interrupt flag was raised (Ctrl-C); a checkpoint was written.
+    Interrupted,
+}
+
+/// Options of one call to [`train`] that are not part of the run itself.
+pub struct TrainOptions {
+    /// Stop (and checkpoint) after this many iterations in total.
+    pub stop_after: Option<u64>,
+    /// Raised by a signal handler to stop cleanly.
+    pub interrupt: Arc<AtomicBool>,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// Write TensorBoard files (off: keep the curve in memory only).
+    pub tensorboard: bool,
+}
+
+/// The end of a call to [`train`].
+pub struct TrainOutcome {
+    /// The state at the end.
+    pub state: TrainState,
+    /// Why it ended.
+    pub stop: Stop,
+    /// Every scalar logged by this call.
+    pub log: RunLog,
+}
+
+/// A fresh state for `config` (nothing trained yet; environments reset).
+pub fn init_state<T: TrainTask>(task: &T, config: TrainConfig, run_name: String, log_dir: PathBuf, checkpoint_dir: PathBuf) -> Result<TrainState> {
+    config.validate()?;
+    let mut venv = VecEnv::new((0..config.ppo.num_envs).map(|_| task.make_env()).collect());
+    let obs_dim = venv.observation_space().dim();
+    let n_logits = venv.action_space().total_choices();
+    let mut rng = SimRng::new(config.seed, Stream::Training);
+    let nets = config.ppo.network.init(obs_dim, n_logits, &mut rng);
+    let adam = ppo::adam_for(&nets, config.ppo.adam_eps);
+    let first_obs = venv.reset(config.seed);
+    let mut obs_norm = ObsNormalizer::new(obs_dim);
+    if config.ppo.norm_obs {
+        obs_norm.stats.update(&first_obs);
+    }
+    Ok(TrainState {
+        reward_scaler: RewardScaler::new(config.ppo.num_envs, config.ppo.gamma),
+        lambda: config.lagrangian.as_ref().map_or(0.0, |l| l.initial),
+        envs: venv.state(),
+        episodes: vec![EpisodeProgress::default(); config.ppo.num_envs],
+        iteration: 0,
+        global_step: 0,
+        best_score: None,
+        config,
+        run_name,
+        log_dir,
+        checkpoint_dir,
+        nets,
+        adam,
+        obs_norm,
+        rng,
+    })
+}
+
+/// Samples one action per dimension from masked logits; returns the log-probability.
+fn sample(logits: &[f32], mask: &[bool], nvec: &[usize], rng: &mut SimRng, out: &mut [usize]) -> f32 {
+    let mut start = 0;
+    let mut logprob = 0.0f32;
+    for (d, &n) in nvec.iter().enumerate() {
+        let seg = &logits[start..start + n];
+        let allowed = &mask[start..start + n];
+        let max = seg.iter().zip(allowed).filter(|(_, a)| **a).map(|(l, _)| *l).fold(f32::NEG_INFINITY, f32::max);
+        let total: f32 = seg.iter().zip(allowed).filter(|(_, a)| **a).map(|(l, _)| (l - max).exp()).sum();
+        let mut u = rng.uniform() as f32 * total;
+        let mut choice = 0;
+        for (i, (l, a)) in seg.iter().zip(allowed).enumerate() {
+            if !*a {
+                continue;
+            }
+            choice = i;
+            u -= (l - max).exp();
+            if u <= 0.0 {
+                break;
+            }
+        }
+        out[d] = choice;
+        logprob += seg[choice] - max - total.ln();
+        start += n;
+    }
+    logprob
+}
+
+/// Runs (or continues) training until the step budget, `stop_after`, or an interrupt.
+pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptions) -> Result<TrainOutcome> {
+    let cfg = state.config.clone();
+    let p = &cfg.ppo;
+    let mut venv = VecEnv::new((0..p.num_envs).map(|_| task.make_env()).collect());
+    let mut obs_raw = venv.restore(&state.envs).context("checkpoint does not match the number of environments")?;
+    let obs_dim = venv.observation_space().dim();
+    let nvec = venv.action_space().nvec;
+    let n_logits: usize = nvec.iter().sum();
+    let dims = nvec.len();
+    let device = cfg.backend.autodiff_device();
+    let mut log = if options.tensorboard { RunLog::tensorboard(&state.log_dir)? } else { RunLog::in_memory() };
+    let eval_seeds = cfg.eval_seeds();
+    let reference = task.reference(&eval_seeds);
+    let total_iterations = p.num_iterations();
+    let bar = if options.progress { crate_progress(total_iterations * p.batch_size() as u64) } else { indicatif::ProgressBar::hidden() };
+    bar.set_position(state.global_step);
+
+    let mut buffer = RolloutBuffer::new(p.num_steps, p.num_envs, obs_dim, dims, n_logits);
+    let mut obs = vec![0.0f32; obs_raw.len()];
+    let mut logits = vec![0.0f32; n_logits];
+    let mut value = [0.0f32];
+    let mut scratch = vec![0.0f32; 2 * state.nets.actor.max_width().max(state.nets.critic.max_width())];
+    let mut masks = vec![true; p.num_envs * n_logits];
+    let mut actions: Vec<Vec<usize>> = vec![vec![0; dims]; p.num_envs];
+    let started = Instant::now();
+    let steps_at_start = state.global_step;
+    let mut last_return = f64::NAN;
+    let mut stop = Stop::Finished;
+
+    while state.iteration < total_iterations {
+        if options.stop_after.is_some_and(|n| state.iteration >= n) {
+            stop = Stop::Paused;
+            break;
+        }
+        if options.interrupt.load(Ordering::SeqCst) {
+            stop = Stop::Interrupted;
+            break;
+        }
+        let iteration = state.iteration + 1;
+        let lr = p.learning_rate_at(iteration);
+        let mut rollout_violations = 0u64;
+        let mut rollout_finished = 0u64;
+        for t in 0..p.num_steps {
+            state.global_step += p.num_envs as u64;
+            state.obs_norm.normalize(&obs_raw, &mut obs);
+            venv.action_masks(&mut masks);
+            for e in 0..p.num_envs {
+                let row = &obs[e * obs_dim..(e + 1) * obs_dim];
+                let mask = &masks[e * n_logits..(e + 1) * n_logits];
+                state.nets.actor.forward(row, &mut scratch, &mut logits);
+                let logprob = sample(&logits, mask, &nvec, &mut state.rng, &mut actions[e]);
+                state.nets.critic.forward(row, &mut scratch, &mut value);
+                let i = t * p.num_envs + e;
+                buffer.obs[i * obs_dim..(i + 1) * obs_dim].copy_from_slice(row);
+                buffer.masks[i * n_logits..(i + 1) * n_logits].copy_from_slice(mask);
+                buffer.actions[i * dims..(i + 1) * dims].copy_from_slice(&actions[e]);
+                buffer.logprobs[i] = logprob;
+                buffer.values[i] = value[0];
+            }
+            let step = venv.step(&actions);
+            let mut rewards = step.rewards.clone();
+            let dones: Vec<bool> = step.terminated.iter().zip(&step.truncated).map(|(a, b)| *a || *b).collect();
+            for e in 0..p.num_envs {
+                let domain = step.infos[e].domain();
+                if let Some(d) = domain {
+                    rollout_violations += d.violations;
+                    rollout_finished += d.finished;
+                    if let (Some((penalty, _)), Some(_)) = (task.slo(), &cfg.lagrangian) {
+                        let rate = if d.finished == 0 { 0.0 } else { d.violations as f64 / d.finished as f64 };
+                        rewards[e] += ((penalty - state.lambda) * rate) as f32;
+                    }
+                }
+                state.episodes[e].add(step.rewards[e], domain);
+            }
+            if p.norm_reward {
+                state.reward_scaler.scale(&mut rewards, &dones);
+            }
+            for e in 0..p.num_envs {
+                if let (true, false, Some(final_obs)) = (step.truncated[e], step.terminated[e], &step.final_obs[e]) {
+                    let mut normalized = vec![0.0; obs_dim];
+                    state.obs_norm.normalize(final_obs, &mut normalized);
+                    state.nets.critic.forward(&normalized, &mut scratch, &mut value);
+                    rewards[e] += p.gamma as f32 * value[0];
+                }
+                let i = t * p.num_envs + e;
+                buffer.rewards[i] = rewards[e];
+                buffer.dones[i] = dones[e];
+                if dones[e] {
+                    let ep = std::mem::take(&mut state.episodes[e]);
+                    last_return = ep.reward;
+                    log_episode(&mut log, &ep, state.global_step);
+                }
+            }
+            obs_raw = step.obs;
+            if p.norm_obs {
+                state.obs_norm.stats.update(&obs_raw);
+            }
+            bar.set_position(state.global_step);
+        }
+        // Bootstrap from the observation after the last step.
+        state.obs_norm.normalize(&obs_raw, &mut obs);
+        let last_values: Vec<f32> = (0..p.num_envs)
+            .map(|e| {
+                state.nets.critic.forward(&obs[e * obs_dim..(e + 1) * obs_dim], &mut scratch, &mut value);
+                value[0]
+            })
+            .collect();
+        let (advantages, returns) =
+            compute_gae(&buffer.rewards, &buffer.values, &buffer.dones, &last_values, p.gamma as f32, p.gae_lambda as f32);
+        let stats = match ppo::update(p, &mut state.nets, &mut state.adam, &buffer, &advantages, &returns, &nvec, lr, &device, &mut state.rng) {
+            Ok(stats) => stats,
+            Err(NonFiniteLoss { what, value }) => {
+                log.flush();
+                bail!(
+                    "training stopped at iteration {iteration} (step {}): the {what} became {value}; the last checkpoint in {} is intact (try a lower learning rate)",
+                    state.global_step,
+                    state.checkpoint_dir.display()
+                );
+            }
+        };
+        if let (Some(l), Some((_, target))) = (&cfg.lagrangian, task.slo())
+            && rollout_finished > 0
+        {
+            let violation_rate = rollout_violations as f64 / rollout_finished as f64;
+            state.lambda = (state.lambda + l.lr * (violation_rate - (1.0 - target))).max(0.0);
+        }
+        state.iteration = iteration;
+        state.envs = venv.state();
+        let step = state.global_step;
+        let sps = (step - steps_at_start) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        log.scalar("charts/learning_rate", lr, step);
+        log.scalar("charts/SPS", sps, step);
+        log.scalar("losses/value_loss", stats.value_loss, step);
+        log.scalar("losses/policy_loss", stats.policy_loss, step);
+        log.scalar("losses/entropy", stats.entropy, step);
+        log.scalar("losses/old_approx_kl", stats.old_approx_kl, step);
+        log.scalar("losses/approx_kl", stats.approx_kl, step);
+        log.scalar("losses/clipfrac", stats.clipfrac, step);
+        log.scalar("losses/explained_variance", stats.explained_variance, step);
+        if cfg.lagrangian.is_some() {
+            log.scalar("charts/lagrange_multiplier", state.lambda, step);
+        }
+        bar.set_message(format!("return {last_return:.2}"));
+
+        let last = iteration == total_iterations;
+        if last || (cfg.eval_every > 0 && iteration % cfg.eval_every == 0) {
+            let eval = task.evaluate(&state.nets, &state.obs_norm, &eval_seeds);
+            for (name, value) in eval.metrics.iter().chain(&reference) {
+                log.scalar(&format!("eval/{name}"), *value, step);
+            }
+            if state.best_score.is_none_or(|b| eval.score > b) {
+                state.best_score = Some(eval.score);
+                checkpoint::save(&state, &state.checkpoint_dir, BEST)?;
+            }
+        }
+        if last || (cfg.checkpoint_every > 0 && iteration % cfg.checkpoint_every == 0) {
+            checkpoint::save(&state, &state.checkpoint_dir, LATEST)?;
+        }
+        log.flush();
+    }
+    if stop != Stop::Finished {
+        checkpoint::save(&state, &state.checkpoint_dir, LATEST)?;
+    }
+    bar.finish_and_clear();
+    log.flush();
+    Ok(TrainOutcome { state, stop, log })
+}
+
+fn log_episode(log: &mut RunLog, ep: &EpisodeProgress, step: u64) {
+    log.scalar("charts/episodic_return", ep.reward, step);
+    log.scalar("charts/episodic_length", ep.length as f64, step);
+    if ep.finished > 0 || ep.cost > 0.0 {
+        log.scalar("env/cost", ep.cost, step);
+        let attainment = if ep.finished == 0 { 1.0 } else { 1.0 - ep.violations as f64 / ep.finished as f64 };
+        log.scalar("env/slo_attainment", attainment, step);
+        log.scalar("env/faas_share", ep.faas_share_sum / ep.length.max(1) as f64, step);
+        log.scalar("env/cold_starts", ep.cold_starts as f64, step);
+    }
+}
+
+fn crate_progress(total_steps: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total_steps);
+    let style = indicatif::ProgressStyle::with_template(
+        "train [{bar:30}] {human_pos}/{human_len} steps ({per_sec}, eta {eta}) {msg}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_configs_parse_and_validate() {
+        for env in [EnvKind::Serflow, EnvKind::Cartpole] {
+            TrainConfig::default_for(env).validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn sampling_respects_masks_and_returns_the_log_probability() {
+        let mut rng = SimRng::new(1, Stream::Training);
+        let logits = [0.0, 1.0, 2.0, 5.0, 5.0];
+        let mask = [true, false, true, true, true];
+        let mut out = [0, 0];
+        let mut counts = [0usize; 3];
+        for _ in 0..3000 {
+            let lp = sample(&logits, &mask, &[3, 2], &mut rng, &mut out);
+            assert_ne!(out[0], 1, "masked choice sampled");
+            counts[out[0]] += 1;
+            let p0 = if out[0] == 0 { 1.0 / (1.0 + 2f32.exp()) } else { 2f32.exp() / (1.0 + 2f32.exp()) };
+            assert!((lp - (p0 * 0.5).ln()).abs() < 1e-5);
+        }
+        let frac = counts[2] as f64 / 3000.0;
+        assert!((frac - 0.8808).abs() < 0.03, "{frac}");
+    }
+}

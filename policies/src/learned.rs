@@ -1,0 +1,272 @@
+//! A trained policy without its trainer: the exported actor (plain `f32` weights), the observation
+//! normaliser it was trained with, and the action mapping, in one versioned RON file.
+//!
+//! Loading checks every dimension once and returns `Result`, so [`Learned::act`] cannot fail and does
+//! not allocate. Acting is deterministic: the argmax of the masked logits of every action dimension.
+
+use crate::mlp::Mlp;
+use crate::policy::Policy;
+use crate::schema::{Action, ActionSet, Observation, ObservationError, SCHEMA_VERSION, feature_names, observation_len};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// Version of the policy file layout; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The policy file as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "LearnedPolicy")]
+pub struct LearnedPolicyFile {
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format_version: u32,
+    /// Observation/action [`SCHEMA_VERSION`] the actor was trained on.
+    pub schema_version: u32,
+    /// Stages controlled.
+    pub n_stages: usize,
+    /// The observation's feature names, in order (must match the schema's).
+    pub feature_names: Vec<String>,
+    /// Per-feature mean subtracted before the actor.
+    pub obs_mean: Vec<f32>,
+    /// Per-feature standard deviation divided by.
+    pub obs_std: Vec<f32>,
+    /// Normalised features are clipped to `[-obs_clip, obs_clip]`.
+    pub obs_clip: f32,
+    /// The discrete choices the actor's logits index.
+    pub action_set: ActionSet,
+    /// Per-stage VM maxima (masks).
+    pub max_vms: Vec<u32>,
+    /// The actor: `[features] -> [2 x stages x choices]` logits.
+    pub actor: Mlp,
+    /// Free-form provenance (scenario, steps, seed, git revision).
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// Why a policy file cannot be used.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// The index of the largest allowed logit in each segment of `nvec`, written to `out`.
+pub fn masked_argmax(logits: &[f32], mask: &[bool], nvec: &[usize], out: &mut [usize]) {
+    let mut start = 0;
+    for (d, &n) in nvec.iter().enumerate() {
+        let mut best = 0;
+        let mut best_value = f32::NEG_INFINITY;
+        for i in 0..n {
+            if mask[start + i] && logits[start + i] > best_value {
+                best_value = logits[start + i];
+                best = i;
+            }
+        }
+        out[d] = best;
+        start += n;
+    }
+}
+
+/// A loaded, validated learned policy with its scratch buffers.
+#[derive(Clone, Debug)]
+pub struct Learned {
+    file: LearnedPolicyFile,
+    nvec: Vec<usize>,
+    normalized: Vec<f32>,
+    scratch: Vec<f32>,
+    logits: Vec<f32>,
+    mask: Vec<bool>,
+    indices: Vec<usize>,
+}
+
+impl Learned {
+    /// Reads and validates a policy file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError { path: name.clone(), reason: format!("cannot read: {e}") })?;
+        let file: LearnedPolicyFile = ron::from_str(&text).map_err(|e| LoadError {
+            path: name.clone(),
+            reason: format!("line {}, column {}: {}", e.span.start.line, e.span.start.col, e.code),
+        })?;
+        Self::new(file).map_err(|reason| LoadError { path: name, reason })
+    }
+
+    /// Validates an in-memory policy file.
+    pub fn new(file: LearnedPolicyFile) -> Result<Self, String> {
+        if file.format_version != FORMAT_VERSION {
+            return Err(format!("format_version {} is not supported (this build reads {FORMAT_VERSION})", file.format_version));
+        }
+        if file.schema_version != SCHEMA_VERSION {
+            return Err(format!("schema_version {} does not match this build's {SCHEMA_VERSION}", file.schema_version));
+        }
+        let dim = observation_len(file.n_stages);
+        if file.n_stages == 0 {
+            return Err("n_stages must be at least 1".into());
+        }
+        if file.feature_names != feature_names(file.n_stages) {
+            return Err(format!("feature_names do not match the {}-stage schema", file.n_stages));
+        }
+        for (name, v) in [("obs_mean", &file.obs_mean), ("obs_std", &file.obs_std)] {
+            if v.len() != dim {
+                return Err(format!("{name} has {} values, expected {dim}", v.len()));
+            }
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(format!("{name} has a non-finite value"));
+            }
+        }
+        if file.obs_std.iter().any(|&s| s <= 0.0) {
+            return Err("obs_std must be positive".into());
+        }
+        if !(file.obs_clip > 0.0) {
+            return Err(format!("obs_clip must be positive, got {}", file.obs_clip));
+        }
+        if file.max_vms.len() != file.n_stages {
+            return Err(format!("max_vms has {} entries for {} stages", file.max_vms.len(), file.n_stages));
+        }
+        if file.action_set.vm_deltas.is_empty() || file.action_set.vm_shares.is_empty() {
+            return Err("action_set needs at least one delta and one share".into());
+        }
+        if file.action_set.vm_shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
+            return Err("action_set.vm_shares must lie in [0, 1]".into());
+        }
+        file.actor.check().map_err(|e| format!("actor: {e}"))?;
+        let nvec = file.action_set.nvec(file.n_stages);
+        let n_logits: usize = nvec.iter().sum();
+        if file.actor.inputs() != dim || file.actor.outputs() != n_logits {
+            return Err(format!(
+                "actor maps {} -> {}, the schema needs {dim} -> {n_logits}",
+                file.actor.inputs(),
+                file.actor.outputs()
+            ));
+        }
+        Ok(Self {
+            normalized: vec![0.0; dim],
+            scratch: vec![0.0; 2 * file.actor.max_width()],
+            logits: vec![0.0; n_logits],
+            mask: vec![true; n_logits],
+            indices: vec![0; nvec.len()],
+            nvec,
+            file,
+        })
+    }
+
+    /// The stored file.
+    pub fn file(&self) -> &LearnedPolicyFile {
+        &self.file
+    }
+
+    /// The actor's raw logits for `obs` (before masking), e.g. for parity checks.
+    pub fn logits(&mut self, obs: &Observation) -> &[f32] {
+        let f = &self.file;
+        for (i, ((x, m), s)) in obs.values().iter().zip(&f.obs_mean).zip(&f.obs_std).enumerate() {
+            self.normalized[i] = ((x - m) / s).clamp(-f.obs_clip, f.obs_clip);
+        }
+        f.actor.forward(&self.normalized, &mut self.scratch, &mut self.logits);
+        &self.logits
+    }
+
+    /// The chosen indices (two per stage) for `obs`: masked argmax.
+    pub fn choose(&mut self, obs: &Observation) -> &[usize] {
+        self.logits(obs);
+        self.file.action_set.mask(obs, &self.file.max_vms, &mut self.mask);
+        masked_argmax(&self.logits, &self.mask, &self.nvec, &mut self.indices);
+        &self.indices
+    }
+}
+
+impl Policy for Learned {
+    fn name(&self) -> &str {
+        "learned"
+    }
+
+    fn check(&self, obs: &Observation) -> Result<(), ObservationError> {
+        obs.check(self.file.n_stages)
+    }
+
+    fn act(&mut self, obs: &Observation, action: &mut Action) {
+        self.choose(obs);
+        let f = &self.file;
+        f.action_set.decode(&self.indices, obs, &f.max_vms, action);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::StageFeature;
+
+    /// A 1-stage policy whose actor prefers delta index 3 (+1 VM) and share index 4 (1.0).
+    pub(crate) fn tiny() -> LearnedPolicyFile {
+        let dim = observation_len(1);
+        let mut actor = Mlp::zeros(&[dim, 10]);
+        actor.layers[0].biases[3] = 1.0;
+        actor.layers[0].biases[9] = 1.0;
+        LearnedPolicyFile {
+            format_version: FORMAT_VERSION,
+            schema_version: SCHEMA_VERSION,
+            n_stages: 1,
+            feature_names: feature_names(1),
+            obs_mean: vec![0.0; dim],
+            obs_std: vec![1.0; dim],
+            obs_clip: 10.0,
+            action_set: ActionSet::default(),
+            max_vms: vec![3],
+            actor,
+            notes: String::new(),
+        }
+    }
+
+    #[test]
+    fn acts_by_masked_argmax() {
+        let mut p = Learned::new(tiny()).unwrap();
+        let mut obs = Observation::zeros(1);
+        obs.set_stage(0, StageFeature::VmsReady, 1.0);
+        let mut a = Action::faas_only(1);
+        p.act(&obs, &mut a);
+        assert_eq!((a.stages[0].vm_target, a.stages[0].vm_share), (2, 1.0));
+        // At the maximum, +1 is masked: the best allowed delta (index 0, -2, ties broken low) wins.
+        obs.set_stage(0, StageFeature::VmsReady, 3.0);
+        p.act(&obs, &mut a);
+        assert_eq!(a.stages[0].vm_target, 1);
+    }
+
+    #[test]
+    fn rejects_files_that_do_not_fit_the_schema() {
+        let mut f = tiny();
+        f.schema_version = 99;
+        assert!(Learned::new(f).unwrap_err().contains("schema_version"));
+        let mut f = tiny();
+        f.format_version = 2;
+        assert!(Learned::new(f).unwrap_err().contains("format_version"));
+        let mut f = tiny();
+        f.max_vms = vec![3, 3];
+        assert!(Learned::new(f).unwrap_err().contains("max_vms"));
+        let mut f = tiny();
+        f.actor.layers[0].weights[5] = f32::NAN;
+        assert!(Learned::new(f).unwrap_err().contains("non-finite"));
+        let mut f = tiny();
+        f.obs_std[0] = 0.0;
+        assert!(Learned::new(f).unwrap_err().contains("obs_std"));
+        let p = Learned::new(tiny()).unwrap();
+        assert!(p.check(&Observation::zeros(2)).is_err());
+    }
+
+    #[test]
+    fn round_trips_through_ron() {
+        let f = tiny();
+        let text = ron::ser::to_string(&f).unwrap();
+        let back: LearnedPolicyFile = ron::from_str(&text).unwrap();
+        assert_eq!(back, f);
+    }
+}
