@@ -34,9 +34,16 @@ pub fn save(state: &TrainState, dir: &Path, name: &str) -> Result<PathBuf> {
 /// Loads a checkpoint: a file, or a directory holding [`LATEST`].
 pub fn load(path: &Path) -> Result<TrainState> {
     let file = if path.is_dir() { path.join(LATEST) } else { path.to_path_buf() };
-    let text = std::fs::read_to_string(&file).with_context(|| format!("{}: cannot read checkpoint", file.display()))?;
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("{}: cannot read checkpoint", file.display()))?;
     ron::from_str(&text).map_err(|e| {
-        anyhow::anyhow!("{}: line {}, column {}: not a serflow checkpoint: {}", file.display(), e.span.start.line, e.span.start.col, e.code)
+        anyhow::anyhow!(
+            "{}: line {}, column {}: not a serflow checkpoint: {}",
+            file.display(),
+            e.span.start.line,
+            e.span.start.col,
+            e.code
+        )
     })
 }
 

@@ -4,12 +4,17 @@
 use crate::networks::ActorCritic;
 use crate::normalizer::ObsNormalizer;
 use serflow_env::Scenario;
+use serflow_policies::ActionSet;
 use serflow_policies::learned::{FORMAT_VERSION, LearnedPolicyFile};
 use serflow_policies::schema::{SCHEMA_VERSION, feature_names};
-use serflow_policies::ActionSet;
 
 /// The exported form of `nets` trained on `scenario`'s serving environment.
-pub fn policy_file(nets: &ActorCritic, norm: &ObsNormalizer, scenario: &Scenario, notes: String) -> LearnedPolicyFile {
+pub fn policy_file(
+    nets: &ActorCritic,
+    norm: &ObsNormalizer,
+    scenario: &Scenario,
+    notes: String,
+) -> LearnedPolicyFile {
     let (obs_mean, obs_std) = norm.mean_std();
     let n_stages = scenario.n_stages();
     LearnedPolicyFile {

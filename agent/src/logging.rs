@@ -27,9 +27,11 @@ pub struct RunLog {
 impl RunLog {
     /// Logs to TensorBoard event files in `dir` (created if needed).
     pub fn tensorboard(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the log directory", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create the log directory", dir.display()))?;
         let probe = dir.join(".serflow-write-test");
-        std::fs::write(&probe, b"").with_context(|| format!("{}: log directory is not writable", dir.display()))?;
+        std::fs::write(&probe, b"")
+            .with_context(|| format!("{}: log directory is not writable", dir.display()))?;
         std::fs::remove_file(&probe).ok();
         Ok(Self { writer: Some(SummaryWriter::new(dir)), points: Vec::new() })
     }

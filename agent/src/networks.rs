@@ -48,11 +48,23 @@ pub struct ActorCriticConfig {
     pub actor_head_gain: f64,
     /// Orthogonal gain of the critic's output layer (CleanRL: 1.0).
     pub critic_head_gain: f64,
+    /// When the task names a default action (for the serving env: hold VM counts, offer VMs
+    /// everything), the actor's output biases start so that each dimension picks its default with
+    /// this probability (the rest uniform); 0 keeps CleanRL's uniform start. Autoscaling actions
+    /// must persist for a VM to boot (~10 decisions), which uniform dithering almost never does.
+    #[serde(default)]
+    pub default_action_prob: f64,
 }
 
 impl Default for ActorCriticConfig {
     fn default() -> Self {
-        Self { hidden: vec![64, 64], hidden_gain: std::f64::consts::SQRT_2, actor_head_gain: 0.01, critic_head_gain: 1.0 }
+        Self {
+            hidden: vec![64, 64],
+            hidden_gain: std::f64::consts::SQRT_2,
+            actor_head_gain: 0.01,
+            critic_head_gain: 1.0,
+            default_action_prob: 0.0,
+        }
     }
 }
 
@@ -66,9 +78,17 @@ pub struct ActorCritic {
 }
 
 impl ActorCriticConfig {
-    /// Fresh networks for `obs_dim` inputs and `n_logits` actor outputs; biases zero, weights
-    /// orthogonal with the configured gains, drawn from `rng`.
-    pub fn init(&self, obs_dim: usize, n_logits: usize, rng: &mut SimRng) -> ActorCritic {
+    /// Fresh networks for `obs_dim` inputs and the action space `nvec`; weights orthogonal with the
+    /// configured gains, drawn from `rng`; biases zero, except the actor's output biases when a
+    /// `default_action` and `default_action_prob` are given.
+    pub fn init(
+        &self,
+        obs_dim: usize,
+        nvec: &[usize],
+        default_action: Option<&[usize]>,
+        rng: &mut SimRng,
+    ) -> ActorCritic {
+        let n_logits: usize = nvec.iter().sum();
         let build = |out: usize, head_gain: f64, rng: &mut SimRng| {
             let mut widths = vec![obs_dim];
             widths.extend(&self.hidden);
@@ -81,8 +101,22 @@ impl ActorCriticConfig {
             }
             net
         };
-        let actor = build(n_logits, self.actor_head_gain, rng);
+        let mut actor = build(n_logits, self.actor_head_gain, rng);
         let critic = build(1, self.critic_head_gain, rng);
+        if let (Some(defaults), true) =
+            (default_action, self.default_action_prob > 0.0 && self.default_action_prob < 1.0)
+        {
+            let head = actor.layers.last_mut().expect("at least one layer");
+            let mut start = 0;
+            for (&n, &d) in nvec.iter().zip(defaults) {
+                if n > 1 {
+                    // softmax: e^b / (e^b + n - 1) = p
+                    let p = self.default_action_prob;
+                    head.biases[start + d] = (p * (n as f64 - 1.0) / (1.0 - p)).ln() as f32;
+                }
+                start += n;
+            }
+        }
         ActorCritic { actor, critic }
     }
 }
@@ -129,7 +163,12 @@ impl BurnMlp {
         let weights = mlp
             .layers
             .iter()
-            .map(|l| leaf(Tensor::<2>::from_data(TensorData::new(l.weights.clone(), [l.inputs, l.outputs]), device)))
+            .map(|l| {
+                leaf(Tensor::<2>::from_data(
+                    TensorData::new(l.weights.clone(), [l.inputs, l.outputs]),
+                    device,
+                ))
+            })
             .collect();
         let biases = mlp
             .layers
@@ -200,7 +239,11 @@ mod tests {
                 for j in 0..n {
                     let dot: f64 = (0..m)
                         .map(|k| {
-                            let (a, b) = if rows >= cols { (w[k * cols + i], w[k * cols + j]) } else { (w[i * cols + k], w[j * cols + k]) };
+                            let (a, b) = if rows >= cols {
+                                (w[k * cols + i], w[k * cols + j])
+                            } else {
+                                (w[i * cols + k], w[j * cols + k])
+                            };
                             f64::from(a) * f64::from(b)
                         })
                         .sum();
@@ -212,9 +255,22 @@ mod tests {
     }
 
     #[test]
+    fn default_action_prior_sets_the_initial_choice_probability() {
+        let mut rng = SimRng::new(4, Stream::Training);
+        let config = ActorCriticConfig { default_action_prob: 0.6, ..ActorCriticConfig::default() };
+        let net = config.init(3, &[5, 3], Some(&[2, 0]), &mut rng).actor;
+        let mut scratch = vec![0.0; 2 * net.max_width()];
+        let mut logits = vec![0.0; 8];
+        net.forward(&[0.0, 0.0, 0.0], &mut scratch, &mut logits);
+        let softmax = |xs: &[f32], i: usize| xs[i].exp() / xs.iter().map(|x| x.exp()).sum::<f32>();
+        assert!((softmax(&logits[..5], 2) - 0.6).abs() < 1e-4);
+        assert!((softmax(&logits[5..], 0) - 0.6).abs() < 1e-4);
+    }
+
+    #[test]
     fn burn_forward_matches_the_plain_forward_on_both_backends() {
         let mut rng = SimRng::new(2, Stream::Training);
-        let net = ActorCriticConfig::default().init(6, 5, &mut rng).actor;
+        let net = ActorCriticConfig::default().init(6, &[5], None, &mut rng).actor;
         let input: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
         let mut scratch = vec![0.0; 2 * net.max_width()];
         let mut plain = vec![0.0; 10];
@@ -234,7 +290,7 @@ mod tests {
     #[test]
     fn gradients_come_back_in_tensor_order() {
         let mut rng = SimRng::new(3, Stream::Training);
-        let net = ActorCriticConfig::default().init(3, 2, &mut rng).critic;
+        let net = ActorCriticConfig::default().init(3, &[2], None, &mut rng).critic;
         let device = Backend::Flex.autodiff_device();
         let burn = BurnMlp::new(&net, &device, true);
         let loss = burn.forward(matrix(vec![0.1, 0.2, 0.3], 3, &device)).sum();

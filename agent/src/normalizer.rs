@@ -59,13 +59,14 @@ impl ObsNormalizer {
         Self { stats: RunningMeanStd::new(dim), clip: 10.0, epsilon: 1e-8 }
     }
 
-    /// Normalises rows of `raw` into `out`.
+    /// Normalises rows of `raw` into `out`, in `f32` exactly as an exported policy does (so the
+    /// actor sees the same inputs in training and in deployment).
     pub fn normalize(&self, raw: &[f32], out: &mut [f32]) {
-        let dim = self.stats.mean.len();
+        let (mean, std) = self.mean_std();
+        let clip = self.clip as f32;
         for (i, (x, o)) in raw.iter().zip(out.iter_mut()).enumerate() {
-            let d = i % dim;
-            let z = (f64::from(*x) - self.stats.mean[d]) / (self.stats.var[d] + self.epsilon).sqrt();
-            *o = z.clamp(-self.clip, self.clip) as f32;
+            let d = i % mean.len();
+            *o = ((x - mean[d]) / std[d]).clamp(-clip, clip);
         }
     }
 

@@ -143,7 +143,7 @@ impl PpoConfig {
                 return Err(format!("ppo.{name}: must be at least 1"));
             }
         }
-        if self.batch_size() % self.num_minibatches != 0 {
+        if !self.batch_size().is_multiple_of(self.num_minibatches) {
             return Err(format!(
                 "ppo.num_minibatches: {} does not divide the batch of {} (num_envs x num_steps)",
                 self.num_minibatches,
@@ -151,7 +151,11 @@ impl PpoConfig {
             ));
         }
         if self.num_iterations() == 0 {
-            return Err(format!("ppo.total_timesteps: {} is less than one batch ({})", self.total_timesteps, self.batch_size()));
+            return Err(format!(
+                "ppo.total_timesteps: {} is less than one batch ({})",
+                self.total_timesteps,
+                self.batch_size()
+            ));
         }
         if self.network.hidden.is_empty() || self.network.hidden.contains(&0) {
             return Err("ppo.network.hidden: needs at least one layer, each wider than 0".into());
@@ -269,10 +273,13 @@ fn minibatch_step(
     let n = mb.len();
     let (obs_dim, n_logits, dims) = (buffer.obs_dim, buffer.n_logits, buffer.act_dims);
     let gather = |src: &[f32]| -> Vec<f32> { mb.iter().map(|&i| src[i]).collect() };
-    let obs: Vec<f32> = mb.iter().flat_map(|&i| buffer.obs[i * obs_dim..(i + 1) * obs_dim].iter().copied()).collect();
+    let obs: Vec<f32> =
+        mb.iter().flat_map(|&i| buffer.obs[i * obs_dim..(i + 1) * obs_dim].iter().copied()).collect();
     let mask_bias: Vec<f32> = mb
         .iter()
-        .flat_map(|&i| buffer.masks[i * n_logits..(i + 1) * n_logits].iter().map(|&m| if m { 0.0 } else { -1e9 }))
+        .flat_map(|&i| {
+            buffer.masks[i * n_logits..(i + 1) * n_logits].iter().map(|&m| if m { 0.0 } else { -1e9 })
+        })
         .collect();
     let mut adv = gather(advantages);
     if cfg.norm_adv && n > 1 {
@@ -345,7 +352,8 @@ fn minibatch_step(
 
 /// Adam state for `nets`: actor tensors, then critic tensors.
 pub fn adam_for(nets: &ActorCritic, eps: f64) -> Adam {
-    let lengths: Vec<usize> = nets.actor.tensors().iter().chain(nets.critic.tensors().iter()).map(|t| t.len()).collect();
+    let lengths: Vec<usize> =
+        nets.actor.tensors().iter().chain(nets.critic.tensors().iter()).map(|t| t.len()).collect();
     Adam::new(&lengths, eps)
 }
 

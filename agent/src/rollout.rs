@@ -78,11 +78,11 @@ pub fn compute_gae(
     let num_envs = last_values.len();
     let num_steps = rewards.len() / num_envs;
     let mut advantages = vec![0.0f32; rewards.len()];
-    for e in 0..num_envs {
+    for (e, &last_value) in last_values.iter().enumerate() {
         let mut last_gae = 0.0f32;
         for t in (0..num_steps).rev() {
             let i = t * num_envs + e;
-            let next_value = if t + 1 == num_steps { last_values[e] } else { values[i + num_envs] };
+            let next_value = if t + 1 == num_steps { last_value } else { values[i + num_envs] };
             let not_done = if dones[i] { 0.0 } else { 1.0 };
             let delta = rewards[i] + gamma * next_value * not_done - values[i];
             last_gae = delta + gamma * lambda * not_done * last_gae;

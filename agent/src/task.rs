@@ -75,6 +75,12 @@ pub trait TrainTask: Sync {
 
     /// `(fixed violation penalty, attainment target)` when the environment has an SLO.
     fn slo(&self) -> Option<(f64, f64)>;
+
+    /// The action a controller takes when it knows nothing better, as indices; the actor can start
+    /// biased towards it (see `ActorCriticConfig::default_action_prob`).
+    fn default_action(&self) -> Option<Vec<usize>> {
+        None
+    }
 }
 
 /// CartPole-v1.
@@ -161,7 +167,8 @@ impl TrainTask for ServingTask {
         let reports: Vec<_> = seeds
             .par_iter()
             .map(|&seed| {
-                let mut policy = Learned::new(file.clone()).expect("the trainer's own networks fit the schema");
+                let mut policy =
+                    Learned::new(file.clone()).expect("the trainer's own networks fit the schema");
                 run_episode(&self.scenario, &mut policy, seed, |_, _| {})
             })
             .collect();
@@ -176,7 +183,8 @@ impl TrainTask for ServingTask {
         let reports: Vec<_> = seeds
             .par_iter()
             .map(|&seed| {
-                let mut policy = build_policy("serflow", &self.scenario).expect("serflow is a built-in policy");
+                let mut policy =
+                    build_policy("serflow", &self.scenario).expect("serflow is a built-in policy");
                 run_episode(&self.scenario, policy.as_mut(), seed, |_, _| {})
             })
             .collect();
@@ -186,5 +194,13 @@ impl TrainTask for ServingTask {
     fn slo(&self) -> Option<(f64, f64)> {
         let c = &self.scenario.config;
         Some((c.reward.violation_penalty, c.slo.attainment_target))
+    }
+
+    /// Hold every stage's VM count and offer VMs all traffic (what VMs cannot take spills to FaaS).
+    fn default_action(&self) -> Option<Vec<usize>> {
+        let set = serflow_policies::ActionSet::default();
+        let hold = set.vm_deltas.iter().position(|&d| d == 0)?;
+        let all = set.vm_shares.iter().position(|&s| s == 1.0)?;
+        Some((0..self.scenario.n_stages()).flat_map(|_| [hold, all]).collect())
     }
 }

@@ -7,6 +7,7 @@
 //! normalisers, the Lagrange multiplier and where every environment is (replayed on resume). Saving
 //! it and loading it again continues the same curve, bit for bit.
 
+use crate::adam::Adam;
 use crate::checkpoint::{self, BEST, LATEST};
 use crate::logging::RunLog;
 use crate::networks::{ActorCritic, Backend};
@@ -14,7 +15,6 @@ use crate::normalizer::{ObsNormalizer, RewardScaler};
 use crate::ppo::{self, NonFiniteLoss, PpoConfig};
 use crate::rollout::{RolloutBuffer, compute_gae};
 use crate::task::{Domain, DomainStep, TrainTask};
-use crate::adam::Adam;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serflow_env::rng::{SimRng, Stream};
@@ -93,7 +93,9 @@ impl TrainConfig {
     /// Reads a config file.
     pub fn load(path: &str) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
-        ron::from_str(&text).map_err(|e| anyhow::anyhow!("{path}: line {}, column {}: {}", e.span.start.line, e.span.start.col, e.code))
+        ron::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("{path}: line {}, column {}: {}", e.span.start.line, e.span.start.col, e.code)
+        })
     }
 
     /// Checks ranges.
@@ -218,13 +220,19 @@ pub struct TrainOutcome {
 }
 
 /// A fresh state for `config` (nothing trained yet; environments reset).
-pub fn init_state<T: TrainTask>(task: &T, config: TrainConfig, run_name: String, log_dir: PathBuf, checkpoint_dir: PathBuf) -> Result<TrainState> {
+pub fn init_state<T: TrainTask>(
+    task: &T,
+    config: TrainConfig,
+    run_name: String,
+    log_dir: PathBuf,
+    checkpoint_dir: PathBuf,
+) -> Result<TrainState> {
     config.validate()?;
     let mut venv = VecEnv::new((0..config.ppo.num_envs).map(|_| task.make_env()).collect());
     let obs_dim = venv.observation_space().dim();
-    let n_logits = venv.action_space().total_choices();
+    let nvec = venv.action_space().nvec;
     let mut rng = SimRng::new(config.seed, Stream::Training);
-    let nets = config.ppo.network.init(obs_dim, n_logits, &mut rng);
+    let nets = config.ppo.network.init(obs_dim, &nvec, task.default_action().as_deref(), &mut rng);
     let adam = ppo::adam_for(&nets, config.ppo.adam_eps);
     let first_obs = venv.reset(config.seed);
     let mut obs_norm = ObsNormalizer::new(obs_dim);
@@ -257,7 +265,8 @@ fn sample(logits: &[f32], mask: &[bool], nvec: &[usize], rng: &mut SimRng, out: 
     for (d, &n) in nvec.iter().enumerate() {
         let seg = &logits[start..start + n];
         let allowed = &mask[start..start + n];
-        let max = seg.iter().zip(allowed).filter(|(_, a)| **a).map(|(l, _)| *l).fold(f32::NEG_INFINITY, f32::max);
+        let max =
+            seg.iter().zip(allowed).filter(|(_, a)| **a).map(|(l, _)| *l).fold(f32::NEG_INFINITY, f32::max);
         let total: f32 = seg.iter().zip(allowed).filter(|(_, a)| **a).map(|(l, _)| (l - max).exp()).sum();
         let mut u = rng.uniform() as f32 * total;
         let mut choice = 0;
@@ -283,17 +292,23 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
     let cfg = state.config.clone();
     let p = &cfg.ppo;
     let mut venv = VecEnv::new((0..p.num_envs).map(|_| task.make_env()).collect());
-    let mut obs_raw = venv.restore(&state.envs).context("checkpoint does not match the number of environments")?;
+    let mut obs_raw =
+        venv.restore(&state.envs).context("checkpoint does not match the number of environments")?;
     let obs_dim = venv.observation_space().dim();
     let nvec = venv.action_space().nvec;
     let n_logits: usize = nvec.iter().sum();
     let dims = nvec.len();
     let device = cfg.backend.autodiff_device();
-    let mut log = if options.tensorboard { RunLog::tensorboard(&state.log_dir)? } else { RunLog::in_memory() };
+    let mut log =
+        if options.tensorboard { RunLog::tensorboard(&state.log_dir)? } else { RunLog::in_memory() };
     let eval_seeds = cfg.eval_seeds();
     let reference = task.reference(&eval_seeds);
     let total_iterations = p.num_iterations();
-    let bar = if options.progress { crate_progress(total_iterations * p.batch_size() as u64) } else { indicatif::ProgressBar::hidden() };
+    let bar = if options.progress {
+        crate_progress(total_iterations * p.batch_size() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_position(state.global_step);
 
     let mut buffer = RolloutBuffer::new(p.num_steps, p.num_envs, obs_dim, dims, n_logits);
@@ -340,24 +355,30 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
             }
             let step = venv.step(&actions);
             let mut rewards = step.rewards.clone();
-            let dones: Vec<bool> = step.terminated.iter().zip(&step.truncated).map(|(a, b)| *a || *b).collect();
-            for e in 0..p.num_envs {
-                let domain = step.infos[e].domain();
+            let dones: Vec<bool> =
+                step.terminated.iter().zip(&step.truncated).map(|(a, b)| *a || *b).collect();
+            for ((reward, info), (episode, &env_reward)) in
+                rewards.iter_mut().zip(&step.infos).zip(state.episodes.iter_mut().zip(&step.rewards))
+            {
+                let domain = info.domain();
                 if let Some(d) = domain {
                     rollout_violations += d.violations;
                     rollout_finished += d.finished;
                     if let (Some((penalty, _)), Some(_)) = (task.slo(), &cfg.lagrangian) {
-                        let rate = if d.finished == 0 { 0.0 } else { d.violations as f64 / d.finished as f64 };
-                        rewards[e] += ((penalty - state.lambda) * rate) as f32;
+                        let rate =
+                            if d.finished == 0 { 0.0 } else { d.violations as f64 / d.finished as f64 };
+                        *reward += ((penalty - state.lambda) * rate) as f32;
                     }
                 }
-                state.episodes[e].add(step.rewards[e], domain);
+                episode.add(env_reward, domain);
             }
             if p.norm_reward {
                 state.reward_scaler.scale(&mut rewards, &dones);
             }
             for e in 0..p.num_envs {
-                if let (true, false, Some(final_obs)) = (step.truncated[e], step.terminated[e], &step.final_obs[e]) {
+                if let (true, false, Some(final_obs)) =
+                    (step.truncated[e], step.terminated[e], &step.final_obs[e])
+                {
                     let mut normalized = vec![0.0; obs_dim];
                     state.obs_norm.normalize(final_obs, &mut normalized);
                     state.nets.critic.forward(&normalized, &mut scratch, &mut value);
@@ -386,9 +407,26 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
                 value[0]
             })
             .collect();
-        let (advantages, returns) =
-            compute_gae(&buffer.rewards, &buffer.values, &buffer.dones, &last_values, p.gamma as f32, p.gae_lambda as f32);
-        let stats = match ppo::update(p, &mut state.nets, &mut state.adam, &buffer, &advantages, &returns, &nvec, lr, &device, &mut state.rng) {
+        let (advantages, returns) = compute_gae(
+            &buffer.rewards,
+            &buffer.values,
+            &buffer.dones,
+            &last_values,
+            p.gamma as f32,
+            p.gae_lambda as f32,
+        );
+        let stats = match ppo::update(
+            p,
+            &mut state.nets,
+            &mut state.adam,
+            &buffer,
+            &advantages,
+            &returns,
+            &nvec,
+            lr,
+            &device,
+            &mut state.rng,
+        ) {
             Ok(stats) => stats,
             Err(NonFiniteLoss { what, value }) => {
                 log.flush();
@@ -424,17 +462,21 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
         bar.set_message(format!("return {last_return:.2}"));
 
         let last = iteration == total_iterations;
-        if last || (cfg.eval_every > 0 && iteration % cfg.eval_every == 0) {
+        if last || (cfg.eval_every > 0 && iteration.is_multiple_of(cfg.eval_every)) {
             let eval = task.evaluate(&state.nets, &state.obs_norm, &eval_seeds);
             for (name, value) in eval.metrics.iter().chain(&reference) {
                 log.scalar(&format!("eval/{name}"), *value, step);
+            }
+            if options.progress {
+                let summary: Vec<String> = eval.metrics.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
+                bar.suspend(|| eprintln!("step {step}: eval {}", summary.join(", ")));
             }
             if state.best_score.is_none_or(|b| eval.score > b) {
                 state.best_score = Some(eval.score);
                 checkpoint::save(&state, &state.checkpoint_dir, BEST)?;
             }
         }
-        if last || (cfg.checkpoint_every > 0 && iteration % cfg.checkpoint_every == 0) {
+        if last || (cfg.checkpoint_every > 0 && iteration.is_multiple_of(cfg.checkpoint_every)) {
             checkpoint::save(&state, &state.checkpoint_dir, LATEST)?;
         }
         log.flush();

@@ -113,3 +113,37 @@ fn bad_arguments_fail_cleanly() {
     fails_with(&["simulate", "--frobnicate"], &["--frobnicate"]);
     fails_with(&["launch"], &["launch"]);
 }
+
+#[test]
+fn bad_policy_files_fail_cleanly() {
+    use serflow_agent::export::policy_file;
+    use serflow_agent::networks::ActorCriticConfig;
+    use serflow_agent::normalizer::ObsNormalizer;
+    use serflow_env::rng::{SimRng, Stream};
+    let scenario = serflow_env::Scenario::load("default").unwrap();
+    let dim = serflow_policies::schema::observation_len(4);
+    let nvec = serflow_policies::ActionSet::default().nvec(4);
+    let nets = ActorCriticConfig::default().init(dim, &nvec, None, &mut SimRng::new(1, Stream::Training));
+    let good = policy_file(&nets, &ObsNormalizer::new(dim), &scenario, String::new());
+    let text = ron::ser::to_string(&good).unwrap();
+    let ok = file("good.ron", &text);
+    let out = serflow(&["simulate", "--duration", "60", "--policy", &ok]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let truncated = file("truncated.ron", &text[..text.len() / 2]);
+    fails_with(&["simulate", "--policy", &truncated], &["truncated.ron", "line"]);
+    let version = file("version.ron", &text.replacen("format_version:1", "format_version:9", 1));
+    fails_with(&["simulate", "--policy", &version], &["version.ron", "format_version 9"]);
+    let mut one_stage = good.clone();
+    one_stage.max_vms.pop();
+    let stages = file("stages.ron", &ron::ser::to_string(&one_stage).unwrap());
+    fails_with(&["simulate", "--policy", &stages], &["stages.ron", "max_vms"]);
+    let mut nan = good.clone();
+    nan.actor.layers[1].weights[3] = f32::NAN;
+    let nan_file = file("nan.ron", &ron::ser::to_string(&nan).unwrap());
+    fails_with(&["simulate", "--policy", &nan_file], &["nan.ron", "non-finite"]);
+    fails_with(
+        &["simulate", "--scenario", "libra-wits", "--duration", "10", "--policy", &ok],
+        &["good.ron", "4 stages"],
+    );
+}

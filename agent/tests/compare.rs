@@ -30,7 +30,8 @@ fn libra_on_wits_reproduces_the_reference_figures_within_3_percent() {
 
 #[test]
 fn compare_json_is_an_array_of_simulate_objects_with_floors() {
-    let runs = json(&["compare", "--duration", "600", "--seeds", "2", "--policies", "faas-only,serflow", "--json"]);
+    let runs =
+        json(&["compare", "--duration", "600", "--seeds", "2", "--policies", "faas-only,serflow", "--json"]);
     let runs = runs.as_array().unwrap();
     assert_eq!(runs.len(), 4);
     for r in runs {

@@ -4,8 +4,8 @@
 use crate::error::ScenarioError;
 use crate::profile::profile;
 use crate::scenario::Scenario;
-use serflow_policies::Policy;
 use serflow_policies::baselines::{FaasOnly, Libra, Serflow, VmOnly};
+use serflow_policies::{Learned, Policy};
 
 /// Names accepted by [`build_policy`], with one line each.
 pub const POLICIES: [(&str, &str); 4] = [
@@ -15,8 +15,12 @@ pub const POLICIES: [(&str, &str); 4] = [
     ("serflow", "SERFLOW heuristic: per-stage S-CIP/T-CIP provisioning, FaaS for bursts"),
 ];
 
-/// The policy `name`, configured for `scenario`.
+/// The policy `name` (a built-in, or a learned-policy file: anything ending `.ron` or containing
+/// `/`), configured for `scenario`.
 pub fn build_policy(name: &str, scenario: &Scenario) -> Result<Box<dyn Policy>, ScenarioError> {
+    if name.ends_with(".ron") || name.contains('/') {
+        return load_learned(name, scenario).map(|p| Box::new(p) as Box<dyn Policy>);
+    }
     Ok(match name {
         "faas-only" => Box::new(FaasOnly),
         "vm-only" => Box::new(VmOnly::new(profile(scenario), Default::default())),
@@ -27,8 +31,27 @@ pub fn build_policy(name: &str, scenario: &Scenario) -> Result<Box<dyn Policy>, 
             return Err(ScenarioError::new(
                 "argument",
                 "--policy",
-                format!("unknown policy `{name}`; known: {}", known.join(", ")),
+                format!("unknown policy `{name}`; known: {}, or a policy file (.ron)", known.join(", ")),
             ));
         }
     })
+}
+
+/// Loads a learned policy file and checks it controls `scenario`'s stages.
+pub fn load_learned(path: &str, scenario: &Scenario) -> Result<Learned, ScenarioError> {
+    let policy = Learned::load(path).map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
+    let file = policy.file();
+    if file.n_stages != scenario.n_stages() {
+        return Err(ScenarioError::new(
+            path,
+            "n_stages",
+            format!(
+                "the policy controls {} stages, scenario {} has {}",
+                file.n_stages,
+                scenario.config.name,
+                scenario.n_stages()
+            ),
+        ));
+    }
+    Ok(policy)
 }

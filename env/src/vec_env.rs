@@ -62,7 +62,8 @@ impl<E: Env> VecEnv<E> {
     /// Wraps `envs` (at least one).
     pub fn new(envs: Vec<E>) -> Self {
         let obs_dim = envs.first().map_or(0, |e| e.observation_space().dim());
-        let slots = envs.into_iter().map(|env| Slot { env, seed: 0, episodes: 0, actions: Vec::new() }).collect();
+        let slots =
+            envs.into_iter().map(|env| Slot { env, seed: 0, episodes: 0, actions: Vec::new() }).collect();
         Self { slots, base_seed: 0, obs_dim }
     }
 

@@ -6,7 +6,9 @@
 
 use crate::mlp::Mlp;
 use crate::policy::Policy;
-use crate::schema::{Action, ActionSet, Observation, ObservationError, SCHEMA_VERSION, feature_names, observation_len};
+use crate::schema::{
+    Action, ActionSet, Observation, ObservationError, SCHEMA_VERSION, feature_names, observation_len,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
@@ -94,7 +96,8 @@ impl Learned {
     pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| LoadError { path: name.clone(), reason: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| LoadError { path: name.clone(), reason: format!("cannot read: {e}") })?;
         let file: LearnedPolicyFile = ron::from_str(&text).map_err(|e| LoadError {
             path: name.clone(),
             reason: format!("line {}, column {}: {}", e.span.start.line, e.span.start.col, e.code),
@@ -105,10 +108,16 @@ impl Learned {
     /// Validates an in-memory policy file.
     pub fn new(file: LearnedPolicyFile) -> Result<Self, String> {
         if file.format_version != FORMAT_VERSION {
-            return Err(format!("format_version {} is not supported (this build reads {FORMAT_VERSION})", file.format_version));
+            return Err(format!(
+                "format_version {} is not supported (this build reads {FORMAT_VERSION})",
+                file.format_version
+            ));
         }
         if file.schema_version != SCHEMA_VERSION {
-            return Err(format!("schema_version {} does not match this build's {SCHEMA_VERSION}", file.schema_version));
+            return Err(format!(
+                "schema_version {} does not match this build's {SCHEMA_VERSION}",
+                file.schema_version
+            ));
         }
         let dim = observation_len(file.n_stages);
         if file.n_stages == 0 {
@@ -128,7 +137,7 @@ impl Learned {
         if file.obs_std.iter().any(|&s| s <= 0.0) {
             return Err("obs_std must be positive".into());
         }
-        if !(file.obs_clip > 0.0) {
+        if !file.obs_clip.is_finite() || file.obs_clip <= 0.0 {
             return Err(format!("obs_clip must be positive, got {}", file.obs_clip));
         }
         if file.max_vms.len() != file.n_stages {

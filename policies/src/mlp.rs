@@ -31,7 +31,12 @@ impl Mlp {
     pub fn zeros(widths: &[usize]) -> Self {
         let layers = widths
             .windows(2)
-            .map(|w| Dense { inputs: w[0], outputs: w[1], weights: vec![0.0; w[0] * w[1]], biases: vec![0.0; w[1]] })
+            .map(|w| Dense {
+                inputs: w[0],
+                outputs: w[1],
+                weights: vec![0.0; w[0] * w[1]],
+                biases: vec![0.0; w[1]],
+            })
             .collect();
         Self { layers }
     }
@@ -67,7 +72,12 @@ impl Mlp {
                 ));
             }
             if i > 0 && self.layers[i - 1].outputs != l.inputs {
-                return Err(format!("layer {i} takes {} inputs, layer {} gives {}", l.inputs, i - 1, self.layers[i - 1].outputs));
+                return Err(format!(
+                    "layer {i} takes {} inputs, layer {} gives {}",
+                    l.inputs,
+                    i - 1,
+                    self.layers[i - 1].outputs
+                ));
             }
             if l.weights.iter().chain(&l.biases).any(|v| !v.is_finite()) {
                 return Err(format!("layer {i} has a non-finite parameter"));

@@ -25,6 +25,9 @@ fn serflow_is_at_least_20_percent_cheaper_than_libra_and_meets_the_target() {
     let target = scenario.config.slo.attainment_target;
     let (libra_cost, libra_att) = mean_over_seeds(&scenario, "libra");
     let (serflow_cost, serflow_att) = mean_over_seeds(&scenario, "serflow");
-    assert!(libra_att >= target && serflow_att >= target, "attainment: libra {libra_att}, serflow {serflow_att}");
+    assert!(
+        libra_att >= target && serflow_att >= target,
+        "attainment: libra {libra_att}, serflow {serflow_att}"
+    );
     assert!(serflow_cost <= 0.8 * libra_cost, "serflow ${serflow_cost:.4} vs libra ${libra_cost:.4}");
 }

@@ -3,6 +3,7 @@
 //! seeds fixed) with one fallible function, then runs it.
 
 mod compare;
+mod export;
 mod simulate;
 mod train;
 
@@ -29,6 +30,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Train a PPO policy (TensorBoard curves, resumable checkpoints).
     Train(train::TrainArgs),
+    /// Write a checkpoint's policy as a backend-free policy file.
+    Export(export::ExportArgs),
 }
 
 /// Which scenario and workload to simulate; shared by every subcommand that simulates.
@@ -107,6 +110,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Simulate(args) => simulate::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Train(args) => train::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

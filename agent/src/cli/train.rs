@@ -83,7 +83,12 @@ impl TrainArgs {
 
 /// The serving task of a config (scenario loaded and validated).
 pub fn serving_task(config: &TrainConfig) -> Result<ServingTask> {
-    let args = super::ScenarioArgs { scenario: config.scenario.clone(), trace: config.trace.clone(), trace_scale: 1.0, duration: None };
+    let args = super::ScenarioArgs {
+        scenario: config.scenario.clone(),
+        trace: config.trace.clone(),
+        trace_scale: 1.0,
+        duration: None,
+    };
     let mut scenario = args.load()?;
     if config.trace.is_some() {
         // Train on the scenario's horizon: episodes are windows of the trace at random offsets.
@@ -92,7 +97,12 @@ pub fn serving_task(config: &TrainConfig) -> Result<ServingTask> {
         if let serflow_env::workload::WorkloadConfig::Trace { random_offset, .. } = &mut cfg.workload {
             *random_offset = true;
         }
-        scenario = Arc::new(serflow_env::Scenario::from_config(cfg, &scenario.source, std::path::Path::new("."), serflow_env::Horizon::AsConfigured)?);
+        scenario = Arc::new(serflow_env::Scenario::from_config(
+            cfg,
+            &scenario.source,
+            std::path::Path::new("."),
+            serflow_env::Horizon::AsConfigured,
+        )?);
     }
     Ok(ServingTask { scenario })
 }
@@ -116,7 +126,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
             );
             let text = ron::ser::to_string_pretty(&config, ron::ser::PrettyConfig::default())?;
             write_atomic(&log_dir.join("config.ron"), &(header + &text))?;
-            eprintln!("run {run_name}: logs in {}, checkpoints in {}", log_dir.display(), checkpoint_dir.display());
+            eprintln!(
+                "run {run_name}: logs in {}, checkpoints in {}",
+                log_dir.display(),
+                checkpoint_dir.display()
+            );
             match config.env {
                 EnvKind::Cartpole => init_state(&CartPoleTask, config, run_name, log_dir, checkpoint_dir)?,
                 EnvKind::Serflow => {
@@ -143,13 +157,25 @@ fn finish<T: TrainTask>(task: &T, state: TrainState, options: &TrainOptions) -> 
     let s = &outcome.state;
     let dir = s.checkpoint_dir.display();
     match outcome.stop {
-        Stop::Finished => eprintln!("finished {} steps; checkpoints in {dir} (latest.ron, best.ron)", s.global_step),
+        Stop::Finished => {
+            eprintln!("finished {} steps; checkpoints in {dir} (latest.ron, best.ron)", s.global_step)
+        }
         Stop::Paused | Stop::Interrupted => eprintln!(
             "stopped at step {} (iteration {}); continue with: serflow train --resume {dir}",
             s.global_step, s.iteration
         ),
     }
-    for p in outcome.log.points.iter().filter(|p| p.tag.starts_with("eval/")).rev().take(12).collect::<Vec<_>>().iter().rev() {
+    for p in outcome
+        .log
+        .points
+        .iter()
+        .filter(|p| p.tag.starts_with("eval/"))
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+    {
         eprintln!("  {:<32} {:>12.5}  (step {})", p.tag, p.value, p.step);
     }
     Ok(())
@@ -179,7 +205,9 @@ fn watch_ctrl_c(flag: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
-            eprintln!("\ninterrupted: finishing the iteration and saving a checkpoint (Ctrl-C again to abort)");
+            eprintln!(
+                "\ninterrupted: finishing the iteration and saving a checkpoint (Ctrl-C again to abort)"
+            );
             flag.store(true, Ordering::SeqCst);
             if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
                 std::process::exit(130);
@@ -198,4 +226,3 @@ mod tests {
         assert_eq!(sanitize("/tmp/my scenario.ron"), "my_scenario");
     }
 }
-

@@ -1,0 +1,52 @@
+//! `serflow export`: a checkpoint's actor and normaliser as the backend-free policy file that
+//! `serflow_policies::Learned::load` reads.
+
+use super::train::serving_task;
+use anyhow::{Result, bail};
+use clap::Args;
+use serflow_agent::checkpoint::{self, BEST, LATEST, write_atomic};
+use serflow_agent::export::policy_file;
+use serflow_agent::train::EnvKind;
+use serflow_policies::Learned;
+use std::path::PathBuf;
+
+/// Arguments of `serflow export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// A checkpoint directory (its best.ron, else latest.ron) or a checkpoint file.
+    #[arg(long, value_name = "DIR")]
+    checkpoint: PathBuf,
+    /// Where to write the policy file (RON).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+pub fn run(args: ExportArgs) -> Result<()> {
+    let path = if args.checkpoint.is_dir() && args.checkpoint.join(BEST).exists() {
+        args.checkpoint.join(BEST)
+    } else if args.checkpoint.is_dir() {
+        args.checkpoint.join(LATEST)
+    } else {
+        args.checkpoint.clone()
+    };
+    let state = checkpoint::load(&path)?;
+    if state.config.env != EnvKind::Serflow {
+        bail!("{}: only policies trained on the serving environment can be exported", path.display());
+    }
+    let task = serving_task(&state.config)?;
+    let notes = format!(
+        "run {}, scenario {}, {} steps, seed {}, exported from {}",
+        state.run_name,
+        state.config.scenario,
+        state.global_step,
+        state.config.seed,
+        path.display()
+    );
+    let file = policy_file(&state.nets, &state.obs_norm, &task.scenario, notes);
+    Learned::new(file.clone())
+        .map_err(|e| anyhow::anyhow!("{}: exported policy is invalid: {e}", path.display()))?;
+    let text = ron::ser::to_string_pretty(&file, ron::ser::PrettyConfig::default().depth_limit(3))?;
+    write_atomic(&args.out, &text)?;
+    eprintln!("wrote {} ({} stages, from {})", args.out.display(), file.n_stages, path.display());
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! Training: CartPole gets solved, a seed fixes the curve, a resumed run continues the same curve bit
+//! for bit, and a non-finite loss stops training without touching the last checkpoint.
+
+use serflow_agent::checkpoint;
+use serflow_agent::logging::Point;
+use serflow_agent::task::{CartPoleTask, TrainTask};
+use serflow_agent::train::{EnvKind, Stop, TrainConfig, TrainOptions, TrainState, init_state, train};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("serflow-train-{}-{name}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+fn options(stop_after: Option<u64>) -> TrainOptions {
+    TrainOptions {
+        stop_after,
+        interrupt: Arc::new(AtomicBool::new(false)),
+        progress: false,
+        tensorboard: false,
+    }
+}
+
+fn fresh<T: TrainTask>(task: &T, config: TrainConfig, name: &str) -> TrainState {
+    let dir = scratch(name);
+    init_state(task, config, name.into(), dir.join("log"), dir.join("ckpt")).unwrap()
+}
+
+/// The curve without wall-clock figures.
+fn curve(points: &[Point]) -> Vec<Point> {
+    points.iter().filter(|p| p.tag != "charts/SPS").cloned().collect()
+}
+
+#[test]
+fn cartpole_is_solved_within_150k_steps_with_cleanrl_hyperparameters() {
+    let config = TrainConfig::default_for(EnvKind::Cartpole); // CleanRL ppo.py, 500k-step schedule
+    let state = fresh(&CartPoleTask, config, "solve");
+    // 292 iterations x 512 steps = 149,504 steps; greedy evaluation on 20 episodes every 10 iterations.
+    let out = train(&CartPoleTask, state, &options(Some(292))).unwrap();
+    assert_eq!(out.stop, Stop::Paused);
+    let evals: Vec<&Point> = out.log.points.iter().filter(|p| p.tag == "eval/episodic_return").collect();
+    let solved = evals.iter().find(|p| p.value >= 475.0);
+    assert!(
+        solved.is_some(),
+        "not solved by 149,504 steps: {:?}",
+        evals.iter().map(|p| p.value).collect::<Vec<_>>()
+    );
+    assert!(solved.unwrap().step <= 150_000);
+}
+
+fn short_cartpole() -> TrainConfig {
+    let mut c = TrainConfig::default_for(EnvKind::Cartpole);
+    c.ppo.total_timesteps = 12 * 512;
+    c.eval_every = 5;
+    c.eval_episodes = 3;
+    c.checkpoint_every = 4;
+    c
+}
+
+#[test]
+fn same_seed_same_curve_other_seed_other_curve() {
+    let a = train(&CartPoleTask, fresh(&CartPoleTask, short_cartpole(), "seed-a"), &options(None)).unwrap();
+    let b = train(&CartPoleTask, fresh(&CartPoleTask, short_cartpole(), "seed-b"), &options(None)).unwrap();
+    assert_eq!(curve(&a.log.points), curve(&b.log.points));
+    assert_eq!(a.state.nets, b.state.nets);
+    let mut other = short_cartpole();
+    other.seed = 2;
+    let c = train(&CartPoleTask, fresh(&CartPoleTask, other, "seed-c"), &options(None)).unwrap();
+    assert_ne!(curve(&a.log.points), curve(&c.log.points));
+}
+
+#[test]
+fn a_resumed_run_continues_the_same_curve_bit_for_bit() {
+    let whole =
+        train(&CartPoleTask, fresh(&CartPoleTask, short_cartpole(), "whole"), &options(None)).unwrap();
+    // Interrupted after 5 iterations (mid-episode), saved to disk, loaded, continued.
+    let first =
+        train(&CartPoleTask, fresh(&CartPoleTask, short_cartpole(), "split"), &options(Some(5))).unwrap();
+    assert_eq!(first.stop, Stop::Paused);
+    let loaded = checkpoint::load(&first.state.checkpoint_dir).unwrap();
+    assert_eq!(loaded, first.state, "the checkpoint round-trips exactly");
+    let second = train(&CartPoleTask, loaded, &options(None)).unwrap();
+    let mut joined = curve(&first.log.points);
+    joined.extend(curve(&second.log.points));
+    assert_eq!(joined, curve(&whole.log.points));
+    assert_eq!(second.state.nets, whole.state.nets);
+    assert_eq!(second.state.adam, whole.state.adam);
+    assert_eq!(second.state.rng, whole.state.rng);
+}
+
+#[test]
+fn a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint() {
+    let state = fresh(&CartPoleTask, short_cartpole(), "nan");
+    let path = checkpoint::save(&state, &state.checkpoint_dir, checkpoint::LATEST).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let mut broken = state.clone();
+    broken.nets.critic.layers[0].biases[0] = f32::NAN;
+    let err = train(&CartPoleTask, broken, &options(None)).err().expect("a NaN critic must stop training");
+    let message = err.to_string();
+    assert!(message.contains("NaN") && message.contains("intact"), "{message}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn the_serving_environment_resumes_mid_episode_bit_for_bit() {
+    use serflow_agent::task::ServingTask;
+    let task = ServingTask { scenario: Arc::new(serflow_env::Scenario::load("default").unwrap()) };
+    let mut config = TrainConfig::default_for(EnvKind::Serflow);
+    config.ppo.num_envs = 2;
+    config.ppo.num_steps = 40;
+    config.ppo.num_minibatches = 2;
+    config.ppo.total_timesteps = 4 * 80;
+    config.eval_every = 0;
+    config.eval_episodes = 1;
+    let whole = train(&task, fresh(&task, config.clone(), "serve-whole"), &options(None)).unwrap();
+    let first = train(&task, fresh(&task, config, "serve-split"), &options(Some(2))).unwrap();
+    let second =
+        train(&task, checkpoint::load(&first.state.checkpoint_dir).unwrap(), &options(None)).unwrap();
+    let mut joined = curve(&first.log.points);
+    joined.extend(curve(&second.log.points));
+    assert_eq!(joined, curve(&whole.log.points));
+    let (a, b) = (&second.state, &whole.state);
+    assert!(a.nets == b.nets, "nets differ");
+    assert!(a.adam == b.adam, "adam differs");
+    assert!(a.obs_norm == b.obs_norm, "obs_norm differs");
+    assert!(a.reward_scaler == b.reward_scaler, "reward_scaler differs");
+    assert!(a.rng == b.rng, "rng differs");
+    assert!(a.lambda == b.lambda, "lambda differs");
+    assert!(a.envs == b.envs, "envs differ");
+    assert!(a.episodes == b.episodes, "episodes differ");
+    assert!(a.best_score == b.best_score, "best_score differs");
+    assert_eq!(second.state.nets, whole.state.nets);
+    assert!(joined.iter().any(|p| p.tag == "charts/lagrange_multiplier"));
+    assert!(joined.iter().any(|p| p.tag == "eval/heuristic_cost"));
+}
