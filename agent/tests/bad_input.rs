@@ -129,6 +129,18 @@ fn bad_policy_files_fail_cleanly() {
     let ok = file("good.ron", &text);
     let out = serflow(&["simulate", "--duration", "60", "--policy", &ok]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let table = serflow(&[
+        "compare",
+        "--duration",
+        "60",
+        "--seeds",
+        "1",
+        "--policies",
+        &format!("serflow,{ok}"),
+        "--csv",
+    ]);
+    let csv = String::from_utf8_lossy(&table.stdout);
+    assert!(csv.lines().nth(2).is_some_and(|l| l.starts_with(&ok)), "policy file row: {csv}");
 
     let truncated = file("truncated.ron", &text[..text.len() / 2]);
     fails_with(&["simulate", "--policy", &truncated], &["truncated.ron", "line"]);

@@ -59,3 +59,32 @@ fn replays_the_azure_llm_trace_over_whole_intervals() {
     assert!((19_300..=19_366).contains(&total), "{total}");
     assert_eq!(v["duration_s"].as_f64().unwrap() % 10.0, 0.0);
 }
+
+#[test]
+fn eval_writes_timelines_as_csv_and_tensorboard() {
+    let dir = common::scratch("eval");
+    let out = serflow(&[
+        "eval",
+        "--policy",
+        "libra",
+        "--duration",
+        "300",
+        "--episodes",
+        "2",
+        "--logdir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("libra"));
+    let csv = std::fs::read_to_string(dir.join("libra-timeline.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("seed,time_s,arrival_rate") && lines[0].contains("stage3_p95_ms"));
+    assert_eq!(lines.len(), 1 + 2 * 30, "30 intervals per episode, 2 episodes");
+    for seed in [1, 2] {
+        let events = std::fs::read_dir(dir.join(format!("libra-seed{seed}"))).unwrap().count();
+        assert!(events >= 1);
+    }
+    let json = serflow(&["eval", "--policy", "faas-only", "--duration", "60", "--episodes", "2", "--json"]);
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+}

@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub struct CompareArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// Comma-separated policies: faas-only, vm-only, libra, serflow.
+    /// Comma-separated policies: faas-only, vm-only, libra, serflow, or policy files (.ron).
     #[arg(long, value_delimiter = ',', default_value = "faas-only,vm-only,libra,serflow")]
     policies: Vec<String>,
     /// Number of seeds (1..=N); every policy sees the same seeds.
@@ -38,10 +38,10 @@ pub struct CompareArgs {
 
 /// One run, as printed by `--json`: the simulate object plus the hindsight floor of its seed.
 #[derive(Serialize)]
-struct Run {
+pub struct Run {
     #[serde(flatten)]
-    report: EpisodeReport,
-    floor: FluidFloor,
+    pub report: EpisodeReport,
+    pub floor: FluidFloor,
 }
 
 /// One policy's row: means over seeds.
@@ -96,10 +96,13 @@ pub fn run(args: CompareArgs) -> Result<()> {
         .enumerate()
         .map(|(i, report)| Run { report, floor: floors[i % seeds.len()].clone() })
         .collect();
+    // Jobs are policy-major, so each policy's runs are one chunk (a policy file reports itself as
+    // `learned`; its row keeps the name the user gave).
     let rows: Vec<Row> = args
         .policies
         .iter()
-        .map(|name| row(name, runs.iter().filter(|r| &r.report.policy == name)))
+        .zip(runs.chunks(seeds.len()))
+        .map(|(name, chunk)| row(name, chunk.iter()))
         .collect();
     if args.json {
         println!("{}", serde_json::to_string(&runs)?);
@@ -114,7 +117,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
 
 /// The hindsight floor of one seed: stage arrivals per interval from a FaaS-only run (routing does not
 /// change which requests arrive; exits are drawn per request).
-fn floor(scenario: &Arc<Scenario>, prof: &SystemProfile, seed: u64, tick: &(dyn Fn() + Sync)) -> FluidFloor {
+pub fn floor(
+    scenario: &Arc<Scenario>,
+    prof: &SystemProfile,
+    seed: u64,
+    tick: &(dyn Fn() + Sync),
+) -> FluidFloor {
     let mut arrivals: Vec<Vec<u64>> = Vec::with_capacity(scenario.steps_per_episode());
     let interval = scenario.config.control_interval_s;
     run_episode(scenario, &mut FaasOnly, seed, |sim, _| {
@@ -129,7 +137,7 @@ fn floor(scenario: &Arc<Scenario>, prof: &SystemProfile, seed: u64, tick: &(dyn 
     fluid_floor(prof, &arrivals)
 }
 
-fn row<'a>(name: &str, runs: impl Iterator<Item = &'a Run>) -> Row {
+pub fn row<'a>(name: &str, runs: impl Iterator<Item = &'a Run>) -> Row {
     let runs: Vec<&Run> = runs.collect();
     let n = runs.len() as f64;
     let mean = |f: &dyn Fn(&Run) -> f64| runs.iter().map(|r| f(r)).sum::<f64>() / n;
@@ -154,7 +162,7 @@ fn row<'a>(name: &str, runs: impl Iterator<Item = &'a Run>) -> Row {
     }
 }
 
-fn table(scenario: &Scenario, rows: &[Row], floor: f64) -> String {
+pub fn table(scenario: &Scenario, rows: &[Row], floor: f64) -> String {
     let seeds = rows.first().map_or(0, |r| r.seeds);
     let mut out = format!(
         "scenario {}: {} s per episode, mean over {} seed(s); SLO {} ms for {:.2} %; hindsight floor ${:.4}\n\n",

@@ -3,6 +3,7 @@
 //! seeds fixed) with one fallible function, then runs it.
 
 mod compare;
+mod eval;
 mod export;
 mod simulate;
 mod train;
@@ -32,6 +33,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Write a checkpoint's policy as a backend-free policy file.
     Export(export::ExportArgs),
+    /// Evaluate one policy over several episodes, with per-interval timelines (TensorBoard, CSV).
+    Eval(eval::EvalArgs),
 }
 
 /// Which scenario and workload to simulate; shared by every subcommand that simulates.
@@ -111,6 +114,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Compare(args) => compare::run(args),
         Command::Train(args) => train::run(args),
         Command::Export(args) => export::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }
 

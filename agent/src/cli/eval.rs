@@ -1,0 +1,131 @@
+//! `serflow eval`: one policy over several episodes, the `compare` metrics, and per-interval
+//! timelines (arrival rate, VMs, FaaS share, cost rate, stage p95 latency) as TensorBoard scalars and
+//! CSV, so policies can be compared by eye.
+
+use super::compare::{Run, floor, row, table};
+use super::{ScenarioArgs, progress};
+use anyhow::{Result, bail};
+use clap::Args;
+use rayon::prelude::*;
+use serflow_agent::checkpoint::write_atomic;
+use serflow_agent::logging::RunLog;
+use serflow_env::profile::profile;
+use serflow_env::{build_policy, run_episode};
+use serflow_policies::{GlobalFeature, Observation, StageFeature};
+use std::path::PathBuf;
+
+/// Arguments of `serflow eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// A built-in policy (faas-only, vm-only, libra, serflow) or a policy file (.ron).
+    #[arg(long, default_value = "serflow")]
+    policy: String,
+    /// Episodes (seeds 1..=N).
+    #[arg(long, default_value_t = 5)]
+    episodes: u64,
+    /// Write timelines here: TensorBoard runs `<policy>-seed<N>/` and `<policy>-timeline.csv`.
+    #[arg(long, value_name = "DIR")]
+    logdir: Option<PathBuf>,
+    /// Print the runs as a JSON array of `simulate --json` objects (with floors).
+    #[arg(long)]
+    json: bool,
+}
+
+/// One interval of one episode.
+struct Point {
+    time_s: f64,
+    obs: Observation,
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    if args.episodes == 0 {
+        bail!("--episodes: must be at least 1");
+    }
+    let scenario = args.scenario.load()?;
+    build_policy(&args.policy, &scenario)?;
+    let prof = profile(&scenario);
+    let seeds: Vec<u64> = (1..=args.episodes).collect();
+    let bar = progress(scenario.steps_per_episode() as u64 * args.episodes * 2, "eval");
+    let results: Vec<(Run, Vec<Point>)> = seeds
+        .par_iter()
+        .map(|&seed| {
+            let floor = floor(&scenario, &prof, seed, &|| bar.inc(1));
+            let mut policy = build_policy(&args.policy, &scenario).expect("checked above");
+            let mut timeline = Vec::with_capacity(scenario.steps_per_episode());
+            let report = run_episode(&scenario, policy.as_mut(), seed, |sim, interval| {
+                timeline.push(Point { time_s: interval.time_s, obs: sim.observation().clone() });
+                bar.inc(1);
+            });
+            (Run { report, floor }, timeline)
+        })
+        .collect();
+    bar.finish_and_clear();
+    let label = label(&args.policy);
+    if let Some(dir) = &args.logdir {
+        write_timelines(dir, &label, &seeds, &results)?;
+    }
+    let runs: Vec<&Run> = results.iter().map(|(r, _)| r).collect();
+    if args.json {
+        println!("{}", serde_json::to_string(&runs)?);
+    } else {
+        let mean_floor = runs.iter().map(|r| r.floor.total).sum::<f64>() / runs.len() as f64;
+        print!("{}", table(&scenario, &[row(&args.policy, runs.into_iter())], mean_floor));
+        if let Some(dir) = &args.logdir {
+            println!(
+                "\ntimelines: {}/{label}-seed*/ (tensorboard --logdir {0}), {0}/{label}-timeline.csv",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A file-system-safe name for a policy (a file's stem, or the built-in name).
+fn label(policy: &str) -> String {
+    let stem = std::path::Path::new(policy).file_stem().and_then(|s| s.to_str()).unwrap_or(policy);
+    stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
+fn write_timelines(
+    dir: &std::path::Path,
+    label: &str,
+    seeds: &[u64],
+    results: &[(Run, Vec<Point>)],
+) -> Result<()> {
+    let n_stages = results.first().map_or(0, |(r, _)| r.report.stages.len());
+    let mut csv = String::from("seed,time_s,arrival_rate,cost_rate_per_h,slo_attainment");
+    for k in 0..n_stages {
+        csv += &format!(",stage{k}_vms,stage{k}_faas_share,stage{k}_p95_ms");
+    }
+    csv.push('\n');
+    for (&seed, (_, timeline)) in seeds.iter().zip(results) {
+        let mut log = RunLog::tensorboard(&dir.join(format!("{label}-seed{seed}")))?;
+        for p in timeline {
+            let step = p.time_s.round() as u64;
+            let o = &p.obs;
+            let (rate, cost, att) = (
+                f64::from(o.global(GlobalFeature::TotalRate)),
+                f64::from(o.global(GlobalFeature::CostRate)),
+                f64::from(o.global(GlobalFeature::SloAttainment)),
+            );
+            log.scalar("timeline/arrival_rate", rate, step);
+            log.scalar("timeline/cost_rate_per_h", cost, step);
+            log.scalar("timeline/slo_attainment", att, step);
+            csv += &format!("{seed},{},{rate},{cost},{att}", p.time_s);
+            for k in 0..n_stages {
+                let vms = f64::from(o.committed_vms(k));
+                let share = f64::from(o.stage(k, StageFeature::FaasShare));
+                let p95 = f64::from(o.stage(k, StageFeature::P95LatencyMs));
+                log.scalar(&format!("timeline/vms/stage{k}"), vms, step);
+                log.scalar(&format!("timeline/faas_share/stage{k}"), share, step);
+                log.scalar(&format!("timeline/p95_ms/stage{k}"), p95, step);
+                csv += &format!(",{vms},{share},{p95}");
+            }
+            csv.push('\n');
+        }
+        log.flush();
+    }
+    write_atomic(&dir.join(format!("{label}-timeline.csv")), &csv)
+}
