@@ -56,3 +56,13 @@ impl RunLog {
         }
     }
 }
+
+/// A progress bar on stderr drawn with `template` (hidden when stderr is not a terminal).
+pub fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}

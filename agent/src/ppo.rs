@@ -202,23 +202,32 @@ impl fmt::Display for NonFiniteLoss {
 
 impl std::error::Error for NonFiniteLoss {}
 
-/// One PPO update over `buffer` with its `advantages` and `returns`.
-#[allow(clippy::too_many_arguments)] // the update's inputs, in CleanRL's terms
+/// One rollout ready for the update.
+pub struct Batch<'a> {
+    /// The experience.
+    pub buffer: &'a RolloutBuffer,
+    /// GAE advantages, `[step][env]`.
+    pub advantages: &'a [f32],
+    /// Value targets, `[step][env]`.
+    pub returns: &'a [f32],
+    /// Choices per action dimension.
+    pub nvec: &'a [usize],
+}
+
+/// One PPO update of `nets` (and `adam`) over `batch` at learning rate `lr`.
 pub fn update(
     cfg: &PpoConfig,
     nets: &mut ActorCritic,
     adam: &mut Adam,
-    buffer: &RolloutBuffer,
-    advantages: &[f32],
-    returns: &[f32],
-    nvec: &[usize],
+    batch: &Batch<'_>,
     lr: f64,
     device: &Device,
     rng: &mut SimRng,
 ) -> Result<UpdateStats, NonFiniteLoss> {
-    let batch = buffer.len();
+    let (buffer, returns) = (batch.buffer, batch.returns);
+    let batch_len = buffer.len();
     let mb_size = cfg.minibatch_size();
-    let mut inds: Vec<usize> = (0..batch).collect();
+    let mut inds: Vec<usize> = (0..batch_len).collect();
     let mut stats = UpdateStats::default();
     let (mut clipped, mut seen) = (0.0, 0.0);
     for epoch in 0..cfg.update_epochs {
@@ -226,7 +235,7 @@ pub fn update(
             inds.swap(i, rng.below(i as u64 + 1) as usize);
         }
         for mb in inds.chunks(mb_size) {
-            let out = minibatch_step(cfg, nets, adam, buffer, advantages, returns, nvec, mb, lr, device)?;
+            let out = minibatch_step(cfg, nets, adam, batch, mb, lr, device)?;
             clipped += out.clipfrac * mb.len() as f64;
             seen += mb.len() as f64;
             stats.value_loss = out.value_loss;
@@ -257,19 +266,16 @@ pub fn explained_variance(values: &[f32], returns: &[f32]) -> f64 {
     if var_y == 0.0 { f64::NAN } else { 1.0 - var_diff / var_y }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn minibatch_step(
     cfg: &PpoConfig,
     nets: &mut ActorCritic,
     adam: &mut Adam,
-    buffer: &RolloutBuffer,
-    advantages: &[f32],
-    returns: &[f32],
-    nvec: &[usize],
+    batch: &Batch<'_>,
     mb: &[usize],
     lr: f64,
     device: &Device,
 ) -> Result<UpdateStats, NonFiniteLoss> {
+    let Batch { buffer, advantages, returns, nvec } = *batch;
     let n = mb.len();
     let (obs_dim, n_logits, dims) = (buffer.obs_dim, buffer.n_logits, buffer.act_dims);
     let gather = |src: &[f32]| -> Vec<f32> { mb.iter().map(|&i| src[i]).collect() };

@@ -9,7 +9,7 @@
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, BEST, LATEST};
-use crate::logging::RunLog;
+use crate::logging::{RunLog, progress_bar};
 use crate::networks::{ActorCritic, Backend};
 use crate::normalizer::{ObsNormalizer, RewardScaler};
 use crate::ppo::{self, NonFiniteLoss, PpoConfig};
@@ -305,7 +305,10 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
     let reference = task.reference(&eval_seeds);
     let total_iterations = p.num_iterations();
     let bar = if options.progress {
-        crate_progress(total_iterations * p.batch_size() as u64)
+        progress_bar(
+            total_iterations * p.batch_size() as u64,
+            "train [{bar:30}] {human_pos}/{human_len} steps ({per_sec}, eta {eta}) {msg}",
+        )
     } else {
         indicatif::ProgressBar::hidden()
     };
@@ -415,14 +418,12 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
             p.gamma as f32,
             p.gae_lambda as f32,
         );
+        let batch = ppo::Batch { buffer: &buffer, advantages: &advantages, returns: &returns, nvec: &nvec };
         let stats = match ppo::update(
             p,
             &mut state.nets,
             &mut state.adam,
-            &buffer,
-            &advantages,
-            &returns,
-            &nvec,
+            &batch,
             lr,
             &device,
             &mut state.rng,
@@ -499,17 +500,6 @@ fn log_episode(log: &mut RunLog, ep: &EpisodeProgress, step: u64) {
         log.scalar("env/faas_share", ep.faas_share_sum / ep.length.max(1) as f64, step);
         log.scalar("env/cold_starts", ep.cold_starts as f64, step);
     }
-}
-
-fn crate_progress(total_steps: u64) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(total_steps);
-    let style = indicatif::ProgressStyle::with_template(
-        "train [{bar:30}] {human_pos}/{human_len} steps ({per_sec}, eta {eta}) {msg}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-    .progress_chars("=> ");
-    bar.set_style(style);
-    bar
 }
 
 #[cfg(test)]

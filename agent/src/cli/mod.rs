@@ -118,15 +118,12 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// A progress bar on stderr for `len` steps (hidden when stderr is not a terminal).
+/// A progress bar on stderr over `len` simulated intervals (hidden when stderr is not a terminal).
 pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len);
-    let style = indicatif::ProgressStyle::with_template(
+    let bar = serflow_agent::logging::progress_bar(
+        len,
         "{msg} [{bar:30}] {pos}/{len} intervals ({per_sec}, eta {eta})",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-    .progress_chars("=> ");
-    bar.set_style(style);
+    );
     bar.set_message(what.to_string());
     bar
 }
