@@ -9,6 +9,7 @@
 //! - [`task`]: what the trainer needs from an environment (evaluation, reference lines, SLO).
 //! - [`train`]: the training loop and its resumable state; [`checkpoint`]: atomic save and load.
 //! - [`logging`]: TensorBoard curves; [`export`]: the backend-free policy file.
+//! - [`sim_cluster`]: the simulator behind the controller's metrics and actuator traits.
 
 pub mod adam;
 pub mod checkpoint;
@@ -18,5 +19,6 @@ pub mod networks;
 pub mod normalizer;
 pub mod ppo;
 pub mod rollout;
+pub mod sim_cluster;
 pub mod task;
 pub mod train;

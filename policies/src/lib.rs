@@ -1,7 +1,7 @@
 //! serflow-policies: what a controller embeds to autoscale a staged VM/FaaS inference service.
 //!
 //! The crate is the contract between the simulator, the trainer and a real control plane, so it depends
-//! on `serde` and `ron` only. Every policy, learned or heuristic, reads the same versioned
+//! on `serde` and `ron` only (plus `tokio` behind the `controller` feature). Every policy, learned or heuristic, reads the same versioned
 //! [`Observation`] and writes the same [`Action`].
 //!
 //! - [`schema`]: observation features (names, meaning, units), the action, the discrete action set.
@@ -11,8 +11,11 @@
 //! - [`hindsight`]: the fluid cost floor no policy can beat.
 //! - [`mlp`]: the plain-`f32` network a trained policy ships as.
 //! - [`learned`]: the exported policy runtime: load, validate, act.
+//! - `controller` (feature `controller`, tokio): the control loop with its fallback action.
 
 pub mod baselines;
+#[cfg(feature = "controller")]
+pub mod controller;
 pub mod hindsight;
 pub mod learned;
 pub mod mlp;

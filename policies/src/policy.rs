@@ -24,3 +24,22 @@ pub trait Policy: Send {
     /// Decides the next interval's action.
     fn act(&mut self, obs: &Observation, action: &mut Action);
 }
+
+/// A boxed policy (as the registry builds them) is a policy.
+impl<P: Policy + ?Sized> Policy for Box<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn check(&self, obs: &Observation) -> Result<(), ObservationError> {
+        (**self).check(obs)
+    }
+
+    fn reset(&mut self) {
+        (**self).reset();
+    }
+
+    fn act(&mut self, obs: &Observation, action: &mut Action) {
+        (**self).act(obs, action);
+    }
+}
