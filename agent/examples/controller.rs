@@ -18,7 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cluster = SimulatedCluster::new(scenario.clone(), 1);
     let ticks = scenario.steps_per_episode() as u64;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-    let outcomes = runtime.block_on(async {
+    let (mut intervals, mut fallbacks) = (0, 0);
+    runtime.block_on(async {
         let mut controller = Controller::new(
             policy,
             cluster.clone(),
@@ -26,13 +27,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             scenario.n_stages(),
             Duration::from_millis(200),
         );
-        controller.run(Duration::from_millis(20), ticks).await
+        controller
+            .run(Duration::from_millis(20), ticks, |t| {
+                intervals += 1;
+                fallbacks += usize::from(matches!(t, Tick::FellBack(..)));
+            })
+            .await;
     });
-    let fallbacks = outcomes.iter().filter(|t| matches!(t, Tick::FellBack(..))).count();
     let report = cluster.finish(&policy_name).ok_or("the episode was already finished")?;
     println!(
         "{} intervals ({} fell back): cost ${:.4}, SLO attainment {:.3} %, p99 {:.1} ms",
-        outcomes.len(),
+        intervals,
         fallbacks,
         report.cost.total,
         report.slo.attainment * 100.0,

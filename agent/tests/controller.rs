@@ -22,9 +22,10 @@ fn the_controller_reproduces_the_offline_episode() {
     );
     let cluster = SimulatedCluster::new(scenario.clone(), 3);
     let policy = build_policy("serflow", &scenario).unwrap();
-    let ticks = runtime().block_on(async {
+    let mut ticks = Vec::new();
+    runtime().block_on(async {
         let mut c = Controller::new(policy, cluster.clone(), cluster.clone(), 4, Duration::from_secs(1));
-        c.run(Duration::from_millis(1), 60).await
+        c.run(Duration::from_millis(1), 60, |t| ticks.push(t.clone())).await;
     });
     assert!(ticks.iter().all(|t| matches!(t, Tick::Applied(_))));
     let online = cluster.finish("serflow").unwrap();
@@ -55,9 +56,10 @@ fn a_metrics_timeout_takes_the_fallback_path_and_the_loop_goes_on() {
     let cluster = SimulatedCluster::new(scenario.clone(), 1);
     let policy = build_policy("vm-only", &scenario).unwrap();
     let metrics = Flaky { cluster: cluster.clone(), answers: 5 };
-    let ticks = runtime().block_on(async {
+    let mut ticks = Vec::new();
+    runtime().block_on(async {
         let mut c = Controller::new(policy, metrics, cluster.clone(), 4, Duration::from_millis(30));
-        c.run(Duration::from_millis(1), 8).await
+        c.run(Duration::from_millis(1), 8, |t| ticks.push(t.clone())).await;
     });
     assert!(ticks[..5].iter().all(|t| matches!(t, Tick::Applied(_))));
     for t in &ticks[5..] {

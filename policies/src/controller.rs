@@ -108,15 +108,15 @@ impl<P: Policy, M: MetricsSource, A: Actuator> Controller<P, M, A> {
         Tick::FellBack(why, action)
     }
 
-    /// Ticks every `interval` (the first at once), `ticks` times; returns what each tick did.
-    pub async fn run(&mut self, interval: Duration, ticks: u64) -> Vec<Tick> {
+    /// Ticks every `interval` (the first at once), `ticks` times (`u64::MAX`: for ever), handing
+    /// each outcome to `on_tick`.
+    pub async fn run(&mut self, interval: Duration, ticks: u64, mut on_tick: impl FnMut(&Tick)) {
         let mut clock = tokio::time::interval(interval);
-        let mut out = Vec::with_capacity(ticks as usize);
         for _ in 0..ticks {
             clock.tick().await;
-            out.push(self.tick().await);
+            let outcome = self.tick().await;
+            on_tick(&outcome);
         }
-        out
     }
 
     /// The policy, metrics source and actuator back.
@@ -207,7 +207,9 @@ mod tests {
             assert!(matches!(c.tick().await, Tick::FellBack(Fallback::MalformedObservation(_), _)));
             c.metrics.malformed = false;
             c.actuator.fail = true;
-            let ticks = c.run(Duration::from_millis(5), 3).await;
+            let mut ticks = Vec::new();
+            c.run(Duration::from_millis(5), 3, |t| ticks.push(t.clone())).await;
+            assert_eq!(ticks.len(), 3);
             assert!(ticks.iter().all(|t| matches!(t, Tick::FellBack(Fallback::ActuatorError(_), _))));
         });
     }
