@@ -62,7 +62,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         })
         .collect();
     bar.finish_and_clear();
-    let label = label(&args.policy);
+    let label = super::file_safe_name(&args.policy);
     if let Some(dir) = &args.logdir {
         write_timelines(dir, &label, &seeds, &results)?;
     }
@@ -80,12 +80,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A file-system-safe name for a policy (a file's stem, or the built-in name).
-fn label(policy: &str) -> String {
-    let stem = std::path::Path::new(policy).file_stem().and_then(|s| s.to_str()).unwrap_or(policy);
-    stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
 }
 
 fn write_timelines(

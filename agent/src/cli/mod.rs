@@ -127,3 +127,23 @@ pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     bar.set_message(what.to_string());
     bar
 }
+
+/// A file-system-safe name from a policy or scenario given by name or path: the file stem, with
+/// anything but ASCII letters, digits and `-` replaced by `_`.
+pub fn file_safe_name(name_or_path: &str) -> String {
+    let stem =
+        std::path::Path::new(name_or_path).file_stem().and_then(|s| s.to_str()).unwrap_or(name_or_path);
+    stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_safe_name;
+
+    #[test]
+    fn names_from_paths_are_file_system_safe() {
+        assert_eq!(file_safe_name("default"), "default");
+        assert_eq!(file_safe_name("vm-only"), "vm-only");
+        assert_eq!(file_safe_name("/tmp/my scenario.ron"), "my_scenario");
+    }
+}

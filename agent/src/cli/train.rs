@@ -183,16 +183,11 @@ fn finish<T: TrainTask>(task: &T, state: TrainState, options: &TrainOptions) -> 
 
 fn default_run_name(config: &TrainConfig) -> String {
     let env = match config.env {
-        EnvKind::Serflow => format!("serflow__{}", sanitize(&config.scenario)),
+        EnvKind::Serflow => format!("serflow__{}", super::file_safe_name(&config.scenario)),
         EnvKind::Cartpole => "cartpole".into(),
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     format!("{env}__{}__{now}", config.seed)
-}
-
-fn sanitize(s: &str) -> String {
-    let stem = std::path::Path::new(s).file_stem().and_then(|x| x.to_str()).unwrap_or(s);
-    stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
 }
 
 fn git_revision() -> Option<String> {
@@ -214,15 +209,4 @@ fn watch_ctrl_c(flag: Arc<AtomicBool>) {
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_names_are_filesystem_safe() {
-        assert_eq!(sanitize("default"), "default");
-        assert_eq!(sanitize("/tmp/my scenario.ron"), "my_scenario");
-    }
 }
