@@ -20,7 +20,7 @@ fn decide(c: &mut Criterion) {
     let obs = sim.observation().clone();
     let dim = obs.values().len();
     let nvec = ActionSet::default().nvec(scenario.n_stages());
-    let nets = ActorCriticConfig::default().init(dim, &nvec, None, &mut SimRng::new(1, Stream::Training));
+    let nets = ActorCriticConfig::default().init(dim, &nvec, 1, None, &mut SimRng::new(1, Stream::Training));
     let norm = ObsNormalizer::new(dim);
     let mut learned = Learned::new(policy_file(&nets, &norm, &scenario, String::new())).unwrap();
     let mut group = c.benchmark_group("decide_one_observation");

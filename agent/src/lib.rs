@@ -4,7 +4,7 @@
 //! - [`networks`]: actor and critic (plain `f32` parameters, Burn tensors for training).
 //! - [`normalizer`]: observation normalisation and reward scaling statistics.
 //! - [`adam`]: the optimiser step and global gradient clipping.
-//! - [`rollout`]: experience storage and GAE.
+//! - [`rollout`]: experience storage and GAE; [`credit`]: which reward parts each decision answers for.
 //! - [`ppo`]: hyper-parameters and the clipped actor-critic update.
 //! - [`task`]: what the trainer needs from an environment (evaluation, reference lines, SLO).
 //! - [`train`]: the training loop and its resumable state; [`checkpoint`]: atomic save and load.
@@ -13,6 +13,7 @@
 
 pub mod adam;
 pub mod checkpoint;
+pub mod credit;
 pub mod export;
 pub mod logging;
 pub mod networks;

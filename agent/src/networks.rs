@@ -73,18 +73,20 @@ impl Default for ActorCriticConfig {
 pub struct ActorCritic {
     /// `[obs_dim] -> [n_logits]`: concatenated logits of every action dimension.
     pub actor: Mlp,
-    /// `[obs_dim] -> [1]`: the state value.
+    /// `[obs_dim] -> [components]`: the state value of each reward component (one unless credit is
+    /// split, see [`crate::credit`]).
     pub critic: Mlp,
 }
 
 impl ActorCriticConfig {
-    /// Fresh networks for `obs_dim` inputs and the action space `nvec`; weights orthogonal with the
-    /// configured gains, drawn from `rng`; biases zero, except the actor's output biases when a
-    /// `default_action` and `default_action_prob` are given.
+    /// Fresh networks for `obs_dim` inputs, the action space `nvec` and `value_outputs` reward
+    /// components; weights orthogonal with the configured gains, drawn from `rng`; biases zero,
+    /// except the actor's output biases when a `default_action` and `default_action_prob` are given.
     pub fn init(
         &self,
         obs_dim: usize,
         nvec: &[usize],
+        value_outputs: usize,
         default_action: Option<&[usize]>,
         rng: &mut SimRng,
     ) -> ActorCritic {
@@ -102,7 +104,7 @@ impl ActorCriticConfig {
             net
         };
         let mut actor = build(n_logits, self.actor_head_gain, rng);
-        let critic = build(1, self.critic_head_gain, rng);
+        let critic = build(value_outputs, self.critic_head_gain, rng);
         if let (Some(defaults), true) =
             (default_action, self.default_action_prob > 0.0 && self.default_action_prob < 1.0)
         {
@@ -258,7 +260,7 @@ mod tests {
     fn default_action_prior_sets_the_initial_choice_probability() {
         let mut rng = SimRng::new(4, Stream::Training);
         let config = ActorCriticConfig { default_action_prob: 0.6, ..ActorCriticConfig::default() };
-        let net = config.init(3, &[5, 3], Some(&[2, 0]), &mut rng).actor;
+        let net = config.init(3, &[5, 3], 1, Some(&[2, 0]), &mut rng).actor;
         let mut scratch = vec![0.0; 2 * net.max_width()];
         let mut logits = vec![0.0; 8];
         net.forward(&[0.0, 0.0, 0.0], &mut scratch, &mut logits);
@@ -270,7 +272,7 @@ mod tests {
     #[test]
     fn burn_forward_matches_the_plain_forward_on_both_backends() {
         let mut rng = SimRng::new(2, Stream::Training);
-        let net = ActorCriticConfig::default().init(6, &[5], None, &mut rng).actor;
+        let net = ActorCriticConfig::default().init(6, &[5], 1, None, &mut rng).actor;
         let input: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
         let mut scratch = vec![0.0; 2 * net.max_width()];
         let mut plain = vec![0.0; 10];
@@ -290,7 +292,7 @@ mod tests {
     #[test]
     fn gradients_come_back_in_tensor_order() {
         let mut rng = SimRng::new(3, Stream::Training);
-        let net = ActorCriticConfig::default().init(3, &[2], None, &mut rng).critic;
+        let net = ActorCriticConfig::default().init(3, &[2], 1, None, &mut rng).critic;
         let device = Backend::Flex.autodiff_device();
         let burn = BurnMlp::new(&net, &device, true);
         let loss = burn.forward(matrix(vec![0.1, 0.2, 0.3], 3, &device)).sum();

@@ -100,16 +100,21 @@ impl RewardScaler {
         Self { stats: RunningMeanStd::new(1), returns: vec![0.0; num_envs], gamma, clip: 10.0, epsilon: 1e-8 }
     }
 
-    /// Scales one step's rewards in place; `dones` resets the return of finished episodes.
-    pub fn scale(&mut self, rewards: &mut [f32], dones: &[bool]) {
-        for (ret, r) in self.returns.iter_mut().zip(rewards.iter()) {
-            *ret = *ret * self.gamma + f64::from(*r);
+    /// Scales one step's rewards in place: `rewards` holds `components` parts per environment, all
+    /// divided by the same running std of the discounted total. `dones` resets the return of finished
+    /// episodes.
+    pub fn scale(&mut self, rewards: &mut [f32], components: usize, dones: &[bool]) {
+        for (ret, parts) in self.returns.iter_mut().zip(rewards.chunks(components)) {
+            let total: f64 = parts.iter().map(|&r| f64::from(r)).sum();
+            *ret = *ret * self.gamma + total;
         }
         let batch: Vec<f32> = self.returns.iter().map(|&r| r as f32).collect();
         self.stats.update(&batch);
-        let std = (self.stats.var[0] + self.epsilon).sqrt();
-        for ((r, ret), &done) in rewards.iter_mut().zip(self.returns.iter_mut()).zip(dones) {
-            *r = (f64::from(*r) / std).clamp(-self.clip, self.clip) as f32;
+        let std = self.std();
+        for ((parts, ret), &done) in rewards.chunks_mut(components).zip(self.returns.iter_mut()).zip(dones) {
+            for r in parts {
+                *r = (f64::from(*r) / std).clamp(-self.clip, self.clip) as f32;
+            }
             if done {
                 *ret = 0.0;
             }
@@ -155,8 +160,19 @@ mod tests {
     fn reward_scaler_resets_returns_at_episode_end() {
         let mut s = RewardScaler::new(2, 0.9);
         let mut r = [1.0, 1.0];
-        s.scale(&mut r, &[true, false]);
+        s.scale(&mut r, 1, &[true, false]);
         assert_eq!(s.returns, vec![0.0, 1.0]);
         assert!(r[0] > 0.0 && r[0] == r[1]);
+    }
+
+    #[test]
+    fn reward_components_share_the_divisor_of_their_total() {
+        let mut s = RewardScaler::new(2, 0.9);
+        let mut r = [1.0, 3.0, 4.0, 4.0];
+        s.scale(&mut r, 2, &[false, false]);
+        assert_eq!(s.returns, vec![4.0, 8.0]);
+        assert!(r[1] < 10.0, "not clipped: {r:?}");
+        assert!((r[0] * 3.0 - r[1]).abs() < 1e-6 && r[2] == r[3], "{r:?}");
+        assert!(((r[0] + r[1]) * 2.0 - (r[2] + r[3])).abs() < 1e-5, "{r:?}");
     }
 }

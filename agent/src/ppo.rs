@@ -3,6 +3,7 @@
 //! entropy bonus, one gradient step with global norm clipping; stop early past `target_kl`.
 
 use crate::adam::{Adam, clip_grad_norm};
+use crate::credit::{Credit, CreditMode};
 use crate::networks::{ActorCritic, ActorCriticConfig, BurnMlp, matrix};
 use crate::rollout::RolloutBuffer;
 use burn::prelude::*;
@@ -53,6 +54,8 @@ pub struct PpoConfig {
     pub norm_obs: bool,
     /// Scale rewards by the running std of the discounted return (saved).
     pub norm_reward: bool,
+    /// One advantage for the joint action, or per-stage credit (see [`crate::credit`]).
+    pub credit: CreditMode,
     /// Network sizes and initialisation.
     pub network: ActorCriticConfig,
 }
@@ -79,6 +82,7 @@ impl Default for PpoConfig {
             adam_eps: 1e-5,
             norm_obs: false,
             norm_reward: false,
+            credit: CreditMode::Joint,
             network: ActorCriticConfig::default(),
         }
     }
@@ -206,12 +210,14 @@ impl std::error::Error for NonFiniteLoss {}
 pub struct Batch<'a> {
     /// The experience.
     pub buffer: &'a RolloutBuffer,
-    /// GAE advantages, `[step][env]`.
+    /// GAE advantages, `[step][env][component]`.
     pub advantages: &'a [f32],
-    /// Value targets, `[step][env]`.
+    /// Value targets, `[step][env][component]`.
     pub returns: &'a [f32],
     /// Choices per action dimension.
     pub nvec: &'a [usize],
+    /// Which advantages each group of action dimensions is judged by.
+    pub credit: &'a Credit,
 }
 
 /// One PPO update of `nets` (and `adam`) over `batch` at learning rate `lr`.
@@ -250,7 +256,9 @@ pub fn update(
         }
     }
     stats.clipfrac = clipped / seen.max(1.0);
-    stats.explained_variance = explained_variance(&buffer.values, returns);
+    let total =
+        |parts: &[f32]| -> Vec<f32> { parts.chunks(buffer.components).map(|c| c.iter().sum()).collect() };
+    stats.explained_variance = explained_variance(&total(&buffer.values), &total(returns));
     Ok(stats)
 }
 
@@ -275,51 +283,70 @@ fn minibatch_step(
     lr: f64,
     device: &Device,
 ) -> Result<UpdateStats, NonFiniteLoss> {
-    let Batch { buffer, advantages, returns, nvec } = *batch;
+    let Batch { buffer, advantages, returns, nvec, credit } = *batch;
     let n = mb.len();
     let (obs_dim, n_logits, dims) = (buffer.obs_dim, buffer.n_logits, buffer.act_dims);
-    let gather = |src: &[f32]| -> Vec<f32> { mb.iter().map(|&i| src[i]).collect() };
-    let obs: Vec<f32> =
-        mb.iter().flat_map(|&i| buffer.obs[i * obs_dim..(i + 1) * obs_dim].iter().copied()).collect();
+    let (components, groups) = (buffer.components, buffer.groups);
+    let gather = |src: &[f32], width: usize| -> Vec<f32> {
+        mb.iter().flat_map(|&i| src[i * width..(i + 1) * width].iter().copied()).collect()
+    };
+    let obs = gather(&buffer.obs, obs_dim);
     let mask_bias: Vec<f32> = mb
         .iter()
         .flat_map(|&i| {
             buffer.masks[i * n_logits..(i + 1) * n_logits].iter().map(|&m| if m { 0.0 } else { -1e9 })
         })
         .collect();
-    let mut adv = gather(advantages);
+    // Each group's advantage (the sum of its components'), normalised per group over the minibatch.
+    let mut adv = vec![0.0f32; n * groups];
+    for (out, &i) in adv.chunks_mut(groups).zip(mb) {
+        credit.group_advantages(&advantages[i * components..(i + 1) * components], out);
+    }
     if cfg.norm_adv && n > 1 {
-        let mean = adv.iter().map(|&a| f64::from(a)).sum::<f64>() / n as f64;
-        let std = (adv.iter().map(|&a| (f64::from(a) - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt();
-        adv.iter_mut().for_each(|a| *a = ((f64::from(*a) - mean) / (std + 1e-8)) as f32);
+        for g in 0..groups {
+            let column = || adv.iter().skip(g).step_by(groups).map(|&a| f64::from(a));
+            let mean = column().sum::<f64>() / n as f64;
+            let std = (column().map(|a| (a - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt();
+            adv.iter_mut()
+                .skip(g)
+                .step_by(groups)
+                .for_each(|a| *a = ((f64::from(*a) - mean) / (std + 1e-8)) as f32);
+        }
     }
 
     let actor = BurnMlp::new(&nets.actor, device, true);
     let critic = BurnMlp::new(&nets.critic, device, true);
-    let column = |v: Vec<f32>| matrix(v, 1, device);
     let logits = actor.forward(matrix(obs.clone(), obs_dim, device)) + matrix(mask_bias, n_logits, device);
-    let mut new_logprob = column(vec![0.0; n]);
-    let mut entropy = column(vec![0.0; n]);
+    let mut group_logprob: Vec<Option<Tensor<2>>> = vec![None; groups];
+    let mut entropy = matrix(vec![0.0; n], 1, device);
     let mut start = 0;
-    for (d, &choices) in nvec.iter().enumerate() {
+    for ((d, &choices), &g) in nvec.iter().enumerate().zip(&credit.group_of_dims(dims)) {
         let logp = log_softmax(logits.clone().narrow(1, start, choices), 1);
         let chosen: Vec<i64> = mb.iter().map(|&i| buffer.actions[i * dims + d] as i64).collect();
         let idx = Tensor::<2, Int>::from_data(TensorData::new(chosen, [n, 1]), device);
-        new_logprob = new_logprob + logp.clone().gather(1, idx);
+        let chosen_logp = logp.clone().gather(1, idx);
+        group_logprob[g] = Some(match group_logprob[g].take() {
+            Some(sum) => sum + chosen_logp,
+            None => chosen_logp,
+        });
         entropy = entropy - (logp.clone().exp() * logp).sum_dim(1);
         start += choices;
     }
-    let logratio = new_logprob - column(gather(&buffer.logprobs));
+    let new_logprob =
+        Tensor::cat(group_logprob.into_iter().map(|t| t.expect("every group has a dimension")).collect(), 1);
+    // Per group: ratio and clipped surrogate; the KL early stop watches the joint ratio.
+    let logratio = new_logprob - matrix(gather(&buffer.logprobs, groups), groups, device);
     let ratio = logratio.clone().exp();
-    let adv = column(adv);
+    let adv = matrix(adv, groups, device);
     let pg_loss1 = adv.clone().neg() * ratio.clone();
     let pg_loss2 = adv.neg() * ratio.clone().clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef);
     let pg_loss = pg_loss1.max_pair(pg_loss2).mean();
+    let joint_logratio = logratio.clone().sum_dim(1);
 
     let new_value = critic.forward(matrix(obs, obs_dim, device));
-    let returns = column(gather(returns));
+    let returns = matrix(gather(returns, components), components, device);
     let v_loss = if cfg.clip_vloss {
-        let old_values = column(gather(&buffer.values));
+        let old_values = matrix(gather(&buffer.values, components), components, device);
         let unclipped = (new_value.clone() - returns.clone()).powi_scalar(2);
         let clipped = old_values.clone() + (new_value - old_values).clamp(-cfg.clip_coef, cfg.clip_coef);
         unclipped.max_pair((clipped - returns).powi_scalar(2)).mean() * 0.5
@@ -334,8 +361,8 @@ fn minibatch_step(
         value_loss: scalar(v_loss),
         policy_loss: scalar(pg_loss),
         entropy: scalar(entropy_loss),
-        old_approx_kl: scalar(logratio.clone().neg().mean()),
-        approx_kl: scalar(((ratio.clone() - 1.0) - logratio).mean()),
+        old_approx_kl: scalar(joint_logratio.clone().neg().mean()),
+        approx_kl: scalar(((joint_logratio.clone().exp() - 1.0) - joint_logratio).mean()),
         clipfrac: scalar((ratio - 1.0).abs().greater_elem(cfg.clip_coef).float().mean()),
         ..UpdateStats::default()
     };

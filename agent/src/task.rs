@@ -1,6 +1,7 @@
 //! What the trainer needs to know about an environment beyond [`Env`]: how to make one, how to
 //! evaluate a policy on it deterministically, which reference lines to draw, and its SLO.
 
+use crate::credit::{Credit, CreditMode};
 use crate::export::policy_file;
 use crate::networks::ActorCritic;
 use crate::normalizer::ObsNormalizer;
@@ -75,6 +76,30 @@ pub trait TrainTask: Sync {
 
     /// `(fixed violation penalty, attainment target)` when the environment has an SLO.
     fn slo(&self) -> Option<(f64, f64)>;
+
+    /// The credit assignment for `mode` over an action space of `dims` dimensions; `Err` says why
+    /// the environment cannot split credit that way.
+    fn credit(&self, mode: CreditMode, dims: usize) -> Result<Credit, String> {
+        match mode {
+            CreditMode::Joint => Ok(Credit::joint(dims)),
+            CreditMode::PerStage => Err("ppo.credit: PerStage needs a serving environment".into()),
+        }
+    }
+
+    /// Writes the training reward of one step, split as `credit` says, into `out` (one value per
+    /// component). `violation_weight` replaces the environment's fixed SLO penalty (the Lagrange
+    /// multiplier) when given.
+    fn reward_parts(
+        &self,
+        reward: f32,
+        info: &<Self::Env as Env>::Info,
+        violation_weight: Option<f64>,
+        credit: &Credit,
+        out: &mut [f32],
+    ) {
+        let _ = (info, violation_weight, credit);
+        out[0] = reward;
+    }
 
     /// The action a controller takes when it knows nothing better, as indices; the actor can start
     /// biased towards it (see `ActorCriticConfig::default_action_prob`).
@@ -194,6 +219,39 @@ impl TrainTask for ServingTask {
     fn slo(&self) -> Option<(f64, f64)> {
         let c = &self.scenario.config;
         Some((c.reward.violation_penalty, c.slo.attainment_target))
+    }
+
+    fn credit(&self, mode: CreditMode, dims: usize) -> Result<Credit, String> {
+        match mode {
+            CreditMode::Joint => Ok(Credit::joint(dims)),
+            CreditMode::PerStage => {
+                Ok(Credit::per_stage(self.scenario.n_stages(), dims / self.scenario.n_stages()))
+            }
+        }
+    }
+
+    /// Per stage: `-(stage cost) / cost_scale`, then the SLO part `-weight x violations / finished`
+    /// (they add up to the environment's reward). Joint: the environment's reward, with the
+    /// multiplier in place of the fixed penalty.
+    fn reward_parts(
+        &self,
+        reward: f32,
+        info: &IntervalReport,
+        violation_weight: Option<f64>,
+        credit: &Credit,
+        out: &mut [f32],
+    ) {
+        let r = &self.scenario.config.reward;
+        let rate = if info.finished == 0 { 0.0 } else { info.violations as f64 / info.finished as f64 };
+        let weight = violation_weight.unwrap_or(r.violation_penalty);
+        if credit.components == 1 {
+            out[0] = reward + ((r.violation_penalty - weight) * rate) as f32;
+            return;
+        }
+        for (o, cost) in out.iter_mut().zip(&info.stage_costs) {
+            *o = (-cost / r.cost_scale) as f32;
+        }
+        out[credit.components - 1] = (-weight * rate) as f32;
     }
 
     /// Hold every stage's VM count and offer VMs all traffic (what VMs cannot take spills to FaaS).

@@ -13,7 +13,7 @@ use crate::logging::{RunLog, progress_bar};
 use crate::networks::{ActorCritic, Backend};
 use crate::normalizer::{ObsNormalizer, RewardScaler};
 use crate::ppo::{self, NonFiniteLoss, PpoConfig};
-use crate::rollout::{RolloutBuffer, compute_gae};
+use crate::rollout::{BufferWidths, RolloutBuffer, compute_gae};
 use crate::task::{Domain, DomainStep, TrainTask};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -231,8 +231,15 @@ pub fn init_state<T: TrainTask>(
     let mut venv = VecEnv::new((0..config.ppo.num_envs).map(|_| task.make_env()).collect());
     let obs_dim = venv.observation_space().dim();
     let nvec = venv.action_space().nvec;
+    let credit = task.credit(config.ppo.credit, nvec.len()).map_err(anyhow::Error::msg)?;
     let mut rng = SimRng::new(config.seed, Stream::Training);
-    let nets = config.ppo.network.init(obs_dim, &nvec, task.default_action().as_deref(), &mut rng);
+    let nets = config.ppo.network.init(
+        obs_dim,
+        &nvec,
+        credit.components,
+        task.default_action().as_deref(),
+        &mut rng,
+    );
     let adam = ppo::adam_for(&nets, config.ppo.adam_eps);
     let first_obs = venv.reset(config.seed);
     let mut obs_norm = ObsNormalizer::new(obs_dim);
@@ -258,10 +265,17 @@ pub fn init_state<T: TrainTask>(
     })
 }
 
-/// Samples one action per dimension from masked logits; returns the log-probability.
-fn sample(logits: &[f32], mask: &[bool], nvec: &[usize], rng: &mut SimRng, out: &mut [usize]) -> f32 {
+/// Samples one action per dimension from masked logits into `out`, and its log-probability into
+/// `logprobs`.
+fn sample(
+    logits: &[f32],
+    mask: &[bool],
+    nvec: &[usize],
+    rng: &mut SimRng,
+    out: &mut [usize],
+    logprobs: &mut [f32],
+) {
     let mut start = 0;
-    let mut logprob = 0.0f32;
     for (d, &n) in nvec.iter().enumerate() {
         let seg = &logits[start..start + n];
         let allowed = &mask[start..start + n];
@@ -281,10 +295,9 @@ fn sample(logits: &[f32], mask: &[bool], nvec: &[usize], rng: &mut SimRng, out: 
             }
         }
         out[d] = choice;
-        logprob += seg[choice] - max - total.ln();
+        logprobs[d] = seg[choice] - max - total.ln();
         start += n;
     }
-    logprob
 }
 
 /// Runs (or continues) training until the step budget, `stop_after`, or an interrupt.
@@ -298,6 +311,9 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
     let nvec = venv.action_space().nvec;
     let n_logits: usize = nvec.iter().sum();
     let dims = nvec.len();
+    let credit = task.credit(p.credit, dims).map_err(anyhow::Error::msg)?;
+    let components = credit.components;
+    let groups = credit.groups.len();
     let device = cfg.backend.autodiff_device();
     let mut log =
         if options.tensorboard { RunLog::tensorboard(&state.log_dir)? } else { RunLog::in_memory() };
@@ -314,10 +330,13 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
     };
     bar.set_position(state.global_step);
 
-    let mut buffer = RolloutBuffer::new(p.num_steps, p.num_envs, obs_dim, dims, n_logits);
+    let widths = BufferWidths { obs_dim, act_dims: dims, n_logits, components, groups };
+    let mut buffer = RolloutBuffer::new(p.num_steps, p.num_envs, widths);
     let mut obs = vec![0.0f32; obs_raw.len()];
     let mut logits = vec![0.0f32; n_logits];
-    let mut value = [0.0f32];
+    let mut logprobs = vec![0.0f32; dims];
+    let mut value = vec![0.0f32; components];
+    let mut rewards = vec![0.0f32; p.num_envs * components];
     let mut scratch = vec![0.0f32; 2 * state.nets.actor.max_width().max(state.nets.critic.max_width())];
     let mut masks = vec![true; p.num_envs * n_logits];
     let mut actions: Vec<Vec<usize>> = vec![vec![0; dims]; p.num_envs];
@@ -347,48 +366,47 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
                 let row = &obs[e * obs_dim..(e + 1) * obs_dim];
                 let mask = &masks[e * n_logits..(e + 1) * n_logits];
                 state.nets.actor.forward(row, &mut scratch, &mut logits);
-                let logprob = sample(&logits, mask, &nvec, &mut state.rng, &mut actions[e]);
-                state.nets.critic.forward(row, &mut scratch, &mut value);
+                sample(&logits, mask, &nvec, &mut state.rng, &mut actions[e], &mut logprobs);
                 let i = t * p.num_envs + e;
+                state.nets.critic.forward(
+                    row,
+                    &mut scratch,
+                    &mut buffer.values[i * components..(i + 1) * components],
+                );
                 buffer.obs[i * obs_dim..(i + 1) * obs_dim].copy_from_slice(row);
                 buffer.masks[i * n_logits..(i + 1) * n_logits].copy_from_slice(mask);
                 buffer.actions[i * dims..(i + 1) * dims].copy_from_slice(&actions[e]);
-                buffer.logprobs[i] = logprob;
-                buffer.values[i] = value[0];
+                credit.group_logprobs(&logprobs, &mut buffer.logprobs[i * groups..(i + 1) * groups]);
             }
             let step = venv.step(&actions);
-            let mut rewards = step.rewards.clone();
             let dones: Vec<bool> =
                 step.terminated.iter().zip(&step.truncated).map(|(a, b)| *a || *b).collect();
-            for ((reward, info), (episode, &env_reward)) in
-                rewards.iter_mut().zip(&step.infos).zip(state.episodes.iter_mut().zip(&step.rewards))
-            {
+            let violation_weight = cfg.lagrangian.as_ref().map(|_| state.lambda);
+            for (e, (info, episode)) in step.infos.iter().zip(state.episodes.iter_mut()).enumerate() {
                 let domain = info.domain();
                 if let Some(d) = domain {
                     rollout_violations += d.violations;
                     rollout_finished += d.finished;
-                    if let (Some((penalty, _)), Some(_)) = (task.slo(), &cfg.lagrangian) {
-                        let rate =
-                            if d.finished == 0 { 0.0 } else { d.violations as f64 / d.finished as f64 };
-                        *reward += ((penalty - state.lambda) * rate) as f32;
-                    }
                 }
-                episode.add(env_reward, domain);
+                episode.add(step.rewards[e], domain);
+                let parts = &mut rewards[e * components..(e + 1) * components];
+                task.reward_parts(step.rewards[e], info, violation_weight, &credit, parts);
             }
             if p.norm_reward {
-                state.reward_scaler.scale(&mut rewards, &dones);
+                state.reward_scaler.scale(&mut rewards, components, &dones);
             }
             for e in 0..p.num_envs {
+                let parts = &mut rewards[e * components..(e + 1) * components];
                 if let (true, false, Some(final_obs)) =
                     (step.truncated[e], step.terminated[e], &step.final_obs[e])
                 {
                     let mut normalized = vec![0.0; obs_dim];
                     state.obs_norm.normalize(final_obs, &mut normalized);
                     state.nets.critic.forward(&normalized, &mut scratch, &mut value);
-                    rewards[e] += p.gamma as f32 * value[0];
+                    parts.iter_mut().zip(&value).for_each(|(r, v)| *r += p.gamma as f32 * v);
                 }
                 let i = t * p.num_envs + e;
-                buffer.rewards[i] = rewards[e];
+                buffer.rewards[i * components..(i + 1) * components].copy_from_slice(parts);
                 buffer.dones[i] = dones[e];
                 if dones[e] {
                     let ep = std::mem::take(&mut state.episodes[e]);
@@ -404,12 +422,10 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
         }
         // Bootstrap from the observation after the last step.
         state.obs_norm.normalize(&obs_raw, &mut obs);
-        let last_values: Vec<f32> = (0..p.num_envs)
-            .map(|e| {
-                state.nets.critic.forward(&obs[e * obs_dim..(e + 1) * obs_dim], &mut scratch, &mut value);
-                value[0]
-            })
-            .collect();
+        let mut last_values = vec![0.0f32; p.num_envs * components];
+        for (row, out) in obs.chunks(obs_dim).zip(last_values.chunks_mut(components)) {
+            state.nets.critic.forward(row, &mut scratch, out);
+        }
         let (advantages, returns) = compute_gae(
             &buffer.rewards,
             &buffer.values,
@@ -418,7 +434,13 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
             p.gamma as f32,
             p.gae_lambda as f32,
         );
-        let batch = ppo::Batch { buffer: &buffer, advantages: &advantages, returns: &returns, nvec: &nvec };
+        let batch = ppo::Batch {
+            buffer: &buffer,
+            advantages: &advantages,
+            returns: &returns,
+            nvec: &nvec,
+            credit: &credit,
+        };
         let stats = match ppo::update(
             p,
             &mut state.nets,
@@ -519,9 +541,11 @@ mod tests {
         let logits = [0.0, 1.0, 2.0, 5.0, 5.0];
         let mask = [true, false, true, true, true];
         let mut out = [0, 0];
+        let mut logprobs = [0.0; 2];
         let mut counts = [0usize; 3];
         for _ in 0..3000 {
-            let lp = sample(&logits, &mask, &[3, 2], &mut rng, &mut out);
+            sample(&logits, &mask, &[3, 2], &mut rng, &mut out, &mut logprobs);
+            let lp = logprobs[0] + logprobs[1];
             assert_ne!(out[0], 1, "masked choice sampled");
             counts[out[0]] += 1;
             let p0 = if out[0] == 0 { 1.0 / (1.0 + 2f32.exp()) } else { 2f32.exp() / (1.0 + 2f32.exp()) };

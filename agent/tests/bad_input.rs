@@ -123,7 +123,7 @@ fn bad_policy_files_fail_cleanly() {
     let scenario = serflow_env::Scenario::load("default").unwrap();
     let dim = serflow_policies::schema::observation_len(4);
     let nvec = serflow_policies::ActionSet::default().nvec(4);
-    let nets = ActorCriticConfig::default().init(dim, &nvec, None, &mut SimRng::new(1, Stream::Training));
+    let nets = ActorCriticConfig::default().init(dim, &nvec, 1, None, &mut SimRng::new(1, Stream::Training));
     let good = policy_file(&nets, &ObsNormalizer::new(dim), &scenario, String::new());
     let text = ron::ser::to_string(&good).unwrap();
     let ok = file("good.ron", &text);

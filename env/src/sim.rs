@@ -129,6 +129,9 @@ pub struct IntervalReport {
     pub faas_cold_starts: u64,
     /// Fraction of finished requests within the SLO (1 when none finished).
     pub slo_attainment: f64,
+    /// Dollars accrued during the interval by each stage (VMs, FaaS and its outgoing transfers), in
+    /// pipeline order; they sum to `cost`.
+    pub stage_costs: Vec<f64>,
 }
 
 /// The simulator of one episode.
@@ -169,6 +172,7 @@ pub struct Simulator {
     interval_violations: u64,
     interval_throttled: u64,
     cost_at_interval_start: CostReport,
+    stage_costs_at_interval_start: Vec<f64>,
     cold_at_interval_start: (u64, u64),
     previous_rate: f32,
     observation: Observation,
@@ -256,6 +260,7 @@ impl Simulator {
             interval_violations: 0,
             interval_throttled: 0,
             cost_at_interval_start: CostReport::default(),
+            stage_costs_at_interval_start: vec![0.0; scenario.n_stages()],
             cold_at_interval_start: (0, 0),
             previous_rate: 0.0,
             observation: Observation::zeros(n_stages),
@@ -562,6 +567,17 @@ impl Simulator {
         let now = self.events.now();
         let cost = self.costs(now);
         let start = std::mem::replace(&mut self.cost_at_interval_start, cost.clone());
+        let stage_costs = self
+            .stages
+            .iter()
+            .zip(&mut self.stage_costs_at_interval_start)
+            .map(|(st, start)| {
+                let total = st.pool.billed_seconds(now) * st.pool.price_per_s()
+                    + st.report.faas.cost
+                    + st.report.transfer_cost;
+                total - std::mem::replace(start, total)
+            })
+            .collect();
         let cold = self.cold_starts();
         let cold_start = std::mem::replace(&mut self.cold_at_interval_start, cold);
         let visits: u64 = self.stages.iter().map(|s| s.interval.arrivals).sum();
@@ -585,6 +601,7 @@ impl Simulator {
             vm_cold_starts: cold.0 - cold_start.0,
             faas_cold_starts: cold.1 - cold_start.1,
             slo_attainment: attainment,
+            stage_costs,
         };
         self.observe(report.cost);
         self.interval_front = 0;

@@ -200,3 +200,25 @@ fn bigger_requests_exit_later_when_size_drives_exits() {
     // E[min(1, 0.5 * 1000 / s)] over s ~ U(1, 2000) is ~0.6, so reach drops to ~0.4.
     assert!(sized < plain - 0.05, "size-driven exits: reach {sized} vs {plain}");
 }
+
+#[test]
+fn per_stage_interval_costs_add_up_to_the_interval_and_the_episode() {
+    let scenario = Arc::new(Scenario::load("default").unwrap());
+    let mut sim = serflow_env::Simulator::new(scenario.clone(), 3);
+    let mut action = Action::faas_only(scenario.n_stages());
+    action.stages[1] = StageAction { vm_target: 1, vm_share: 1.0, vm_rate_limit: None };
+    let mut per_stage = vec![0.0; scenario.n_stages()];
+    let mut total = 0.0;
+    for _ in 0..60 {
+        let report = sim.step(&action);
+        let sum: f64 = report.stage_costs.iter().sum();
+        assert!((sum - report.cost).abs() < 1e-12, "{sum} vs {}", report.cost);
+        per_stage.iter_mut().zip(&report.stage_costs).for_each(|(t, c)| *t += c);
+        total += report.cost;
+    }
+    // every stage pays for FaaS (and its initial VMs' minimum); stage 1 kept a VM for all 600 s
+    assert!(per_stage.iter().all(|&c| c > 0.0), "{per_stage:?}");
+    let vm_dollars = 600.0 * scenario.config.vm.price_per_hour / 3600.0;
+    assert!(per_stage[1] >= vm_dollars, "{per_stage:?}");
+    assert!((per_stage.iter().sum::<f64>() - total).abs() < 1e-9);
+}
