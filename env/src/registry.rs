@@ -8,12 +8,19 @@ use serflow_policies::baselines::{FaasOnly, Libra, Serflow, VmOnly};
 use serflow_policies::{Learned, Policy};
 
 /// Names accepted by [`build_policy`], with one line each.
-pub const POLICIES: [(&str, &str); 4] = [
+pub const POLICIES: [(&str, &str); 5] = [
     ("faas-only", "every request to FaaS"),
     ("vm-only", "HPA-like: VMs at 60 % target utilisation, stabilised scale-in"),
     ("libra", "LIBRA (IC2E 2021): EWMA mean+std, 300 s updates, 80 % quota to VMs, exits ignored"),
     ("serflow", "SERFLOW heuristic: per-stage S-CIP/T-CIP provisioning, FaaS for bursts"),
+    ("learned", "the shipped PPO policy trained on `default` (checkpoints/default/policy.ron)"),
 ];
+
+/// Where the shipped learned policy lives in the repository (it is also compiled into the binary).
+pub const SHIPPED_POLICY_PATH: &str = "checkpoints/default/policy.ron";
+
+/// The shipped learned policy file's text.
+pub const SHIPPED_POLICY: &str = include_str!("../../checkpoints/default/policy.ron");
 
 /// The policy `name` (a built-in, or a learned-policy file: anything ending `.ron` or containing
 /// `/`), configured for `scenario`.
@@ -26,6 +33,11 @@ pub fn build_policy(name: &str, scenario: &Scenario) -> Result<Box<dyn Policy>, 
         "vm-only" => Box::new(VmOnly::new(profile(scenario), Default::default())),
         "libra" => Box::new(Libra::new(profile(scenario), Default::default())),
         "serflow" => Box::new(Serflow::new(profile(scenario), Default::default())),
+        "learned" => {
+            let policy = Learned::parse(SHIPPED_POLICY, SHIPPED_POLICY_PATH)
+                .map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
+            Box::new(check_stages(policy, SHIPPED_POLICY_PATH, scenario)?)
+        }
         _ => {
             let known: Vec<&str> = POLICIES.iter().map(|p| p.0).collect();
             return Err(ScenarioError::new(
@@ -40,6 +52,10 @@ pub fn build_policy(name: &str, scenario: &Scenario) -> Result<Box<dyn Policy>, 
 /// Loads a learned policy file and checks it controls `scenario`'s stages.
 pub fn load_learned(path: &str, scenario: &Scenario) -> Result<Learned, ScenarioError> {
     let policy = Learned::load(path).map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
+    check_stages(policy, path, scenario)
+}
+
+fn check_stages(policy: Learned, path: &str, scenario: &Scenario) -> Result<Learned, ScenarioError> {
     let file = policy.file();
     if file.n_stages != scenario.n_stages() {
         return Err(ScenarioError::new(

@@ -98,11 +98,16 @@ impl Learned {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| LoadError { path: name.clone(), reason: format!("cannot read: {e}") })?;
-        let file: LearnedPolicyFile = ron::from_str(&text).map_err(|e| LoadError {
-            path: name.clone(),
+        Self::parse(&text, &name)
+    }
+
+    /// Parses and validates the text of a policy file; `name` is what errors call it.
+    pub fn parse(text: &str, name: &str) -> Result<Self, LoadError> {
+        let file: LearnedPolicyFile = ron::from_str(text).map_err(|e| LoadError {
+            path: name.to_string(),
             reason: format!("line {}, column {}: {}", e.span.start.line, e.span.start.col, e.code),
         })?;
-        Self::new(file).map_err(|reason| LoadError { path: name, reason })
+        Self::new(file).map_err(|reason| LoadError { path: name.to_string(), reason })
     }
 
     /// Validates an in-memory policy file.

@@ -1,13 +1,15 @@
 //! The paper's claim on the `default` scenario: the exit-aware SERFLOW heuristic costs well under
-//! LIBRA (which sizes every stage for the front-end rate) while both meet the SLO target. A regression
-//! guard for the simulator and the heuristics together; the measured figures are in the README.
+//! LIBRA (which sizes every stage for the front-end rate) while both meet the SLO target; and the
+//! shipped learned policy costs less than the heuristic at the target. A regression guard for the
+//! simulator, the heuristics and the shipped policy together; the measured figures are in the README.
 
 use rayon::prelude::*;
 use serflow_env::{Scenario, build_policy, run_episode};
 use std::sync::Arc;
 
-fn mean_over_seeds(scenario: &Arc<Scenario>, policy: &str) -> (f64, f64) {
-    let runs: Vec<(f64, f64)> = (1..=5u64)
+/// Mean `(cost, attainment)` of `policy` over `seeds`.
+fn mean_over_seeds(scenario: &Arc<Scenario>, policy: &str, seeds: std::ops::Range<u64>) -> (f64, f64) {
+    let runs: Vec<(f64, f64)> = seeds
         .into_par_iter()
         .map(|seed| {
             let mut p = build_policy(policy, scenario).unwrap();
@@ -23,11 +25,28 @@ fn mean_over_seeds(scenario: &Arc<Scenario>, policy: &str) -> (f64, f64) {
 fn serflow_is_at_least_20_percent_cheaper_than_libra_and_meets_the_target() {
     let scenario = Arc::new(Scenario::load("default").unwrap());
     let target = scenario.config.slo.attainment_target;
-    let (libra_cost, libra_att) = mean_over_seeds(&scenario, "libra");
-    let (serflow_cost, serflow_att) = mean_over_seeds(&scenario, "serflow");
+    let (libra_cost, libra_att) = mean_over_seeds(&scenario, "libra", 1..6);
+    let (serflow_cost, serflow_att) = mean_over_seeds(&scenario, "serflow", 1..6);
     assert!(
         libra_att >= target && serflow_att >= target,
         "attainment: libra {libra_att}, serflow {serflow_att}"
     );
     assert!(serflow_cost <= 0.8 * libra_cost, "serflow ${serflow_cost:.4} vs libra ${libra_cost:.4}");
+}
+
+/// On the evaluation seeds of the training config (1000000..1000005) and on seeds no training run
+/// saw or selected on (2000000..2000010).
+#[test]
+fn the_shipped_learned_policy_beats_the_heuristic_at_the_target() {
+    let scenario = Arc::new(Scenario::load("default").unwrap());
+    let target = scenario.config.slo.attainment_target;
+    for seeds in [1_000_000..1_000_005, 2_000_000..2_000_010] {
+        let (learned_cost, learned_att) = mean_over_seeds(&scenario, "learned", seeds.clone());
+        let (serflow_cost, _) = mean_over_seeds(&scenario, "serflow", seeds.clone());
+        assert!(learned_att >= target, "seeds {seeds:?}: learned attainment {learned_att}");
+        assert!(
+            learned_cost < serflow_cost,
+            "seeds {seeds:?}: learned ${learned_cost:.4} vs serflow ${serflow_cost:.4}"
+        );
+    }
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 pub struct SimulateArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// The policy to run: faas-only, vm-only, libra, serflow.
+    /// The policy to run: faas-only, vm-only, libra, serflow, learned (the shipped PPO policy), or a policy file (.ron).
     #[arg(long, default_value = "faas-only")]
     policy: String,
     /// Episode seed: the same seed gives the same result, bit for bit.
