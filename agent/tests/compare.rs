@@ -46,15 +46,33 @@ fn compare_json_is_an_array_of_simulate_objects_with_floors() {
 }
 
 #[test]
-fn compare_csv_and_table_have_one_row_per_policy() {
+fn compare_csv_markdown_and_table_have_one_row_per_policy() {
     let out = stdout(&serflow(&["compare", "--duration", "300", "--seeds", "1", "--csv"]));
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 5, "{out}");
+    assert_eq!(lines.len(), 6, "{out}");
     assert!(lines[0].starts_with("policy,seeds,cost_total"));
     let table = stdout(&serflow(&["compare", "--duration", "300", "--seeds", "1", "--explain"]));
-    for needle in ["T-CIP", "S-CIP", "block4", "libra", "serflow", "vm-only", "faas-only", "floor"] {
+    for needle in ["T-CIP", "S-CIP", "block4", "libra", "serflow", "vm-only", "faas-only", "learned", "floor"]
+    {
         assert!(table.contains(needle), "{needle} missing: {table}");
     }
+    let md = stdout(&serflow(&[
+        "compare",
+        "--duration",
+        "300",
+        "--seeds",
+        "2",
+        "--first-seed",
+        "2000000",
+        "--policies",
+        "serflow,learned",
+        "--markdown",
+    ]));
+    assert!(md.contains("seeds 2000000..=2000001"), "{md}");
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(rows.len(), 3, "{md}");
+    assert!(rows[1].starts_with("| serflow |") && rows[2].starts_with("| learned |"), "{md}");
+    assert!(rows.iter().all(|r| r.matches(" | ").count() == 12), "{md}");
 }
 
 #[test]
@@ -64,4 +82,7 @@ fn compare_rejects_unknown_policies_and_zero_seeds() {
     assert!(stderr(&out).contains("oracle"));
     let out = serflow(&["compare", "--seeds", "0"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = serflow(&["compare", "--seeds", "2", "--first-seed", &u64::MAX.to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--first-seed"), "{}", stderr(&out));
 }

@@ -1,8 +1,8 @@
 //! `serflow compare`: every policy over the same seeds, side by side with the hindsight floor.
 
 use super::simulate::thousands;
-use super::{ScenarioArgs, progress};
-use anyhow::{Result, bail};
+use super::{ScenarioArgs, progress, seed_range};
+use anyhow::Result;
 use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -19,18 +19,25 @@ use std::sync::Arc;
 pub struct CompareArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// Comma-separated policies: faas-only, vm-only, libra, serflow, or policy files (.ron).
-    #[arg(long, value_delimiter = ',', default_value = "faas-only,vm-only,libra,serflow")]
+    /// Comma-separated policies: faas-only, vm-only, libra, serflow, learned, or policy files (.ron).
+    #[arg(long, value_delimiter = ',', default_value = "faas-only,vm-only,libra,serflow,learned")]
     policies: Vec<String>,
-    /// Number of seeds (1..=N); every policy sees the same seeds.
+    /// Number of seeds; every policy sees the same seeds.
     #[arg(long, default_value_t = 5)]
     seeds: u64,
+    /// The first seed (seeds are FIRST..FIRST+SEEDS). Training uses seeds from 1 up and evaluates on
+    /// 1000000 up; pick another range for held-out figures.
+    #[arg(long, default_value_t = 1)]
+    first_seed: u64,
     /// Print a JSON array of the `simulate --json` objects (with the floor of each seed).
-    #[arg(long, conflicts_with = "csv")]
+    #[arg(long, conflicts_with_all = ["csv", "markdown"])]
     json: bool,
     /// Print the table as CSV.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "markdown")]
     csv: bool,
+    /// Print the table as Markdown (for reports).
+    #[arg(long)]
+    markdown: bool,
     /// Print the offline profile (capacities, FaaS cost per request, T-CIP, S-CIP) the heuristics use.
     #[arg(long)]
     explain: bool,
@@ -65,9 +72,7 @@ pub struct Row {
 }
 
 pub fn run(args: CompareArgs) -> Result<()> {
-    if args.seeds == 0 {
-        bail!("--seeds: must be at least 1");
-    }
+    let seeds = seed_range(args.first_seed, args.seeds, "--seeds")?;
     let scenario = args.scenario.load()?;
     for name in &args.policies {
         build_policy(name, &scenario)?; // reject unknown names before any work
@@ -76,7 +81,6 @@ pub fn run(args: CompareArgs) -> Result<()> {
     if args.explain {
         print!("{}", explain(&scenario, &prof));
     }
-    let seeds: Vec<u64> = (1..=args.seeds).collect();
     let steps = scenario.steps_per_episode() as u64;
     let bar = progress(steps * args.seeds * (args.policies.len() as u64 + 1), "compare");
     let floors: Vec<FluidFloor> =
@@ -110,7 +114,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
         print!("{}", csv(&rows));
     } else {
         let mean_floor = floors.iter().map(|f| f.total).sum::<f64>() / floors.len() as f64;
-        print!("{}", table(&scenario, &rows, mean_floor));
+        let header = header(&scenario, &seeds, mean_floor);
+        if args.markdown {
+            print!("{header}\n{}", markdown(&rows));
+        } else {
+            print!("{header}\n{}", table(&rows));
+        }
     }
     Ok(())
 }
@@ -162,56 +171,91 @@ pub fn row<'a>(name: &str, runs: impl Iterator<Item = &'a Run>) -> Row {
     }
 }
 
-pub fn table(scenario: &Scenario, rows: &[Row], floor: f64) -> String {
-    let seeds = rows.first().map_or(0, |r| r.seeds);
-    let mut out = format!(
-        "scenario {}: {} s per episode, mean over {} seed(s); SLO {} ms for {:.2} %; hindsight floor ${:.4}\n\n",
+/// The line above the table: scenario, seeds, SLO and the mean hindsight floor.
+pub fn header(scenario: &Scenario, seeds: &[u64], floor: f64) -> String {
+    let range = match (seeds.first(), seeds.last()) {
+        (Some(first), Some(last)) if first != last => format!("seeds {first}..={last}"),
+        (Some(first), _) => format!("seed {first}"),
+        _ => "no seeds".into(),
+    };
+    format!(
+        "scenario {}: {} s per episode, mean over {} ({range}); SLO {} ms for {:.2} %; hindsight floor ${:.4}\n",
         scenario.config.name,
         scenario.config.horizon_s,
-        seeds,
+        seeds.len(),
         scenario.config.slo.latency_ms,
         scenario.config.slo.attainment_target * 100.0,
         floor
-    );
-    out += &format!(
-        "{:<10} {:>10} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>8} {:>9} {:>12} {:>8} {:>9}\n",
-        "policy",
-        "cost $",
-        "VM $",
-        "FaaS $",
-        "/floor",
-        "attained",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "VM-hours",
-        "FaaS runs",
-        "VM cold",
-        "FaaS cold"
-    );
+    )
+}
+
+/// Column titles of the table and the Markdown report.
+const COLUMNS: [&str; 13] = [
+    "policy",
+    "cost $",
+    "VM $",
+    "FaaS $",
+    "/floor",
+    "attained %",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "VM-hours",
+    "FaaS runs",
+    "VM cold",
+    "FaaS cold",
+];
+
+/// A row's cells, formatted; the attainment carries `!` when below target.
+fn cells(r: &Row) -> [String; 13] {
+    [
+        r.policy.clone(),
+        format!("{:.4}", r.cost_total),
+        format!("{:.4}", r.cost_vm),
+        format!("{:.4}", r.cost_faas),
+        format!("{:.2}", r.cost_vs_floor),
+        format!("{:.3}{}", r.slo_attainment * 100.0, if r.meets_target { "" } else { "!" }),
+        format!("{:.1}", r.p50_ms),
+        format!("{:.1}", r.p95_ms),
+        format!("{:.1}", r.p99_ms),
+        format!("{:.2}", r.vm_hours),
+        thousands(r.faas_invocations.round() as u64),
+        format!("{:.1}", r.vm_cold_starts),
+        format!("{:.1}", r.faas_cold_starts),
+    ]
+}
+
+fn footnote(rows: &[Row]) -> &'static str {
+    if rows.iter().any(|r| !r.meets_target) { "\n! below the SLO attainment target\n" } else { "" }
+}
+
+/// The aligned text table: policy names left, numbers right.
+pub fn table(rows: &[Row]) -> String {
+    let all: Vec<[String; 13]> =
+        std::iter::once(COLUMNS.map(String::from)).chain(rows.iter().map(cells)).collect();
+    let widths: Vec<usize> =
+        (0..COLUMNS.len()).map(|c| all.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in &all {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, &w))| if c == 0 { format!("{cell:<w$}") } else { format!("{cell:>w$}") })
+            .collect();
+        out += line.join("  ").trim_end();
+        out.push('\n');
+    }
+    out + footnote(rows)
+}
+
+/// The table as Markdown.
+pub fn markdown(rows: &[Row]) -> String {
+    let mut out = format!("| {} |\n|{}\n", COLUMNS.join(" | "), "---|".repeat(COLUMNS.len()));
     for r in rows {
-        out += &format!(
-            "{:<10} {:>10.4} {:>10.4} {:>10.4} {:>8.2} {:>9.3}{} {:>8.1} {:>8.1} {:>8.1} {:>9.2} {:>12} {:>8.1} {:>9.1}\n",
-            r.policy,
-            r.cost_total,
-            r.cost_vm,
-            r.cost_faas,
-            r.cost_vs_floor,
-            r.slo_attainment * 100.0,
-            if r.meets_target { ' ' } else { '!' },
-            r.p50_ms,
-            r.p95_ms,
-            r.p99_ms,
-            r.vm_hours,
-            thousands(r.faas_invocations.round() as u64),
-            r.vm_cold_starts,
-            r.faas_cold_starts
-        );
+        out += &format!("| {} |\n", cells(r).join(" | "));
     }
-    if rows.iter().any(|r| !r.meets_target) {
-        out += "\n! below the SLO attainment target\n";
-    }
-    out
+    out + footnote(rows)
 }
 
 fn csv(rows: &[Row]) -> String {

@@ -2,9 +2,9 @@
 //! timelines (arrival rate, VMs, FaaS share, cost rate, stage p95 latency) as TensorBoard scalars and
 //! CSV, so policies can be compared by eye.
 
-use super::compare::{Run, floor, row, table};
-use super::{ScenarioArgs, progress};
-use anyhow::{Result, bail};
+use super::compare::{Run, floor, header, row, table};
+use super::{ScenarioArgs, progress, seed_range};
+use anyhow::Result;
 use clap::Args;
 use rayon::prelude::*;
 use serflow_agent::checkpoint::write_atomic;
@@ -19,12 +19,15 @@ use std::path::PathBuf;
 pub struct EvalArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// A built-in policy (faas-only, vm-only, libra, serflow) or a policy file (.ron).
+    /// A built-in policy (faas-only, vm-only, libra, serflow, learned) or a policy file (.ron).
     #[arg(long, default_value = "serflow")]
     policy: String,
-    /// Episodes (seeds 1..=N).
+    /// Episodes (seeds FIRST..FIRST+N).
     #[arg(long, default_value_t = 5)]
     episodes: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 1)]
+    first_seed: u64,
     /// Write timelines here: TensorBoard runs `<policy>-seed<N>/` and `<policy>-timeline.csv`.
     #[arg(long, value_name = "DIR")]
     logdir: Option<PathBuf>,
@@ -40,13 +43,10 @@ struct Point {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    if args.episodes == 0 {
-        bail!("--episodes: must be at least 1");
-    }
+    let seeds = seed_range(args.first_seed, args.episodes, "--episodes")?;
     let scenario = args.scenario.load()?;
     build_policy(&args.policy, &scenario)?;
     let prof = profile(&scenario);
-    let seeds: Vec<u64> = (1..=args.episodes).collect();
     let bar = progress(scenario.steps_per_episode() as u64 * args.episodes * 2, "eval");
     let results: Vec<(Run, Vec<Point>)> = seeds
         .par_iter()
@@ -71,7 +71,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&runs)?);
     } else {
         let mean_floor = runs.iter().map(|r| r.floor.total).sum::<f64>() / runs.len() as f64;
-        print!("{}", table(&scenario, &[row(&args.policy, runs.into_iter())], mean_floor));
+        print!(
+            "{}\n{}",
+            header(&scenario, &seeds, mean_floor),
+            table(&[row(&args.policy, runs.into_iter())])
+        );
         if let Some(dir) = &args.logdir {
             println!(
                 "\ntimelines: {}/{label}-seed*/ (tensorboard --logdir {0}), {0}/{label}-timeline.csv",

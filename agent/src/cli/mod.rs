@@ -119,6 +119,17 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// A progress bar on stderr over `len` simulated intervals (hidden when stderr is not a terminal).
+/// Seeds `first..first + count` for a command's `--first-seed` and `count_flag`.
+pub fn seed_range(first: u64, count: u64, count_flag: &str) -> anyhow::Result<Vec<u64>> {
+    if count == 0 {
+        anyhow::bail!("{count_flag}: must be at least 1");
+    }
+    let end = first
+        .checked_add(count)
+        .ok_or_else(|| anyhow::anyhow!("--first-seed: {first} + {count} seeds overflows"))?;
+    Ok((first..end).collect())
+}
+
 pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     let bar = serflow_agent::logging::progress_bar(
         len,
