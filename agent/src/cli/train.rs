@@ -191,7 +191,7 @@ fn default_run_name(config: &TrainConfig) -> String {
 }
 
 fn git_revision() -> Option<String> {
-    let out = std::process::Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok()?;
+    let out = std::process::Command::new("git").args(["describe", "--always", "--dirty"]).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
