@@ -2,7 +2,7 @@
 //! one 10 s control interval every 20 ms of wall time.
 //!
 //! `cargo run --release --example controller [-- POLICY [SCENARIO]]` (POLICY: a built-in name or a
-//! policy file exported by `serflow export`; default `serflow` on the `default` scenario).
+//! policy file exported by `serflow export`; default: the shipped `learned` policy on `default`).
 
 use serflow_agent::sim_cluster::SimulatedCluster;
 use serflow_env::{Scenario, build_policy};
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let policy_name = args.next().unwrap_or_else(|| "serflow".into());
+    let policy_name = args.next().unwrap_or_else(|| "learned".into());
     let scenario = Arc::new(Scenario::load(&args.next().unwrap_or_else(|| "default".into()))?);
     let policy = build_policy(&policy_name, &scenario)?;
     let cluster = SimulatedCluster::new(scenario.clone(), 1);

@@ -104,6 +104,10 @@ fn bad_arguments_fail_cleanly() {
     fails_with(&["simulate", "--scenario", "nosuch"], &["unknown scenario", "nosuch"]);
     fails_with(&["simulate", "--scenario", "/nonexistent/s.ron"], &["/nonexistent/s.ron", "cannot read"]);
     fails_with(&["simulate", "--policy", "magic"], &["unknown policy", "magic"]);
+    fails_with(
+        &["simulate", "--scenario", "libra-wits", "--policy", "learned"],
+        &["checkpoints/default/policy.ron", "n_stages", "4 stages"],
+    );
     fails_with(&["simulate", "--seed", "1e3"], &["--seed"]);
     fails_with(&["simulate", "--duration", "soon"], &["--duration"]);
     fails_with(&["simulate", "--duration", "-10"], &["horizon_s"]);

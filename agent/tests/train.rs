@@ -133,6 +133,18 @@ fn the_serving_environment_resumes_mid_episode_bit_for_bit() {
     assert!(a.episodes == b.episodes, "episodes differ");
     assert!(a.best_score == b.best_score, "best_score differs");
     assert_eq!(second.state.nets, whole.state.nets);
+    // per-stage credit (the shipped config): one value per stage cost plus the SLO part
+    assert_eq!(whole.state.nets.critic.outputs(), task.scenario.n_stages() + 1);
     assert!(joined.iter().any(|p| p.tag == "charts/lagrange_multiplier"));
     assert!(joined.iter().any(|p| p.tag == "eval/heuristic_cost"));
+}
+
+#[test]
+fn per_stage_credit_needs_an_environment_with_stages() {
+    let mut config = short_cartpole();
+    config.ppo.credit = serflow_agent::credit::CreditMode::PerStage;
+    let dir = scratch("credit");
+    let err =
+        init_state(&CartPoleTask, config, "credit".into(), dir.join("log"), dir.join("ckpt")).unwrap_err();
+    assert!(err.to_string().contains("ppo.credit"), "{err}");
 }
