@@ -266,7 +266,7 @@ impl Simulator {
             observation: Observation::zeros(n_stages),
             scenario,
         };
-        sim.observe(0.0);
+        sim.observe(0.0, 1.0);
         sim
     }
 
@@ -603,7 +603,7 @@ impl Simulator {
             slo_attainment: attainment,
             stage_costs,
         };
-        self.observe(report.cost);
+        self.observe(report.cost, report.slo_attainment);
         self.interval_front = 0;
         self.interval_finished = 0;
         self.interval_violations = 0;
@@ -611,8 +611,9 @@ impl Simulator {
         report
     }
 
-    /// Writes the observation for the decision at `now` and resets the stage interval counters.
-    fn observe(&mut self, interval_cost: f64) {
+    /// Writes the observation for the decision at `now` from the interval just closed (its cost and
+    /// attainment) and resets the stage interval counters.
+    fn observe(&mut self, interval_cost: f64, attainment: f64) {
         let now = self.events.now();
         let interval_s = self.interval.as_secs_f64();
         let front = self.interval_front;
@@ -655,11 +656,6 @@ impl Simulator {
             iv.busy_area = busy;
             iv.ready_area = ready;
         }
-        let attainment = if self.interval_finished == 0 {
-            1.0
-        } else {
-            1.0 - self.interval_violations as f64 / self.interval_finished as f64
-        };
         obs.set_global(GlobalFeature::TotalRate, total_rate);
         obs.set_global(GlobalFeature::RateTrend, total_rate - self.previous_rate);
         obs.set_global(GlobalFeature::SloAttainment, attainment as f32);
