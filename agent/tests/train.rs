@@ -1,19 +1,14 @@
 //! Training: CartPole gets solved, a seed fixes the curve, a resumed run continues the same curve bit
 //! for bit, and a non-finite loss stops training without touching the last checkpoint.
 
+mod common;
+use common::scratch;
 use serflow_agent::checkpoint;
 use serflow_agent::logging::Point;
 use serflow_agent::task::{CartPoleTask, TrainTask};
 use serflow_agent::train::{EnvKind, Stop, TrainConfig, TrainOptions, TrainState, init_state, train};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("serflow-train-{}-{name}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    dir
-}
 
 fn options(stop_after: Option<u64>) -> TrainOptions {
     TrainOptions {
@@ -26,6 +21,7 @@ fn options(stop_after: Option<u64>) -> TrainOptions {
 
 fn fresh<T: TrainTask>(task: &T, config: TrainConfig, name: &str) -> TrainState {
     let dir = scratch(name);
+    std::fs::remove_dir_all(&dir).ok(); // no checkpoint left from an earlier process with this id
     init_state(task, config, name.into(), dir.join("log"), dir.join("ckpt")).unwrap()
 }
 

@@ -5,7 +5,7 @@ use serflow_env::workload::{RateFn, TraceFormat, WorkloadConfig};
 use serflow_env::{EpisodeReport, Scenario};
 use serflow_policies::Action;
 use serflow_policies::schema::StageAction;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// One stage, exponential VM service, no network, generous limits; tests change what they need.
@@ -89,7 +89,8 @@ fn mm_c_pool_mean_wait_matches_erlang_c() {
 
 /// Writes a CSV trace with plain-second timestamps into a temp file.
 fn csv_trace(name: &str, times: &[f64]) -> String {
-    let dir = std::env::temp_dir().join(format!("serflow-validation-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("serflow-validation-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     let body: String = times.iter().map(|t| format!("{t},1\n")).collect();
@@ -174,7 +175,8 @@ fn reach_fractions_match_the_product_of_continuation_probabilities() {
 #[test]
 fn bigger_requests_exit_later_when_size_drives_exits() {
     // Sizes 1..=2000 (median ~1000); with elasticity 1, small requests exit more, large ones less.
-    let dir = std::env::temp_dir().join(format!("serflow-validation-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("serflow-validation-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("sizes.csv");
     let rows: String =

@@ -1,4 +1,5 @@
-//! Helpers shared by the command-line tests: run the built `serflow` binary, find the shared traces.
+//! Helpers shared by the agent's integration tests: run the built `serflow` binary, find the shared
+//! traces, make scratch directories.
 
 #![allow(dead_code)] // each test file uses a subset
 
@@ -24,10 +25,12 @@ pub fn shared_trace(name: &str) -> String {
     format!("../shared/traces/{name}")
 }
 
-/// A scratch directory unique to this test process.
+/// A scratch directory unique to this test process, under Cargo's per-target test directory
+/// (`target/tmp`, removed by `cargo clean`) rather than the system's temp dir.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("serflow-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("serflow-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
 
