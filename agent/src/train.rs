@@ -9,6 +9,7 @@
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, BEST, LATEST};
+use crate::credit::CreditMode;
 use crate::logging::{RunLog, progress_bar};
 use crate::networks::{ActorCritic, Backend};
 use crate::normalizer::{ObsNormalizer, RewardScaler};
@@ -101,6 +102,9 @@ impl TrainConfig {
     /// Checks ranges.
     pub fn validate(&self) -> Result<()> {
         self.ppo.validate().map_err(anyhow::Error::msg)?;
+        if self.env != EnvKind::Serflow && self.ppo.credit != CreditMode::Joint {
+            bail!("ppo.credit: {:?} needs env: Serflow (an environment with stages)", self.ppo.credit);
+        }
         if self.eval_episodes == 0 {
             bail!("eval_episodes: must be at least 1");
         }

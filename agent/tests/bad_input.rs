@@ -163,3 +163,28 @@ fn bad_policy_files_fail_cleanly() {
         &["good.ron", "4 stages"],
     );
 }
+
+#[test]
+fn bad_training_configs_name_file_field_and_reason() {
+    let serving = include_str!("../configs/serflow.ron");
+    let cartpole = include_str!("../configs/cartpole.ron");
+    let with = |name: &str, base: &str, from: &str, to: &str| {
+        assert!(base.contains(from), "test setup: `{from}` not in the config");
+        file(name, &base.replacen(from, to, 1))
+    };
+    let logdir = scratch("bad-train").display().to_string();
+    let train = |config: &str, needles: &[&str]| {
+        fails_with(&["train", "--config", config, "--logdir", &logdir], needles);
+    };
+    let typo = with("typo.ron", serving, "num_envs:", "num_env:");
+    train(&typo, &[&typo, "num_env"]);
+    let zero = with("zero.ron", serving, "num_envs: 8", "num_envs: 0");
+    train(&zero, &[&zero, "ppo.num_envs", "at least 1"]);
+    let credit = with("credit.ron", cartpole, "norm_reward: false,", "norm_reward: false, credit: PerStage,");
+    train(&credit, &[&credit, "ppo.credit", "Serflow"]);
+    let scenario = with("scenario.ron", serving, "scenario: \"default\"", "scenario: \"nosuch\"");
+    train(&scenario, &["unknown scenario", "nosuch"]);
+    fails_with(&["train", "--resume", "/nonexistent/run"], &["/nonexistent/run"]);
+    let runs = std::fs::read_dir(&logdir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(runs, 0, "a failed start must not leave a run directory in {logdir}");
+}

@@ -118,7 +118,6 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// A progress bar on stderr over `len` simulated intervals (hidden when stderr is not a terminal).
 /// Seeds `first..first + count` for a command's `--first-seed` and `count_flag`.
 pub fn seed_range(first: u64, count: u64, count_flag: &str) -> anyhow::Result<Vec<u64>> {
     if count == 0 {
@@ -130,6 +129,7 @@ pub fn seed_range(first: u64, count: u64, count_flag: &str) -> anyhow::Result<Ve
     Ok((first..end).collect())
 }
 
+/// A progress bar on stderr over `len` simulated intervals (hidden when stderr is not a terminal).
 pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     let bar = serflow_agent::logging::progress_bar(
         len,

@@ -1,7 +1,7 @@
 //! `serflow train`: PPO on the serving environment (or CartPole), TensorBoard curves under
 //! `runs/<run-name>/`, checkpoints that resume exactly.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use serflow_agent::checkpoint::{self, write_atomic};
 use serflow_agent::networks::Backend;
@@ -76,7 +76,11 @@ impl TrainArgs {
         if let Some(b) = self.backend {
             config.backend = b;
         }
-        config.validate()?;
+        let source = match &self.config {
+            Some(path) => path.clone(),
+            None => format!("the embedded {:?} config", config.env).to_lowercase(),
+        };
+        config.validate().with_context(|| source)?;
         Ok(config)
     }
 }
@@ -125,19 +129,24 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 git_revision().unwrap_or_else(|| "unknown".into())
             );
             let text = ron::ser::to_string_pretty(&config, ron::ser::PrettyConfig::default())?;
+            // Everything is checked (scenario, trace, credit) before the run directory appears.
+            let state = match config.env {
+                EnvKind::Cartpole => {
+                    init_state(&CartPoleTask, config, run_name, log_dir.clone(), checkpoint_dir.clone())?
+                }
+                EnvKind::Serflow => {
+                    let task = serving_task(&config)?;
+                    init_state(&task, config, run_name, log_dir.clone(), checkpoint_dir.clone())?
+                }
+            };
             write_atomic(&log_dir.join("config.ron"), &(header + &text))?;
             eprintln!(
-                "run {run_name}: logs in {}, checkpoints in {}",
+                "run {}: logs in {}, checkpoints in {}",
+                state.run_name,
                 log_dir.display(),
                 checkpoint_dir.display()
             );
-            match config.env {
-                EnvKind::Cartpole => init_state(&CartPoleTask, config, run_name, log_dir, checkpoint_dir)?,
-                EnvKind::Serflow => {
-                    let task = serving_task(&config)?;
-                    init_state(&task, config, run_name, log_dir, checkpoint_dir)?
-                }
-            }
+            state
         }
     };
     let interrupt = Arc::new(AtomicBool::new(false));
