@@ -161,6 +161,8 @@ pub fn greedy_return(nets: &ActorCritic, norm: &ObsNormalizer, seed: u64) -> f64
 pub struct ServingTask {
     /// The scenario trained on.
     pub scenario: Arc<Scenario>,
+    /// Training episodes start with `0..=N` VMs per stage (`TrainConfig::random_initial_vms`).
+    pub random_initial_vms: Option<u32>,
 }
 
 impl ServingTask {
@@ -184,7 +186,11 @@ impl TrainTask for ServingTask {
     type Env = ServingEnv;
 
     fn make_env(&self) -> ServingEnv {
-        ServingEnv::new(self.scenario.clone())
+        let env = ServingEnv::new(self.scenario.clone());
+        match self.random_initial_vms {
+            Some(up_to) => env.with_random_initial_vms(up_to),
+            None => env,
+        }
     }
 
     fn evaluate(&self, nets: &ActorCritic, norm: &ObsNormalizer, seeds: &[u64]) -> Evaluation {

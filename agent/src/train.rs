@@ -66,6 +66,10 @@ pub struct TrainConfig {
     /// Adapt the violation penalty to hit the SLO target (serving only).
     #[serde(default)]
     pub lagrangian: Option<LagrangianConfig>,
+    /// Start each training episode with a uniform `0..=N` ready VMs per stage instead of the
+    /// scenario's initial count (serving only; evaluation keeps the scenario's start).
+    #[serde(default)]
+    pub random_initial_vms: Option<u32>,
     /// Evaluate every this many iterations (and at the end).
     pub eval_every: u64,
     /// Evaluation episodes (seeds `eval_seed..eval_seed + eval_episodes`).
@@ -102,6 +106,9 @@ impl TrainConfig {
     /// Checks ranges.
     pub fn validate(&self) -> Result<()> {
         self.ppo.validate().map_err(anyhow::Error::msg)?;
+        if self.env != EnvKind::Serflow && self.random_initial_vms.is_some() {
+            bail!("random_initial_vms: needs env: Serflow (an environment with VMs)");
+        }
         if self.env != EnvKind::Serflow && self.ppo.credit != CreditMode::Joint {
             bail!("ppo.credit: {:?} needs env: Serflow (an environment with stages)", self.ppo.credit);
         }

@@ -182,6 +182,9 @@ fn bad_training_configs_name_file_field_and_reason() {
     train(&zero, &[&zero, "ppo.num_envs", "at least 1"]);
     let credit = with("credit.ron", cartpole, "norm_reward: false,", "norm_reward: false, credit: PerStage,");
     train(&credit, &[&credit, "ppo.credit", "Serflow"]);
+    let start =
+        with("start.ron", cartpole, "lagrangian: None,", "lagrangian: None, random_initial_vms: Some(2),");
+    train(&start, &[&start, "random_initial_vms", "Serflow"]);
     let scenario = with("scenario.ron", serving, "scenario: \"default\"", "scenario: \"nosuch\"");
     train(&scenario, &["unknown scenario", "nosuch"]);
     fails_with(&["train", "--resume", "/nonexistent/run"], &["/nonexistent/run"]);

@@ -103,8 +103,12 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint() {
 #[test]
 fn the_serving_environment_resumes_mid_episode_bit_for_bit() {
     use serflow_agent::task::ServingTask;
-    let task = ServingTask { scenario: Arc::new(serflow_env::Scenario::load("default").unwrap()) };
     let mut config = TrainConfig::default_for(EnvKind::Serflow);
+    config.random_initial_vms = Some(3); // the random start must replay on resume too
+    let task = ServingTask {
+        scenario: Arc::new(serflow_env::Scenario::load("default").unwrap()),
+        random_initial_vms: config.random_initial_vms,
+    };
     config.ppo.num_envs = 2;
     config.ppo.num_steps = 40;
     config.ppo.num_minibatches = 2;

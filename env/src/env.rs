@@ -10,6 +10,7 @@
 //!   are not part of the observation.
 //! - Calling `step` after `terminated` or `truncated` without `reset` is a logic error of the caller.
 
+use crate::rng::{SimRng, Stream};
 use crate::scenario::Scenario;
 use crate::sim::{IntervalReport, Simulator};
 use serflow_policies::schema::observation_len;
@@ -109,10 +110,12 @@ pub trait Env: Send {
 ///   The mask forbids deltas that leave `[0, vm.max_per_stage]`.
 /// - Reward: `-(interval cost)/reward.cost_scale - reward.violation_penalty x violations/finished`.
 /// - Episode end: reaching `horizon_s` (Truncation). There is no terminal state.
+/// - Start: the scenario's initial VMs, or random counts ([`ServingEnv::with_random_initial_vms`]).
 pub struct ServingEnv {
     scenario: Arc<Scenario>,
     action_set: ActionSet,
     max_vms: Vec<u32>,
+    initial_vms_up_to: Option<u32>,
     sim: Simulator,
     action: Action,
 }
@@ -123,7 +126,16 @@ impl ServingEnv {
         let sim = Simulator::new(scenario.clone(), 0);
         let max_vms = sim.max_vms();
         let action = Action::faas_only(scenario.n_stages());
-        Self { scenario, action_set: ActionSet::default(), max_vms, sim, action }
+        Self { scenario, action_set: ActionSet::default(), max_vms, initial_vms_up_to: None, sim, action }
+    }
+
+    /// Starts every episode from `0..=up_to` ready VMs per stage (uniform, drawn from the episode's
+    /// seed) instead of the scenario's `vm.initial_per_stage`: training visits many VM counts from
+    /// the first step instead of only those its exploration wanders to. Takes effect at the next
+    /// reset.
+    pub fn with_random_initial_vms(mut self, up_to: u32) -> Self {
+        self.initial_vms_up_to = Some(up_to);
+        self
     }
 
     /// The discrete action set.
@@ -163,7 +175,16 @@ impl Env for ServingEnv {
     }
 
     fn reset(&mut self, seed: u64) -> (Vec<f32>, IntervalReport) {
-        self.sim = Simulator::new(self.scenario.clone(), seed);
+        self.sim = match self.initial_vms_up_to {
+            None => Simulator::new(self.scenario.clone(), seed),
+            Some(up_to) => {
+                let mut rng = SimRng::new(seed, Stream::InitialState);
+                let initial: Vec<u32> = (0..self.scenario.n_stages())
+                    .map(|k| rng.below(u64::from(up_to.min(self.max_vms[k])) + 1) as u32)
+                    .collect();
+                Simulator::starting_with(self.scenario.clone(), seed, &initial)
+            }
+        };
         (self.sim.observation().values().to_vec(), IntervalReport::default())
     }
 
@@ -229,5 +250,23 @@ mod tests {
         assert!(steps[..5].iter().all(|s| !s.truncated && !s.terminated));
         assert!(steps[5].truncated && !steps[5].terminated);
         assert!(env.observation_space().contains(&steps[5].obs));
+    }
+
+    #[test]
+    fn random_initial_vms_are_bounded_seeded_and_varied() {
+        let initial = |env: &mut ServingEnv, seed| {
+            env.reset(seed);
+            let obs = env.simulator().observation();
+            (0..env.max_vms().len()).map(|k| obs.committed_vms(k)).collect::<Vec<u32>>()
+        };
+        let mut plain = small_env();
+        assert_eq!(initial(&mut plain, 1), vec![2; 4]); // the scenario's vm.initial_per_stage
+        let mut random = small_env().with_random_initial_vms(3);
+        let starts: Vec<Vec<u32>> = (0..40).map(|seed| initial(&mut random, seed)).collect();
+        assert!(starts.iter().flatten().all(|&n| n <= 3));
+        for n in 0..=3 {
+            assert!(starts.iter().flatten().any(|&c| c == n), "{n} VMs never drawn: {starts:?}");
+        }
+        assert_eq!(initial(&mut random, 7), starts[7], "same seed, same start");
     }
 }

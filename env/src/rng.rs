@@ -19,6 +19,8 @@ pub enum Stream {
     Scenario,
     /// A trainer's own draws (action sampling, minibatch order), kept apart from the simulation's.
     Training,
+    /// A training environment's randomised starting state (initial VM counts).
+    InitialState,
     /// Service times on VMs, for one stage.
     VmService(usize),
     /// Service times on FaaS, for one stage.
@@ -34,6 +36,7 @@ impl Stream {
             Self::ColdStart => 4,
             Self::Scenario => 5,
             Self::Training => 6,
+            Self::InitialState => 7,
             Self::VmService(k) => 1_000 + k as u64,
             Self::FaasService(k) => 2_000 + k as u64,
         }

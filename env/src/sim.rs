@@ -179,8 +179,15 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    /// A fresh episode of `scenario` with `seed`, at time zero, initial VMs ready.
+    /// A fresh episode of `scenario` with `seed`, at time zero, the scenario's initial VMs ready.
     pub fn new(scenario: Arc<Scenario>, seed: u64) -> Self {
+        let initial = vec![scenario.config.vm.initial_per_stage; scenario.n_stages()];
+        Self::starting_with(scenario, seed, &initial)
+    }
+
+    /// A fresh episode of `scenario` with `seed` whose stages start with `initial_vms[k]` ready VMs
+    /// (one per stage) instead of the scenario's count.
+    pub fn starting_with(scenario: Arc<Scenario>, seed: u64, initial_vms: &[u32]) -> Self {
         let cfg = &scenario.config;
         let interval = SimDuration::from_secs_f64(cfg.control_interval_s);
         let horizon = SimTime::ZERO + SimDuration::from_secs_f64(cfg.horizon_s);
@@ -190,7 +197,7 @@ impl Simulator {
             .iter()
             .enumerate()
             .map(|(k, st)| StageRuntime {
-                pool: VmPool::new(&cfg.vm, cfg.vm.initial_per_stage),
+                pool: VmPool::new(&cfg.vm, initial_vms[k]),
                 faas: FaasFunction::new(keep_alive, cfg.faas.concurrency_limit),
                 vm_service_ms: st.vm_service_ms.clone(),
                 faas_service_ms: scenario.faas_service_ms(k),

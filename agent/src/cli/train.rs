@@ -108,7 +108,7 @@ pub fn serving_task(config: &TrainConfig) -> Result<ServingTask> {
             serflow_env::Horizon::AsConfigured,
         )?);
     }
-    Ok(ServingTask { scenario })
+    Ok(ServingTask { scenario, random_initial_vms: config.random_initial_vms })
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
