@@ -4,8 +4,9 @@
 //! `cargo run --release --example controller [-- POLICY [SCENARIO]]` (POLICY: a built-in name or a
 //! policy file exported by `serflow export`; default: the shipped `learned` policy on `default`).
 
+use serflow_agent::registry::PolicyRegistry;
 use serflow_agent::sim_cluster::SimulatedCluster;
-use serflow_env::{Scenario, build_policy};
+use serflow_env::Scenario;
 use serflow_policies::controller::{Controller, Tick};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let policy_name = args.next().unwrap_or_else(|| "learned".into());
     let scenario = Arc::new(Scenario::load(&args.next().unwrap_or_else(|| "default".into()))?);
-    let policy = build_policy(&policy_name, &scenario)?;
+    let policy = PolicyRegistry::new(&scenario).build(&policy_name)?;
     let cluster = SimulatedCluster::new(scenario.clone(), 1);
     let ticks = scenario.steps_per_episode() as u64;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;

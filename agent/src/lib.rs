@@ -9,16 +9,23 @@
 //! - [`task`]: what the trainer needs from an environment (evaluation, reference lines, SLO).
 //! - [`train`]: the training loop and its resumable state; [`checkpoint`]: atomic save and load.
 //! - [`logging`]: TensorBoard curves; [`export`]: the backend-free policy file.
+//! - [`registry`]: policies by name; [`comparison`]: policies side by side over seeds.
 //! - [`sim_cluster`]: the simulator behind the controller's metrics and actuator traits.
 
 pub mod adam;
 pub mod checkpoint;
+pub mod comparison;
+pub mod config;
 pub mod credit;
+pub mod error;
 pub mod export;
+pub mod files;
 pub mod logging;
 pub mod networks;
 pub mod normalizer;
+pub mod plan;
 pub mod ppo;
+pub mod registry;
 pub mod rollout;
 pub mod sim_cluster;
 pub mod task;

@@ -2,7 +2,7 @@
 //! metrics under `env/` and deterministic evaluations under `eval/`. Every scalar is also kept in
 //! memory, so tests can compare two runs' curves exactly.
 
-use anyhow::{Context, Result};
+use crate::error::{Error, Result};
 use std::path::Path;
 use tensorboard_rs::summary_writer::SummaryWriter;
 
@@ -27,11 +27,9 @@ pub struct RunLog {
 impl RunLog {
     /// Logs to TensorBoard event files in `dir` (created if needed).
     pub fn tensorboard(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("{}: cannot create the log directory", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create the log directory", e))?;
         let probe = dir.join(".serflow-write-test");
-        std::fs::write(&probe, b"")
-            .with_context(|| format!("{}: log directory is not writable", dir.display()))?;
+        std::fs::write(&probe, b"").map_err(|e| Error::io(dir, "log directory is not writable", e))?;
         std::fs::remove_file(&probe).ok();
         Ok(Self { writer: Some(SummaryWriter::new(dir)), points: Vec::new() })
     }
@@ -55,14 +53,4 @@ impl RunLog {
             w.flush();
         }
     }
-}
-
-/// A progress bar on stderr drawn with `template` (hidden when stderr is not a terminal).
-pub fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len);
-    let style = indicatif::ProgressStyle::with_template(template)
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar
 }

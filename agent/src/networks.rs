@@ -9,10 +9,10 @@ use burn::prelude::*;
 use burn::tensor::Gradients;
 use serde::{Deserialize, Serialize};
 use serflow_env::rng::SimRng;
-use serflow_policies::mlp::{Dense, Mlp};
+use serflow_policies::mlp::Mlp;
 
 /// Which Burn CPU backend trains the network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Backend {
     /// Flex, Burn's pure-Rust CPU backend (the faster here; see the README's benchmark).
     Flex,
@@ -21,6 +21,9 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The names `--backend` accepts, with their backends.
+    pub const NAMES: [(&str, Backend); 2] = [("flex", Backend::Flex), ("ndarray", Backend::Ndarray)];
+
     /// The autodiff device of this backend.
     pub fn autodiff_device(self) -> Device {
         self.device().autodiff()
@@ -33,6 +36,18 @@ impl Backend {
             Self::Flex => Device::flex(),
             Self::Ndarray => Device::ndarray(),
         }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = crate::error::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, b)| *b)
+            .ok_or_else(|| crate::error::Error::new(format!("unknown backend `{s}` (flex or ndarray)")))
     }
 }
 
@@ -217,13 +232,6 @@ impl BurnMlp {
 pub fn matrix(values: Vec<f32>, cols: usize, device: &Device) -> Tensor<2> {
     let rows = values.len() / cols.max(1);
     Tensor::<2>::from_data(TensorData::new(values, [rows, cols]), device)
-}
-
-/// Dense layers of an MLP, for callers that only need shapes.
-pub fn widths(mlp: &Mlp) -> Vec<usize> {
-    let mut w: Vec<usize> = mlp.layers.iter().map(|l: &Dense| l.inputs).collect();
-    w.push(mlp.outputs());
-    w
 }
 
 #[cfg(test)]

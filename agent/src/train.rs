@@ -9,125 +9,23 @@
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, BEST, LATEST};
-use crate::credit::CreditMode;
-use crate::logging::{RunLog, progress_bar};
-use crate::networks::{ActorCritic, Backend};
+use crate::config::TrainConfig;
+use crate::error::{Error, Result};
+use crate::logging::RunLog;
+use crate::networks::ActorCritic;
 use crate::normalizer::{ObsNormalizer, RewardScaler};
-use crate::ppo::{self, NonFiniteLoss, PpoConfig};
+use crate::plan::ResolvedScenario;
+use crate::ppo::{self, NonFiniteLoss};
 use crate::rollout::{BufferWidths, RolloutBuffer, compute_gae};
 use crate::task::{Domain, DomainStep, TrainTask};
-use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+use serflow_env::metrics::{attainment, violation_rate};
 use serflow_env::rng::{SimRng, Stream};
 use serflow_env::{VecEnv, VecEnvState};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// Which environment to train on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-pub enum EnvKind {
-    /// The staged VM/FaaS serving system of a scenario.
-    Serflow,
-    /// CartPole-v1 (the sanity benchmark).
-    Cartpole,
-}
-
-/// A Lagrange multiplier on the SLO violation rate, adapted after every rollout:
-/// `lambda <- max(0, lambda + lr x (violation rate - (1 - target)))`. The training reward becomes
-/// `-(cost)/cost_scale - lambda x violations/finished`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename = "Lagrangian")]
-pub struct LagrangianConfig {
-    /// Starting multiplier.
-    pub initial: f64,
-    /// Step size of the multiplier update.
-    pub lr: f64,
-}
-
-/// A training run, as written in RON (every default embedded in the binary).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename = "Train")]
-pub struct TrainConfig {
-    /// The environment.
-    pub env: EnvKind,
-    /// Scenario (built-in name or RON file) for `Serflow`.
-    pub scenario: String,
-    /// A trace replacing the scenario's workload.
-    #[serde(default)]
-    pub trace: Option<String>,
-    /// The run's seed: network init, sampling, environments (`seed + i`).
-    pub seed: u64,
-    /// Burn backend for the updates.
-    pub backend: Backend,
-    /// PPO hyper-parameters.
-    pub ppo: PpoConfig,
-    /// Adapt the violation penalty to hit the SLO target (serving only).
-    #[serde(default)]
-    pub lagrangian: Option<LagrangianConfig>,
-    /// Start each training episode with a uniform `0..=N` ready VMs per stage instead of the
-    /// scenario's initial count (serving only; evaluation keeps the scenario's start).
-    #[serde(default)]
-    pub random_initial_vms: Option<u32>,
-    /// Evaluate every this many iterations (and at the end).
-    pub eval_every: u64,
-    /// Evaluation episodes (seeds `eval_seed..eval_seed + eval_episodes`).
-    pub eval_episodes: usize,
-    /// First evaluation seed (kept apart from training seeds).
-    pub eval_seed: u64,
-    /// Checkpoint every this many iterations (and at the end).
-    pub checkpoint_every: u64,
-}
-
-/// The embedded default configuration for serving (`agent/configs/serflow.ron`).
-pub const SERFLOW_CONFIG: &str = include_str!("../configs/serflow.ron");
-/// The embedded default configuration for CartPole (`agent/configs/cartpole.ron`).
-pub const CARTPOLE_CONFIG: &str = include_str!("../configs/cartpole.ron");
-
-impl TrainConfig {
-    /// The embedded default for `env`.
-    pub fn default_for(env: EnvKind) -> Self {
-        let text = match env {
-            EnvKind::Serflow => SERFLOW_CONFIG,
-            EnvKind::Cartpole => CARTPOLE_CONFIG,
-        };
-        ron::from_str(text).expect("embedded configs parse (tested)")
-    }
-
-    /// Reads a config file.
-    pub fn load(path: &str) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
-        ron::from_str(&text).map_err(|e| {
-            anyhow::anyhow!("{path}: line {}, column {}: {}", e.span.start.line, e.span.start.col, e.code)
-        })
-    }
-
-    /// Checks ranges.
-    pub fn validate(&self) -> Result<()> {
-        self.ppo.validate().map_err(anyhow::Error::msg)?;
-        if self.env != EnvKind::Serflow && self.random_initial_vms.is_some() {
-            bail!("random_initial_vms: needs env: Serflow (an environment with VMs)");
-        }
-        if self.env != EnvKind::Serflow && self.ppo.credit != CreditMode::Joint {
-            bail!("ppo.credit: {:?} needs env: Serflow (an environment with stages)", self.ppo.credit);
-        }
-        if self.eval_episodes == 0 {
-            bail!("eval_episodes: must be at least 1");
-        }
-        if let Some(l) = &self.lagrangian
-            && !(l.initial >= 0.0 && l.lr >= 0.0 && l.initial.is_finite() && l.lr.is_finite())
-        {
-            bail!("lagrangian: initial and lr must be finite and >= 0");
-        }
-        Ok(())
-    }
-
-    /// The evaluation seeds.
-    pub fn eval_seeds(&self) -> Vec<u64> {
-        (0..self.eval_episodes as u64).map(|i| self.eval_seed + i).collect()
-    }
-}
 
 /// Per-environment bookkeeping of the episode in progress.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -167,6 +65,9 @@ impl EpisodeProgress {
 pub struct TrainState {
     /// The run's configuration.
     pub config: TrainConfig,
+    /// The scenario the serving environment trains on, resolved when the run started (none for
+    /// CartPole): resuming and exporting use it instead of looking the names up again.
+    pub scenario: Option<ResolvedScenario>,
     /// Name of the run (its log directory).
     pub run_name: String,
     /// TensorBoard directory of the run.
@@ -208,14 +109,46 @@ pub enum Stop {
     Interrupted,
 }
 
+/// What a run reports while it trains. The library prints nothing itself: the command line draws a
+/// progress bar and eval lines from these calls.
+pub trait TrainObserver {
+    /// Training (re)starts at `global_step` of `total_steps`.
+    fn started(&self, global_step: u64, total_steps: u64) {
+        let _ = (global_step, total_steps);
+    }
+
+    /// `global_step` environment steps are done.
+    fn stepped(&self, global_step: u64) {
+        let _ = global_step;
+    }
+
+    /// An iteration ended; `last_return` is the return of the latest finished episode.
+    fn iterated(&self, last_return: f64) {
+        let _ = last_return;
+    }
+
+    /// A deterministic evaluation at `step` gave `metrics`.
+    fn evaluated(&self, step: u64, metrics: &[(String, f64)]) {
+        let _ = (step, metrics);
+    }
+
+    /// The call to [`train`] is about to return.
+    fn finished(&self) {}
+}
+
+/// Reports nothing.
+pub struct Quiet;
+
+impl TrainObserver for Quiet {}
+
 /// Options of one call to [`train`] that are not part of the run itself.
-pub struct TrainOptions {
+pub struct TrainOptions<'a> {
     /// Stop (and checkpoint) after this many iterations in total.
     pub stop_after: Option<u64>,
     /// Raised by a signal handler to stop cleanly.
     pub interrupt: Arc<AtomicBool>,
-    /// Show a progress bar.
-    pub progress: bool,
+    /// Told of progress and evaluations.
+    pub observer: &'a dyn TrainObserver,
     /// Write TensorBoard files (off: keep the curve in memory only).
     pub tensorboard: bool,
 }
@@ -234,6 +167,7 @@ pub struct TrainOutcome {
 pub fn init_state<T: TrainTask>(
     task: &T,
     config: TrainConfig,
+    scenario: Option<ResolvedScenario>,
     run_name: String,
     log_dir: PathBuf,
     checkpoint_dir: PathBuf,
@@ -242,7 +176,7 @@ pub fn init_state<T: TrainTask>(
     let mut venv = VecEnv::new((0..config.ppo.num_envs).map(|_| task.make_env()).collect());
     let obs_dim = venv.observation_space().dim();
     let nvec = venv.action_space().nvec;
-    let credit = task.credit(config.ppo.credit, nvec.len()).map_err(anyhow::Error::msg)?;
+    let credit = task.credit(config.ppo.credit, nvec.len()).map_err(Error::new)?;
     let mut rng = SimRng::new(config.seed, Stream::Training);
     let nets = config.ppo.network.init(
         obs_dim,
@@ -266,6 +200,7 @@ pub fn init_state<T: TrainTask>(
         global_step: 0,
         best_score: None,
         config,
+        scenario,
         run_name,
         log_dir,
         checkpoint_dir,
@@ -312,17 +247,22 @@ fn sample(
 }
 
 /// Runs (or continues) training until the step budget, `stop_after`, or an interrupt.
-pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptions) -> Result<TrainOutcome> {
+pub fn train<T: TrainTask>(
+    task: &T,
+    mut state: TrainState,
+    options: &TrainOptions<'_>,
+) -> Result<TrainOutcome> {
     let cfg = state.config.clone();
     let p = &cfg.ppo;
     let mut venv = VecEnv::new((0..p.num_envs).map(|_| task.make_env()).collect());
-    let mut obs_raw =
-        venv.restore(&state.envs).context("checkpoint does not match the number of environments")?;
+    let mut obs_raw = venv
+        .restore(&state.envs)
+        .ok_or_else(|| Error::new("checkpoint does not match the number of environments"))?;
     let obs_dim = venv.observation_space().dim();
     let nvec = venv.action_space().nvec;
     let n_logits: usize = nvec.iter().sum();
     let dims = nvec.len();
-    let credit = task.credit(p.credit, dims).map_err(anyhow::Error::msg)?;
+    let credit = task.credit(p.credit, dims).map_err(Error::new)?;
     let components = credit.components;
     let groups = credit.groups.len();
     let device = cfg.backend.autodiff_device();
@@ -331,15 +271,8 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
     let eval_seeds = cfg.eval_seeds();
     let reference = task.reference(&eval_seeds);
     let total_iterations = p.num_iterations();
-    let bar = if options.progress {
-        progress_bar(
-            total_iterations * p.batch_size() as u64,
-            "train [{bar:30}] {human_pos}/{human_len} steps ({per_sec}, eta {eta}) {msg}",
-        )
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_position(state.global_step);
+    let observer = options.observer;
+    observer.started(state.global_step, total_iterations * p.batch_size() as u64);
 
     let widths = BufferWidths { obs_dim, act_dims: dims, n_logits, components, groups };
     let mut buffer = RolloutBuffer::new(p.num_steps, p.num_envs, widths);
@@ -429,7 +362,7 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
             if p.norm_obs {
                 state.obs_norm.stats.update(&obs_raw);
             }
-            bar.set_position(state.global_step);
+            observer.stepped(state.global_step);
         }
         // Bootstrap from the observation after the last step.
         state.obs_norm.normalize(&obs_raw, &mut obs);
@@ -464,18 +397,19 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
             Ok(stats) => stats,
             Err(NonFiniteLoss { what, value }) => {
                 log.flush();
-                bail!(
+                observer.finished();
+                return Err(Error::new(format!(
                     "training stopped at iteration {iteration} (step {}): the {what} became {value}; the last checkpoint in {} is intact (try a lower learning rate)",
                     state.global_step,
                     state.checkpoint_dir.display()
-                );
+                )));
             }
         };
         if let (Some(l), Some((_, target))) = (&cfg.lagrangian, task.slo())
             && rollout_finished > 0
         {
-            let violation_rate = rollout_violations as f64 / rollout_finished as f64;
-            state.lambda = (state.lambda + l.lr * (violation_rate - (1.0 - target))).max(0.0);
+            let rate = violation_rate(rollout_violations, rollout_finished);
+            state.lambda = (state.lambda + l.lr * (rate - (1.0 - target))).max(0.0);
         }
         state.iteration = iteration;
         state.envs = venv.state();
@@ -493,7 +427,7 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
         if cfg.lagrangian.is_some() {
             log.scalar("charts/lagrange_multiplier", state.lambda, step);
         }
-        bar.set_message(format!("return {last_return:.2}"));
+        observer.iterated(last_return);
 
         let last = iteration == total_iterations;
         if last || (cfg.eval_every > 0 && iteration.is_multiple_of(cfg.eval_every)) {
@@ -501,10 +435,7 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
             for (name, value) in eval.metrics.iter().chain(&reference) {
                 log.scalar(&format!("eval/{name}"), *value, step);
             }
-            if options.progress {
-                let summary: Vec<String> = eval.metrics.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
-                bar.suspend(|| eprintln!("step {step}: eval {}", summary.join(", ")));
-            }
+            observer.evaluated(step, &eval.metrics);
             if state.best_score.is_none_or(|b| eval.score > b) {
                 state.best_score = Some(eval.score);
                 checkpoint::save(&state, &state.checkpoint_dir, BEST)?;
@@ -518,7 +449,7 @@ pub fn train<T: TrainTask>(task: &T, mut state: TrainState, options: &TrainOptio
     if stop != Stop::Finished {
         checkpoint::save(&state, &state.checkpoint_dir, LATEST)?;
     }
-    bar.finish_and_clear();
+    observer.finished();
     log.flush();
     Ok(TrainOutcome { state, stop, log })
 }
@@ -528,8 +459,7 @@ fn log_episode(log: &mut RunLog, ep: &EpisodeProgress, step: u64) {
     log.scalar("charts/episodic_length", ep.length as f64, step);
     if ep.finished > 0 || ep.cost > 0.0 {
         log.scalar("env/cost", ep.cost, step);
-        let attainment = if ep.finished == 0 { 1.0 } else { 1.0 - ep.violations as f64 / ep.finished as f64 };
-        log.scalar("env/slo_attainment", attainment, step);
+        log.scalar("env/slo_attainment", attainment(ep.violations, ep.finished), step);
         log.scalar("env/faas_share", ep.faas_share_sum / ep.length.max(1) as f64, step);
         log.scalar("env/cold_starts", ep.cold_starts as f64, step);
     }
@@ -538,13 +468,6 @@ fn log_episode(log: &mut RunLog, ep: &EpisodeProgress, step: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn embedded_configs_parse_and_validate() {
-        for env in [EnvKind::Serflow, EnvKind::Cartpole] {
-            TrainConfig::default_for(env).validate().unwrap();
-        }
-    }
 
     #[test]
     fn sampling_respects_masks_and_returns_the_log_probability() {

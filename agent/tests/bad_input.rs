@@ -191,3 +191,75 @@ fn bad_training_configs_name_file_field_and_reason() {
     let runs = std::fs::read_dir(&logdir).map(|d| d.count()).unwrap_or(0);
     assert_eq!(runs, 0, "a failed start must not leave a run directory in {logdir}");
 }
+
+/// Sizes that cannot fit are refused in one line before any work starts (not an abort on an
+/// allocation, not a run that never ends).
+#[test]
+fn oversized_inputs_are_refused_before_any_work() {
+    let wits = common::shared_trace("wits_logs.txt");
+    let started = std::time::Instant::now();
+    fails_with(
+        &["simulate", "--trace", &wits, "--trace-scale", "1e9", "--duration", "20"],
+        &["workload.rate_scale (set by --trace-scale)", "limit"],
+    );
+    fails_with(&["simulate", "--duration", "1e12"], &["horizon_s (set by --duration)", "limit"]);
+    fails_with(&["simulate", "--duration", "2000000"], &["arrivals", "limit"]);
+    let vms = file(
+        "vms.ron",
+        &DEFAULT.replacen("max_per_stage: 30", "max_per_stage: 4000000000", 1).replacen(
+            "initial_per_stage: 2",
+            "initial_per_stage: 4000000000",
+            1,
+        ),
+    );
+    fails_with(&["simulate", "--scenario", &vms], &["vms.ron", "vm.max_per_stage", "limit"]);
+    let rate = scenario_with("rate.ron", "mean: 150.0", "mean: 1000000000.0");
+    fails_with(&["simulate", "--scenario", &rate], &["rate.ron", "workload.rate", "limit"]);
+    fails_with(&["compare", "--seeds", "0"], &["--seeds", "10000"]);
+    fails_with(
+        &["eval", "--episodes", "18446744073709551615", "--first-seed", "0"],
+        &["--episodes", "10000"],
+    );
+    assert!(started.elapsed().as_secs() < 60, "refusals took {:?}", started.elapsed());
+}
+
+/// Traces saved by other tools: a byte-order mark, CRLF line ends, trailing blank lines.
+#[test]
+fn traces_from_windows_editors_are_read() {
+    let counts = file("windows.txt", &format!("\u{feff}{}\r\n\r\n", ["150"; 30].join("\r\n")));
+    let out = serflow(&["simulate", "--trace", &counts, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(v["duration_s"].as_f64(), Some(30.0));
+    let csv = file(
+        "windows.csv",
+        "\u{feff}TIMESTAMP,ContextTokens\r\n2023-11-16 18:15:46,374\r\n2023-11-16 18:15:59,12\r\n\r\n",
+    );
+    let out = serflow(&["simulate", "--trace", &csv, "--duration", "10", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// A built-in scenario finds its trace from any working directory.
+#[test]
+fn libra_wits_runs_from_any_directory() {
+    let elsewhere = scratch("elsewhere");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_serflow"))
+        .args(["simulate", "--scenario", "libra-wits", "--duration", "60", "--policy", "libra", "--json"])
+        .current_dir(&elsewhere)
+        .env_remove("SERFLOW_TRACES")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // And SERFLOW_TRACES points it at a directory of the user's choosing.
+    let mine = scratch("my-traces");
+    std::fs::write(mine.join("wits_logs.txt"), "5\n".repeat(120)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_serflow"))
+        .args(["simulate", "--scenario", "libra-wits", "--duration", "60", "--json"])
+        .current_dir(&elsewhere)
+        .env("SERFLOW_TRACES", &mine)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(v["requests"]["total"].as_u64(), Some(300), "5 req/s for 60 s from the user's trace");
+}

@@ -1,8 +1,9 @@
 //! The controller embedded against a simulated cluster: policy decisions reach the cluster, and a
 //! metrics source that stops answering makes it fall back without stopping.
 
+use serflow_agent::registry::PolicyRegistry;
 use serflow_agent::sim_cluster::SimulatedCluster;
-use serflow_env::{Scenario, build_policy, run_episode};
+use serflow_env::{Scenario, run_episode};
 use serflow_policies::controller::{Controller, Fallback, MetricsSource, Tick};
 use serflow_policies::{Observation, StageAction};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ fn the_controller_reproduces_the_offline_episode() {
             .unwrap(),
     );
     let cluster = SimulatedCluster::new(scenario.clone(), 3);
-    let policy = build_policy("serflow", &scenario).unwrap();
+    let policy = PolicyRegistry::new(&scenario).build("serflow").unwrap();
     let mut ticks = Vec::new();
     runtime().block_on(async {
         let mut c = Controller::new(policy, cluster.clone(), cluster.clone(), 4, Duration::from_secs(1));
@@ -29,7 +30,7 @@ fn the_controller_reproduces_the_offline_episode() {
     });
     assert!(ticks.iter().all(|t| matches!(t, Tick::Applied(_))));
     let online = cluster.finish("serflow").unwrap();
-    let mut offline_policy = build_policy("serflow", &scenario).unwrap();
+    let mut offline_policy = PolicyRegistry::new(&scenario).build("serflow").unwrap();
     let offline = run_episode(&scenario, offline_policy.as_mut(), 3, |_, _| {});
     assert_eq!(online.cost, offline.cost, "same decisions, same episode");
 }
@@ -54,7 +55,7 @@ impl MetricsSource for Flaky {
 fn a_metrics_timeout_takes_the_fallback_path_and_the_loop_goes_on() {
     let scenario = Arc::new(Scenario::load("default").unwrap());
     let cluster = SimulatedCluster::new(scenario.clone(), 1);
-    let policy = build_policy("vm-only", &scenario).unwrap();
+    let policy = PolicyRegistry::new(&scenario).build("vm-only").unwrap();
     let metrics = Flaky { cluster: cluster.clone(), answers: 5 };
     let mut ticks = Vec::new();
     runtime().block_on(async {

@@ -6,8 +6,9 @@ use rayon::prelude::*;
 use serflow_agent::export::policy_file;
 use serflow_agent::networks::{ActorCriticConfig, Backend, BurnMlp, matrix};
 use serflow_agent::normalizer::ObsNormalizer;
+use serflow_agent::registry::PolicyRegistry;
 use serflow_env::rng::{SimRng, Stream};
-use serflow_env::{Scenario, build_policy, run_episode};
+use serflow_env::{Scenario, run_episode};
 use serflow_policies::learned::masked_argmax;
 use serflow_policies::{Learned, Observation};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ fn observations(scenario: &Arc<Scenario>, episodes: u64) -> Vec<Observation> {
         .into_par_iter()
         .flat_map(|seed| {
             let mut seen = Vec::new();
-            let mut policy = build_policy("serflow", scenario).unwrap();
+            let mut policy = PolicyRegistry::new(scenario).build("serflow").unwrap();
             run_episode(scenario, policy.as_mut(), seed, |sim, _| seen.push(sim.observation().clone()));
             seen
         })

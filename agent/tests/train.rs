@@ -4,25 +4,39 @@
 mod common;
 use common::scratch;
 use serflow_agent::checkpoint;
+use serflow_agent::config::{EnvKind, TrainConfig};
 use serflow_agent::logging::Point;
+use serflow_agent::plan::{Task, TrainPlan};
 use serflow_agent::task::{CartPoleTask, TrainTask};
-use serflow_agent::train::{EnvKind, Stop, TrainConfig, TrainOptions, TrainState, init_state, train};
+use serflow_agent::train::{Quiet, Stop, TrainOptions, TrainState, init_state, train};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-fn options(stop_after: Option<u64>) -> TrainOptions {
+fn options(stop_after: Option<u64>) -> TrainOptions<'static> {
     TrainOptions {
         stop_after,
         interrupt: Arc::new(AtomicBool::new(false)),
-        progress: false,
+        observer: &Quiet,
         tensorboard: false,
     }
 }
 
-fn fresh<T: TrainTask>(task: &T, config: TrainConfig, name: &str) -> TrainState {
+/// An empty scratch directory for the run `name` (nothing left from an earlier process with this id).
+fn run_dir(name: &str) -> PathBuf {
     let dir = scratch(name);
-    std::fs::remove_dir_all(&dir).ok(); // no checkpoint left from an earlier process with this id
-    init_state(task, config, name.into(), dir.join("log"), dir.join("ckpt")).unwrap()
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+fn fresh<T: TrainTask>(task: &T, config: TrainConfig, name: &str) -> TrainState {
+    let dir = run_dir(name);
+    init_state(task, config, None, name.into(), dir.join("log"), dir.join("ckpt")).unwrap()
+}
+
+fn plan(config: TrainConfig, name: &str) -> TrainPlan {
+    let dir = run_dir(name);
+    TrainPlan::start(config, name.into(), dir.join("log"), dir.join("ckpt")).unwrap()
 }
 
 /// The curve without wall-clock figures.
@@ -101,24 +115,23 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint() {
 }
 
 #[test]
-fn the_serving_environment_resumes_mid_episode_bit_for_bit() {
-    use serflow_agent::task::ServingTask;
+fn the_serving_environment_resumes_mid_episode_bit_for_bit_from_its_own_scenario() {
     let mut config = TrainConfig::default_for(EnvKind::Serflow);
     config.random_initial_vms = Some(3); // the random start must replay on resume too
-    let task = ServingTask {
-        scenario: Arc::new(serflow_env::Scenario::load("default").unwrap()),
-        random_initial_vms: config.random_initial_vms,
-    };
     config.ppo.num_envs = 2;
     config.ppo.num_steps = 40;
     config.ppo.num_minibatches = 2;
     config.ppo.total_timesteps = 4 * 80;
     config.eval_every = 0;
     config.eval_episodes = 1;
-    let whole = train(&task, fresh(&task, config.clone(), "serve-whole"), &options(None)).unwrap();
-    let first = train(&task, fresh(&task, config, "serve-split"), &options(Some(2))).unwrap();
-    let second =
-        train(&task, checkpoint::load(&first.state.checkpoint_dir).unwrap(), &options(None)).unwrap();
+    let whole = plan(config.clone(), "serve-whole").train(&options(None)).unwrap();
+    let first = plan(config, "serve-split").train(&options(Some(2))).unwrap();
+    // Resumed from the checkpoint alone: the scenario travels in it.
+    let resumed = TrainPlan::resume(&first.state.checkpoint_dir).unwrap();
+    let Task::Serving(task) = &resumed.task else { panic!("a serving run resumes as one") };
+    let n_stages = task.scenario.n_stages();
+    assert_eq!(resumed.state.scenario, first.state.scenario);
+    let second = resumed.train(&options(None)).unwrap();
     let mut joined = curve(&first.log.points);
     joined.extend(curve(&second.log.points));
     assert_eq!(joined, curve(&whole.log.points));
@@ -134,7 +147,7 @@ fn the_serving_environment_resumes_mid_episode_bit_for_bit() {
     assert!(a.best_score == b.best_score, "best_score differs");
     assert_eq!(second.state.nets, whole.state.nets);
     // per-stage credit (the shipped config): one value per stage cost plus the SLO part
-    assert_eq!(whole.state.nets.critic.outputs(), task.scenario.n_stages() + 1);
+    assert_eq!(whole.state.nets.critic.outputs(), n_stages + 1);
     assert!(joined.iter().any(|p| p.tag == "charts/lagrange_multiplier"));
     assert!(joined.iter().any(|p| p.tag == "eval/heuristic_cost"));
 }
@@ -144,7 +157,7 @@ fn per_stage_credit_needs_an_environment_with_stages() {
     let mut config = short_cartpole();
     config.ppo.credit = serflow_agent::credit::CreditMode::PerStage;
     let dir = scratch("credit");
-    let err =
-        init_state(&CartPoleTask, config, "credit".into(), dir.join("log"), dir.join("ckpt")).unwrap_err();
+    let err = init_state(&CartPoleTask, config, None, "credit".into(), dir.join("log"), dir.join("ckpt"))
+        .unwrap_err();
     assert!(err.to_string().contains("ppo.credit"), "{err}");
 }

@@ -2,22 +2,19 @@
 //! steps per second on the default scenario. Run: `cargo bench -p serflow-env`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use serflow_env::scenario::{Horizon, load_config};
-use serflow_env::workload::WorkloadConfig;
-use serflow_env::{Env, Scenario, ServingEnv, build_policy, run_episode};
+use serflow_env::{Env, Scenario, ServingEnv, run_episode};
+use serflow_policies::baselines::FaasOnly;
 use std::hint::black_box;
-use std::path::Path;
 use std::sync::Arc;
 
 fn wits() -> Option<Arc<Scenario>> {
-    let trace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces/wits_logs.txt");
-    if !trace.exists() {
-        eprintln!("skipping the WITS benchmark: {} not found", trace.display());
-        return None;
+    match Scenario::load("libra-wits") {
+        Ok(s) => Some(Arc::new(s)),
+        Err(e) => {
+            eprintln!("skipping the WITS benchmark: {e}");
+            None
+        }
     }
-    let (mut config, source, _) = load_config("libra-wits").ok()?;
-    config.workload = WorkloadConfig::trace(&trace.display().to_string(), 1.0);
-    Scenario::from_config(config, &source, Path::new("."), Horizon::WholeTrace).ok().map(Arc::new)
 }
 
 fn simulate_wits(c: &mut Criterion) {
@@ -27,10 +24,7 @@ fn simulate_wits(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(requests));
     group.bench_function("wits_faas_only_45000s", |b| {
-        b.iter(|| {
-            let mut policy = build_policy("faas-only", &scenario).unwrap();
-            black_box(run_episode(&scenario, policy.as_mut(), 1, |_, _| {}))
-        })
+        b.iter(|| black_box(run_episode(&scenario, &mut FaasOnly, 1, |_, _| {})))
     });
     group.finish();
 }

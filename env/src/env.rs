@@ -124,7 +124,7 @@ impl ServingEnv {
     /// An environment over `scenario` with the default action set.
     pub fn new(scenario: Arc<Scenario>) -> Self {
         let sim = Simulator::new(scenario.clone(), 0);
-        let max_vms = sim.max_vms();
+        let max_vms = vec![scenario.config.vm.max_per_stage; scenario.n_stages()];
         let action = Action::faas_only(scenario.n_stages());
         Self { scenario, action_set: ActionSet::default(), max_vms, initial_vms_up_to: None, sim, action }
     }
@@ -153,12 +153,10 @@ impl ServingEnv {
         &self.sim
     }
 
-    /// The reward the scenario defines for one interval's report.
+    /// The reward the scenario defines for one interval's report (see [`crate::reward`]).
     pub fn reward(&self, report: &IntervalReport) -> f32 {
         let r = &self.scenario.config.reward;
-        let violation_rate =
-            if report.finished == 0 { 0.0 } else { report.violations as f64 / report.finished as f64 };
-        (-(report.cost / r.cost_scale) - r.violation_penalty * violation_rate) as f32
+        r.reward(report, r.violation_penalty)
     }
 }
 

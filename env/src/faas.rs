@@ -1,9 +1,48 @@
 //! One stage's FaaS function: containers that serve one request at a time, warm reuse on the most
 //! recently created idle container (so surplus containers age out, as on public platforms), cold
-//! starts otherwise, keep-alive expiry, and a concurrency limit past which invocations are throttled.
+//! starts otherwise, keep-alive expiry, and a concurrency limit past which invocations are throttled;
+//! and what an invocation is billed.
 
 use crate::engine::{SimDuration, SimTime};
+use crate::metrics::FaasTotals;
+use crate::scenario::FaasConfig;
 use std::collections::{BinaryHeap, VecDeque};
+
+/// The platform's price list: a fee per request plus GB-seconds of duration rounded up to the
+/// granularity, the cold start's init time included when the platform bills it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaasBilling {
+    price_per_gb_s: f64,
+    price_per_request: f64,
+    granularity_us: u64,
+    init_billed: bool,
+}
+
+impl FaasBilling {
+    /// The billing rules of `faas`.
+    pub fn new(faas: &FaasConfig) -> Self {
+        Self {
+            price_per_gb_s: faas.price_per_gb_s,
+            price_per_request: faas.price_per_request,
+            granularity_us: SimDuration::from_millis_f64(faas.billing_granularity_ms).0.max(1),
+            init_billed: faas.init_billed,
+        }
+    }
+
+    /// Adds one invocation of a `memory_gb` function that ran `service` after a cold start of
+    /// `cold` (zero when warm) to `totals`.
+    pub fn charge(&self, totals: &mut FaasTotals, memory_gb: f64, service: SimDuration, cold: SimDuration) {
+        // Saturating: a distribution with an absurd tail must not overflow the bill.
+        let billed_us = service.0.saturating_add(if self.init_billed { cold.0 } else { 0 });
+        let billed_us = billed_us.div_ceil(self.granularity_us).saturating_mul(self.granularity_us);
+        let gb_s = memory_gb * billed_us as f64 * 1e-6;
+        totals.invocations += 1;
+        totals.gb_seconds += gb_s;
+        totals.request_cost += self.price_per_request;
+        totals.duration_cost += gb_s * self.price_per_gb_s;
+        totals.cost = totals.request_cost + totals.duration_cost;
+    }
+}
 
 /// A container slot index, carried by the invocation that runs on it.
 pub type ContainerId = u32;
@@ -140,6 +179,31 @@ impl FaasFunction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn billing_rounds_up_to_the_granularity_and_bills_init_when_told() {
+        let mut cfg = FaasConfig {
+            price_per_gb_s: 2.0,
+            price_per_request: 0.5,
+            billing_granularity_ms: 100.0,
+            cold_start_ms: crate::dist::Dist::Deterministic(1.0),
+            init_billed: false,
+            keep_alive_s: 1.0,
+            concurrency_limit: 1,
+            invocation_overhead_ms: 0.0,
+            slowdown: 1.0,
+        };
+        let mut totals = FaasTotals::default();
+        let ms = |m: u64| SimDuration(m * 1000);
+        FaasBilling::new(&cfg).charge(&mut totals, 0.5, ms(150), ms(900));
+        assert!((totals.gb_seconds - 0.1).abs() < 1e-12, "150 ms bills 200 ms, init not billed");
+        assert_eq!((totals.invocations, totals.request_cost), (1, 0.5));
+        assert!((totals.cost - (0.5 + 0.2)).abs() < 1e-12);
+        cfg.init_billed = true;
+        FaasBilling::new(&cfg).charge(&mut totals, 0.5, ms(150), ms(900));
+        assert!((totals.gb_seconds - (0.1 + 0.5 * 1.1)).abs() < 1e-12, "1050 ms bills 1100 ms");
+        assert_eq!(totals.invocations, 2);
+    }
 
     #[test]
     fn reuses_newest_idle_container_and_expires_after_keep_alive() {

@@ -10,8 +10,9 @@
 //! - [`engine`]: simulated time and the event queue.
 //! - [`dist`], [`rng`]: distributions and per-component random streams.
 //! - [`vm_pool`], [`faas`], [`network`], [`workload`]: the system's parts.
+//! - [`limits`]: what one episode may ask for, checked before it starts.
 //! - [`profile`]: the offline profiling heuristics rely on.
-//! - [`sim`]: the simulator; [`metrics`]: its reports; [`episode`]: running a policy through it.
+//! - [`sim`]: the simulator; [`reward`]: an interval's reward and its parts; [`metrics`]: its reports; [`episode`]: running a policy through it.
 //! - [`env`], [`vec_env`], [`cartpole`]: the RL-facing environments.
 
 pub mod cartpole;
@@ -21,10 +22,11 @@ pub mod env;
 pub mod episode;
 pub mod error;
 pub mod faas;
+pub mod limits;
 pub mod metrics;
 pub mod network;
 pub mod profile;
-pub mod registry;
+pub mod reward;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
@@ -36,7 +38,6 @@ pub use env::{BoxSpace, Env, MultiDiscrete, ServingEnv, Step};
 pub use episode::run_episode;
 pub use error::ScenarioError;
 pub use metrics::EpisodeReport;
-pub use registry::{POLICIES, build_policy};
 pub use scenario::{Horizon, Scenario, ScenarioConfig};
 pub use sim::{IntervalReport, Simulator};
 pub use vec_env::{VecEnv, VecEnvState, VecStep};

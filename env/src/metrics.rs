@@ -104,6 +104,17 @@ pub fn quantile_in_place(values: &mut [u32], q: f64) -> u32 {
     *values.select_nth_unstable(rank - 1).1
 }
 
+/// Fraction of `finished` requests that violated the SLO (0 when none finished): the one definition
+/// every report, reward and multiplier uses.
+pub fn violation_rate(violations: u64, finished: u64) -> f64 {
+    if finished == 0 { 0.0 } else { violations as f64 / finished as f64 }
+}
+
+/// Fraction of `finished` requests within the SLO (1 when none finished).
+pub fn attainment(violations: u64, finished: u64) -> f64 {
+    1.0 - violation_rate(violations, finished)
+}
+
 /// A stage's VM-side totals.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct VmTotals {
@@ -294,5 +305,13 @@ mod tests {
         assert_eq!(quantile_in_place(&mut v, 0.95), 5);
         assert_eq!(quantile_in_place(&mut v, 0.5), 3);
         assert_eq!(quantile_in_place(&mut [], 0.5), 0);
+    }
+
+    #[test]
+    fn violation_rate_and_attainment_are_complements_and_defined_without_requests() {
+        assert_eq!(violation_rate(0, 0), 0.0);
+        assert_eq!(attainment(0, 0), 1.0);
+        assert_eq!(violation_rate(3, 12), 0.25);
+        assert_eq!(attainment(3, 12), 0.75);
     }
 }

@@ -86,8 +86,10 @@ impl VmPool {
 
     fn update_area(&mut self, now: SimTime) {
         let dt = now.since(self.area_updated).0;
-        self.busy_area += u64::from(self.busy_slots) * dt;
-        self.ready_area += u64::from(self.ready * self.slots) * dt;
+        // Saturating: only an absurdly long episode of a huge pool could reach u64::MAX.
+        self.busy_area = self.busy_area.saturating_add(u64::from(self.busy_slots).saturating_mul(dt));
+        self.ready_area =
+            self.ready_area.saturating_add(u64::from(self.ready * self.slots).saturating_mul(dt));
         self.area_updated = now;
     }
 

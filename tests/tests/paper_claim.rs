@@ -3,22 +3,16 @@
 //! shipped learned policy costs less than the heuristic at the target. A regression guard for the
 //! simulator, the heuristics and the shipped policy together; the measured figures are in the README.
 
-use rayon::prelude::*;
-use serflow_env::{Scenario, build_policy, run_episode};
+use serflow_agent::comparison::{mean_cost_and_attainment, run_policy};
+use serflow_agent::registry::PolicyRegistry;
+use serflow_env::Scenario;
 use std::sync::Arc;
 
-/// Mean `(cost, attainment)` of `policy` over `seeds`.
+/// Mean `(cost, attainment)` of `policy` over `seeds`, as `serflow compare` computes them.
 fn mean_over_seeds(scenario: &Arc<Scenario>, policy: &str, seeds: std::ops::Range<u64>) -> (f64, f64) {
-    let runs: Vec<(f64, f64)> = seeds
-        .into_par_iter()
-        .map(|seed| {
-            let mut p = build_policy(policy, scenario).unwrap();
-            let r = run_episode(scenario, p.as_mut(), seed, |_, _| {});
-            (r.cost.total, r.slo.attainment)
-        })
-        .collect();
-    let n = runs.len() as f64;
-    (runs.iter().map(|r| r.0).sum::<f64>() / n, runs.iter().map(|r| r.1).sum::<f64>() / n)
+    let seeds: Vec<u64> = seeds.collect();
+    let reports = run_policy(scenario, &PolicyRegistry::new(scenario), policy, &seeds, &|| {}).unwrap();
+    mean_cost_and_attainment(&reports.iter().collect::<Vec<_>>())
 }
 
 #[test]

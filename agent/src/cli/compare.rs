@@ -5,14 +5,11 @@ use super::{ScenarioArgs, progress, seed_range};
 use anyhow::Result;
 use clap::Args;
 use rayon::prelude::*;
-use serde::Serialize;
-use serflow_env::metrics::EpisodeReport;
-use serflow_env::profile::profile;
-use serflow_env::{POLICIES, Scenario, build_policy, run_episode};
-use serflow_policies::baselines::FaasOnly;
-use serflow_policies::hindsight::{FluidFloor, fluid_floor};
-use serflow_policies::{StageFeature, SystemProfile};
-use std::sync::Arc;
+use serflow_agent::comparison::{Row, Run, floor, run_policy};
+use serflow_agent::registry::{POLICIES, PolicyRegistry};
+use serflow_env::Scenario;
+use serflow_policies::SystemProfile;
+use serflow_policies::hindsight::FluidFloor;
 
 /// Arguments of `serflow compare`.
 #[derive(Args, Debug)]
@@ -43,70 +40,34 @@ pub struct CompareArgs {
     explain: bool,
 }
 
-/// One run, as printed by `--json`: the simulate object plus the hindsight floor of its seed.
-#[derive(Serialize)]
-pub struct Run {
-    #[serde(flatten)]
-    pub report: EpisodeReport,
-    pub floor: FluidFloor,
-}
-
-/// One policy's row: means over seeds.
-#[derive(Serialize, Debug)]
-pub struct Row {
-    policy: String,
-    seeds: u64,
-    cost_total: f64,
-    cost_vm: f64,
-    cost_faas: f64,
-    cost_vs_floor: f64,
-    slo_attainment: f64,
-    meets_target: bool,
-    p50_ms: f64,
-    p95_ms: f64,
-    p99_ms: f64,
-    vm_hours: f64,
-    faas_invocations: f64,
-    vm_cold_starts: f64,
-    faas_cold_starts: f64,
-}
-
 pub fn run(args: CompareArgs) -> Result<()> {
     let seeds = seed_range(args.first_seed, args.seeds, "--seeds")?;
     let scenario = args.scenario.load()?;
+    let registry = PolicyRegistry::new(&scenario);
     for name in &args.policies {
-        build_policy(name, &scenario)?; // reject unknown names before any work
+        registry.build(name)?; // reject unknown names before any work
     }
-    let prof = profile(&scenario);
     if args.explain {
-        print!("{}", explain(&scenario, &prof));
+        print!("{}", explain(&scenario, registry.profile()));
     }
     let steps = scenario.steps_per_episode() as u64;
     let bar = progress(steps * args.seeds * (args.policies.len() as u64 + 1), "compare");
+    let tick = || bar.inc(1);
     let floors: Vec<FluidFloor> =
-        seeds.par_iter().map(|&seed| floor(&scenario, &prof, seed, &|| bar.inc(1))).collect();
-    let jobs: Vec<(&String, u64)> =
-        args.policies.iter().flat_map(|p| seeds.iter().map(move |&s| (p, s))).collect();
-    let reports: Vec<EpisodeReport> = jobs
-        .par_iter()
-        .map(|&(name, seed)| {
-            let mut policy = build_policy(name, &scenario).expect("names checked above");
-            run_episode(&scenario, policy.as_mut(), seed, |_, _| bar.inc(1))
-        })
-        .collect();
+        seeds.par_iter().map(|&seed| floor(&scenario, registry.profile(), seed, &tick)).collect();
+    let mut runs = Vec::with_capacity(seeds.len() * args.policies.len());
+    for name in &args.policies {
+        let reports = run_policy(&scenario, &registry, name, &seeds, &tick)?;
+        runs.extend(
+            reports.into_iter().zip(&floors).map(|(report, floor)| Run { report, floor: floor.clone() }),
+        );
+    }
     bar.finish_and_clear();
-    let runs: Vec<Run> = reports
-        .into_iter()
-        .enumerate()
-        .map(|(i, report)| Run { report, floor: floors[i % seeds.len()].clone() })
-        .collect();
-    // Jobs are policy-major, so each policy's runs are one chunk (a policy file reports itself as
-    // `learned`; its row keeps the name the user gave).
     let rows: Vec<Row> = args
         .policies
         .iter()
         .zip(runs.chunks(seeds.len()))
-        .map(|(name, chunk)| row(name, chunk.iter()))
+        .map(|(name, chunk)| Row::new(name, &chunk.iter().collect::<Vec<_>>()))
         .collect();
     if args.json {
         println!("{}", serde_json::to_string(&runs)?);
@@ -122,53 +83,6 @@ pub fn run(args: CompareArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The hindsight floor of one seed: stage arrivals per interval from a FaaS-only run (routing does not
-/// change which requests arrive; exits are drawn per request).
-pub fn floor(
-    scenario: &Arc<Scenario>,
-    prof: &SystemProfile,
-    seed: u64,
-    tick: &(dyn Fn() + Sync),
-) -> FluidFloor {
-    let mut arrivals: Vec<Vec<u64>> = Vec::with_capacity(scenario.steps_per_episode());
-    let interval = scenario.config.control_interval_s;
-    run_episode(scenario, &mut FaasOnly, seed, |sim, _| {
-        let obs = sim.observation();
-        arrivals.push(
-            (0..scenario.n_stages())
-                .map(|k| (f64::from(obs.stage(k, StageFeature::ArrivalRate)) * interval).round() as u64)
-                .collect(),
-        );
-        tick();
-    });
-    fluid_floor(prof, &arrivals)
-}
-
-pub fn row<'a>(name: &str, runs: impl Iterator<Item = &'a Run>) -> Row {
-    let runs: Vec<&Run> = runs.collect();
-    let n = runs.len() as f64;
-    let mean = |f: &dyn Fn(&Run) -> f64| runs.iter().map(|r| f(r)).sum::<f64>() / n;
-    let attainment = mean(&|r| r.report.slo.attainment);
-    let target = runs.first().map_or(1.0, |r| r.report.slo.target);
-    Row {
-        policy: name.to_string(),
-        seeds: runs.len() as u64,
-        cost_total: mean(&|r| r.report.cost.total),
-        cost_vm: mean(&|r| r.report.cost.vm),
-        cost_faas: mean(&|r| r.report.cost.faas),
-        cost_vs_floor: mean(&|r| r.report.cost.total) / mean(&|r| r.floor.total).max(f64::MIN_POSITIVE),
-        slo_attainment: attainment,
-        meets_target: attainment >= target,
-        p50_ms: mean(&|r| r.report.slo.p50_ms),
-        p95_ms: mean(&|r| r.report.slo.p95_ms),
-        p99_ms: mean(&|r| r.report.slo.p99_ms),
-        vm_hours: mean(&|r| r.report.vm_seconds / 3600.0),
-        faas_invocations: mean(&|r| r.report.invocations.faas as f64),
-        vm_cold_starts: mean(&|r| r.report.cold_starts.vm as f64),
-        faas_cold_starts: mean(&|r| r.report.cold_starts.faas as f64),
-    }
 }
 
 /// The line above the table: scenario, seeds, SLO and the mean hindsight floor.

@@ -2,15 +2,16 @@
 //! timelines (arrival rate, VMs, FaaS share, cost rate, stage p95 latency) as TensorBoard scalars and
 //! CSV, so policies can be compared by eye.
 
-use super::compare::{Run, floor, header, row, table};
+use super::compare::{header, table};
 use super::{ScenarioArgs, progress, seed_range};
 use anyhow::Result;
 use clap::Args;
 use rayon::prelude::*;
-use serflow_agent::checkpoint::write_atomic;
+use serflow_agent::comparison::{Row, Run, floor};
+use serflow_agent::files::write_atomic;
 use serflow_agent::logging::RunLog;
-use serflow_env::profile::profile;
-use serflow_env::{build_policy, run_episode};
+use serflow_agent::registry::PolicyRegistry;
+use serflow_env::run_episode;
 use serflow_policies::{GlobalFeature, Observation, StageFeature};
 use std::path::PathBuf;
 
@@ -45,14 +46,14 @@ struct Point {
 pub fn run(args: EvalArgs) -> Result<()> {
     let seeds = seed_range(args.first_seed, args.episodes, "--episodes")?;
     let scenario = args.scenario.load()?;
-    build_policy(&args.policy, &scenario)?;
-    let prof = profile(&scenario);
+    let registry = PolicyRegistry::new(&scenario);
+    registry.build(&args.policy)?;
     let bar = progress(scenario.steps_per_episode() as u64 * args.episodes * 2, "eval");
     let results: Vec<(Run, Vec<Point>)> = seeds
         .par_iter()
         .map(|&seed| {
-            let floor = floor(&scenario, &prof, seed, &|| bar.inc(1));
-            let mut policy = build_policy(&args.policy, &scenario).expect("checked above");
+            let floor = floor(&scenario, registry.profile(), seed, &|| bar.inc(1));
+            let mut policy = registry.build(&args.policy).expect("checked above");
             let mut timeline = Vec::with_capacity(scenario.steps_per_episode());
             let report = run_episode(&scenario, policy.as_mut(), seed, |sim, interval| {
                 timeline.push(Point { time_s: interval.time_s, obs: sim.observation().clone() });
@@ -71,11 +72,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&runs)?);
     } else {
         let mean_floor = runs.iter().map(|r| r.floor.total).sum::<f64>() / runs.len() as f64;
-        print!(
-            "{}\n{}",
-            header(&scenario, &seeds, mean_floor),
-            table(&[row(&args.policy, runs.into_iter())])
-        );
+        print!("{}\n{}", header(&scenario, &seeds, mean_floor), table(&[Row::new(&args.policy, &runs)]));
         if let Some(dir) = &args.logdir {
             println!(
                 "\ntimelines: {}/{label}-seed*/ (tensorboard --logdir {0}), {0}/{label}-timeline.csv",
@@ -125,5 +122,5 @@ fn write_timelines(
         }
         log.flush();
     }
-    write_atomic(&dir.join(format!("{label}-timeline.csv")), &csv)
+    Ok(write_atomic(&dir.join(format!("{label}-timeline.csv")), &csv)?)
 }

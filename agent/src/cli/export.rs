@@ -1,12 +1,12 @@
 //! `serflow export`: a checkpoint's actor and normaliser as the backend-free policy file that
 //! `serflow_policies::Learned::load` reads.
 
-use super::train::serving_task;
 use anyhow::{Result, bail};
 use clap::Args;
-use serflow_agent::checkpoint::{self, BEST, LATEST, write_atomic};
+use serflow_agent::checkpoint::{self, BEST, LATEST};
 use serflow_agent::export::policy_file;
-use serflow_agent::train::EnvKind;
+use serflow_agent::files::write_atomic;
+use serflow_agent::train::TrainState;
 use serflow_policies::Learned;
 use std::path::PathBuf;
 
@@ -29,11 +29,11 @@ pub fn run(args: ExportArgs) -> Result<()> {
     } else {
         args.checkpoint.clone()
     };
-    let state = checkpoint::load(&path)?;
-    if state.config.env != EnvKind::Serflow {
+    let state: TrainState = checkpoint::load(&path)?;
+    let Some(resolved) = &state.scenario else {
         bail!("{}: only policies trained on the serving environment can be exported", path.display());
-    }
-    let task = serving_task(&state.config)?;
+    };
+    let scenario = resolved.load()?;
     let notes = format!(
         "run {}, scenario {}, {} steps, seed {}, exported from {}",
         state.run_name,
@@ -42,7 +42,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         state.config.seed,
         path.display()
     );
-    let file = policy_file(&state.nets, &state.obs_norm, &task.scenario, notes);
+    let file = policy_file(&state.nets, &state.obs_norm, &scenario, notes);
     Learned::new(file.clone())
         .map_err(|e| anyhow::anyhow!("{}: exported policy is invalid: {e}", path.display()))?;
     let text = ron::ser::to_string_pretty(&file, ron::ser::PrettyConfig::default().depth_limit(3))?;

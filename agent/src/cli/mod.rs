@@ -79,7 +79,19 @@ impl ScenarioArgs {
             (None, Some(_)) => Horizon::WholeTrace,
             (None, None) => Horizon::AsConfigured,
         };
-        Ok(Arc::new(Scenario::from_config(config, &source, &base, horizon)?))
+        let scenario = Scenario::from_config(config, &source, &base, horizon).map_err(|mut e| {
+            // Name the flag that set the field, when one did.
+            let flag = match e.field.as_str() {
+                "horizon_s" if self.duration.is_some() => Some("--duration"),
+                "workload.rate_scale" if self.trace_scale != 1.0 => Some("--trace-scale"),
+                _ => None,
+            };
+            if let Some(flag) = flag {
+                e.field = format!("{} (set by {flag})", e.field);
+            }
+            e
+        })?;
+        Ok(Arc::new(scenario))
     }
 }
 
@@ -118,10 +130,13 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Most seeds one `compare` or `eval` runs (each one a whole episode per policy).
+pub const MAX_SEEDS: u64 = 10_000;
+
 /// Seeds `first..first + count` for a command's `--first-seed` and `count_flag`.
 pub fn seed_range(first: u64, count: u64, count_flag: &str) -> anyhow::Result<Vec<u64>> {
-    if count == 0 {
-        anyhow::bail!("{count_flag}: must be at least 1");
+    if count == 0 || count > MAX_SEEDS {
+        anyhow::bail!("{count_flag}: must be between 1 and {MAX_SEEDS}, got {count}");
     }
     let end = first
         .checked_add(count)
@@ -129,12 +144,20 @@ pub fn seed_range(first: u64, count: u64, count_flag: &str) -> anyhow::Result<Ve
     Ok((first..end).collect())
 }
 
+/// A progress bar on stderr drawn with `template` (hidden when stderr is not a terminal).
+pub fn progress_bar(template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    let style = indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
 /// A progress bar on stderr over `len` simulated intervals (hidden when stderr is not a terminal).
 pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
-    let bar = serflow_agent::logging::progress_bar(
-        len,
-        "{msg} [{bar:30}] {pos}/{len} intervals ({per_sec}, eta {eta})",
-    );
+    let bar = progress_bar("{msg} [{bar:30}] {pos}/{len} intervals ({per_sec}, eta {eta})");
+    bar.set_length(len);
     bar.set_message(what.to_string());
     bar
 }

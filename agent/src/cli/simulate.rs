@@ -3,8 +3,9 @@
 use super::{ScenarioArgs, progress};
 use anyhow::Result;
 use clap::Args;
+use serflow_agent::registry::PolicyRegistry;
 use serflow_env::metrics::EpisodeReport;
-use serflow_env::{build_policy, run_episode};
+use serflow_env::run_episode;
 use std::time::Instant;
 
 /// Arguments of `serflow simulate`.
@@ -25,7 +26,7 @@ pub struct SimulateArgs {
 
 pub fn run(args: SimulateArgs) -> Result<()> {
     let scenario = args.scenario.load()?;
-    let mut policy = build_policy(&args.policy, &scenario)?;
+    let mut policy = PolicyRegistry::new(&scenario).build(&args.policy)?;
     let bar = progress(scenario.steps_per_episode() as u64, &args.policy);
     let started = Instant::now();
     let report = run_episode(&scenario, policy.as_mut(), args.seed, |_, _| bar.inc(1));

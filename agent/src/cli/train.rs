@@ -1,12 +1,15 @@
 //! `serflow train`: PPO on the serving environment (or CartPole), TensorBoard curves under
 //! `runs/<run-name>/`, checkpoints that resume exactly.
 
+use super::progress_bar;
 use anyhow::{Context, Result};
 use clap::Args;
-use serflow_agent::checkpoint::{self, write_atomic};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use serflow_agent::config::{EnvKind, TrainConfig};
+use serflow_agent::files::write_atomic;
 use serflow_agent::networks::Backend;
-use serflow_agent::task::{CartPoleTask, ServingTask, TrainTask};
-use serflow_agent::train::{EnvKind, Stop, TrainConfig, TrainOptions, TrainState, init_state, train};
+use serflow_agent::plan::TrainPlan;
+use serflow_agent::train::{Stop, TrainObserver, TrainOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +21,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE.ron", conflicts_with = "resume")]
     config: Option<String>,
     /// Environment to train on.
-    #[arg(long, value_enum, conflicts_with = "resume")]
+    #[arg(long, conflicts_with = "resume", value_parser = names(EnvKind::NAMES))]
     env: Option<EnvKind>,
     /// Scenario (built-in name or .ron file) for the serving environment.
     #[arg(long, conflicts_with = "resume")]
@@ -33,7 +36,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "resume")]
     seed: Option<u64>,
     /// Burn backend for the updates.
-    #[arg(long, value_enum, conflicts_with = "resume")]
+    #[arg(long, conflicts_with = "resume", value_parser = names(Backend::NAMES))]
     backend: Option<Backend>,
     /// Directory holding one TensorBoard directory per run.
     #[arg(long, value_name = "DIR", default_value = "runs")]
@@ -85,44 +88,24 @@ impl TrainArgs {
     }
 }
 
-/// The serving task of a config (scenario loaded and validated).
-pub fn serving_task(config: &TrainConfig) -> Result<ServingTask> {
-    let args = super::ScenarioArgs {
-        scenario: config.scenario.clone(),
-        trace: config.trace.clone(),
-        trace_scale: 1.0,
-        duration: None,
-    };
-    let mut scenario = args.load()?;
-    if config.trace.is_some() {
-        // Train on the scenario's horizon: episodes are windows of the trace at random offsets.
-        let mut cfg = scenario.config.clone();
-        cfg.horizon_s = serflow_env::scenario::load_config(&config.scenario)?.0.horizon_s;
-        if let serflow_env::workload::WorkloadConfig::Trace { random_offset, .. } = &mut cfg.workload {
-            *random_offset = true;
-        }
-        scenario = Arc::new(serflow_env::Scenario::from_config(
-            cfg,
-            &scenario.source,
-            std::path::Path::new("."),
-            serflow_env::Horizon::AsConfigured,
-        )?);
-    }
-    Ok(ServingTask { scenario, random_initial_vms: config.random_initial_vms })
+/// A parser for a flag whose values are the library's `names` (shown by `--help`).
+fn names<T: Copy + Send + Sync + 'static>(names: [(&'static str, T); 2]) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(names.map(|(n, _)| n))
+        .map(move |s| names.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).expect("a possible value"))
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let state = match &args.resume {
-        Some(dir) => {
-            let state = checkpoint::load(dir)?;
-            state.config.validate()?;
-            state
-        }
+    let plan = match &args.resume {
+        Some(dir) => TrainPlan::resume(dir)?,
         None => {
             let config = args.config()?;
             let run_name = args.run_name.clone().unwrap_or_else(|| default_run_name(&config));
-            let log_dir = args.logdir.join(&run_name);
-            let checkpoint_dir = args.checkpoint_dir.clone().unwrap_or_else(|| log_dir.join("checkpoints"));
+            // Absolute, so a resume from another directory writes to the same place.
+            let log_dir = std::path::absolute(args.logdir.join(&run_name))?;
+            let checkpoint_dir = match &args.checkpoint_dir {
+                Some(dir) => std::path::absolute(dir)?,
+                None => log_dir.join("checkpoints"),
+            };
             let header = format!(
                 "// serflow train: run {run_name}, seed {}, git {}\n",
                 config.seed,
@@ -130,39 +113,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
             );
             let text = ron::ser::to_string_pretty(&config, ron::ser::PrettyConfig::default())?;
             // Everything is checked (scenario, trace, credit) before the run directory appears.
-            let state = match config.env {
-                EnvKind::Cartpole => {
-                    init_state(&CartPoleTask, config, run_name, log_dir.clone(), checkpoint_dir.clone())?
-                }
-                EnvKind::Serflow => {
-                    let task = serving_task(&config)?;
-                    init_state(&task, config, run_name, log_dir.clone(), checkpoint_dir.clone())?
-                }
-            };
+            let plan = TrainPlan::start(config, run_name, log_dir.clone(), checkpoint_dir.clone())?;
             write_atomic(&log_dir.join("config.ron"), &(header + &text))?;
             eprintln!(
                 "run {}: logs in {}, checkpoints in {}",
-                state.run_name,
+                plan.state.run_name,
                 log_dir.display(),
                 checkpoint_dir.display()
             );
-            state
+            plan
         }
     };
     let interrupt = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(interrupt.clone());
-    let options = TrainOptions { stop_after: args.stop_after, interrupt, progress: true, tensorboard: true };
-    match state.config.env {
-        EnvKind::Cartpole => finish(&CartPoleTask, state, &options),
-        EnvKind::Serflow => {
-            let task = serving_task(&state.config)?;
-            finish(&task, state, &options)
-        }
-    }
-}
-
-fn finish<T: TrainTask>(task: &T, state: TrainState, options: &TrainOptions) -> Result<()> {
-    let outcome = train(task, state, options)?;
+    let bar =
+        TrainBar(progress_bar("train [{bar:30}] {human_pos}/{human_len} steps ({per_sec}, eta {eta}) {msg}"));
+    let options = TrainOptions { stop_after: args.stop_after, interrupt, observer: &bar, tensorboard: true };
+    let outcome = plan.train(&options)?;
     let s = &outcome.state;
     let dir = s.checkpoint_dir.display();
     match outcome.stop {
@@ -174,20 +141,38 @@ fn finish<T: TrainTask>(task: &T, state: TrainState, options: &TrainOptions) -> 
             s.global_step, s.iteration
         ),
     }
-    for p in outcome
-        .log
-        .points
-        .iter()
-        .filter(|p| p.tag.starts_with("eval/"))
-        .rev()
-        .take(12)
-        .collect::<Vec<_>>()
-        .iter()
-        .rev()
-    {
+    let evals: Vec<_> = outcome.log.points.iter().filter(|p| p.tag.starts_with("eval/")).collect();
+    for p in &evals[evals.len().saturating_sub(12)..] {
         eprintln!("  {:<32} {:>12.5}  (step {})", p.tag, p.value, p.step);
     }
     Ok(())
+}
+
+/// The training progress bar, with a line per evaluation.
+struct TrainBar(indicatif::ProgressBar);
+
+impl TrainObserver for TrainBar {
+    fn started(&self, global_step: u64, total_steps: u64) {
+        self.0.set_length(total_steps);
+        self.0.set_position(global_step);
+    }
+
+    fn stepped(&self, global_step: u64) {
+        self.0.set_position(global_step);
+    }
+
+    fn iterated(&self, last_return: f64) {
+        self.0.set_message(format!("return {last_return:.2}"));
+    }
+
+    fn evaluated(&self, step: u64, metrics: &[(String, f64)]) {
+        let summary: Vec<String> = metrics.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
+        self.0.suspend(|| eprintln!("step {step}: eval {}", summary.join(", ")));
+    }
+
+    fn finished(&self) {
+        self.0.finish_and_clear();
+    }
 }
 
 fn default_run_name(config: &TrainConfig) -> String {

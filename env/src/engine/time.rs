@@ -51,24 +51,19 @@ impl SimDuration {
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 * 1e-6
     }
-
-    /// Milliseconds as `f64`.
-    pub fn as_millis_f64(self) -> f64 {
-        self.0 as f64 * 1e-3
-    }
 }
 
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     fn add(self, d: SimDuration) -> SimTime {
-        SimTime(self.0 + d.0)
+        SimTime(self.0.saturating_add(d.0))
     }
 }
 
 impl Add for SimDuration {
     type Output = SimDuration;
     fn add(self, d: SimDuration) -> SimDuration {
-        SimDuration(self.0 + d.0)
+        SimDuration(self.0.saturating_add(d.0))
     }
 }
 

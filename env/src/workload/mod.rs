@@ -18,9 +18,6 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use trace::TraceSource;
 
-/// The WITS trace as laid out beside the repository, used by the `libra-wits` built-in.
-pub const WITS_DEFAULT_PATH: &str = "../shared/traces/wits_logs.txt";
-
 /// A workload as written in a scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,7 +40,8 @@ pub enum WorkloadConfig {
     },
     /// Replay of a trace file.
     Trace {
-        /// Path, relative to the scenario file (or to the working directory for built-ins).
+        /// Path, relative to the scenario file (for built-ins: to the trace directories of
+        /// [`crate::scenario::trace_dirs`]).
         path: String,
         /// How the file is laid out.
         format: TraceFormat,
@@ -170,6 +168,35 @@ impl LoadedWorkload {
         match self {
             Self::Trace(p) => Some(((p.data.duration_s() - p.start_s) * p.time_scale).max(0.0)),
             _ => None,
+        }
+    }
+
+    /// The highest arrival rate, per simulated second (for a trace, per second of trace time when
+    /// that is higher: a trace second's arrivals are generated at once).
+    pub fn peak_rate(&self) -> f64 {
+        match self {
+            Self::Poisson { rate, bursts } => rate.max() * bursts.as_ref().map_or(1.0, |b| b.multiplier),
+            Self::Mmpp { rates, .. } => rates.iter().copied().fold(0.0, f64::max),
+            Self::Trace(p) => p.data.peak_per_second() as f64 * p.rate_scale / p.time_scale.min(1.0),
+        }
+    }
+
+    /// Arrivals (or, for thinned Poisson processes, candidates and state switches) the generator
+    /// draws per simulated second on average: the work one episode second costs.
+    pub fn generated_per_second(&self) -> f64 {
+        match self {
+            Self::Poisson { bursts, .. } => {
+                let switches = bursts.as_ref().map_or(0.0, |b| 2.0 / (b.mean_gap_s + b.mean_duration_s));
+                self.peak_rate() + switches
+            }
+            Self::Mmpp { rates, mean_sojourn_s } => {
+                let total_s: f64 = mean_sojourn_s.iter().sum();
+                let weighted: f64 = rates.iter().zip(mean_sojourn_s).map(|(r, s)| r * s).sum();
+                (weighted + rates.len() as f64) / total_s
+            }
+            Self::Trace(p) => {
+                p.data.total_requests() as f64 / p.data.duration_s() * p.rate_scale / p.time_scale
+            }
         }
     }
 

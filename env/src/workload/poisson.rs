@@ -144,6 +144,10 @@ impl PoissonSource {
         let end = horizon.as_secs_f64();
         while self.t < end {
             self.t += self.rng.exponential(1.0 / self.max_rate);
+            if self.t >= end {
+                // Past the horizon nothing is drawn: the burst state is never advanced beyond it.
+                return None;
+            }
             let mut rate = self.rate.at(self.t);
             if let Some(b) = &mut self.bursts {
                 rate *= b.multiplier_at(self.t, &mut self.rng);

@@ -63,6 +63,24 @@ impl TraceData {
         }
     }
 
+    /// The most requests in any one second of trace time.
+    pub fn peak_per_second(&self) -> u64 {
+        match &*self.0 {
+            TraceInner::Counts(c) => c.iter().copied().max().map_or(0, u64::from),
+            TraceInner::Requests { times, .. } => {
+                // `times` is sorted: count runs of equal whole seconds.
+                let (mut peak, mut run, mut second) = (0, 0, f64::NAN);
+                for t in times {
+                    let s = t.floor();
+                    run = if s == second { run + 1 } else { 1 };
+                    second = s;
+                    peak = peak.max(run);
+                }
+                peak
+            }
+        }
+    }
+
     /// Median request size, when the trace has sizes.
     pub fn median_size(&self) -> Option<f64> {
         let TraceInner::Requests { sizes: Some(sizes), .. } = &*self.0 else {
@@ -74,9 +92,15 @@ impl TraceData {
     }
 }
 
-/// Parses a per-second count trace. Blank lines at the end are ignored.
+/// The text of a trace file without a leading byte-order mark (Windows editors write one).
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Parses a per-second count trace. A byte-order mark, CRLF line ends and blank lines at the end are
+/// accepted; a blank line inside the trace is an error (it would shift every later second).
 pub fn parse_counts(source: &str, text: &str) -> Result<TraceData, ScenarioError> {
-    let body = text.trim_end();
+    let body = without_bom(text).trim_end();
     let mut counts = Vec::new();
     for (i, line) in body.lines().enumerate() {
         let value = line.trim();
@@ -95,9 +119,10 @@ pub fn parse_counts(source: &str, text: &str) -> Result<TraceData, ScenarioError
     Ok(TraceData(Arc::new(TraceInner::Counts(counts))))
 }
 
-/// Parses a timestamped request CSV; timestamps become seconds since the earliest one.
+/// Parses a timestamped request CSV; timestamps become seconds since the earliest one. A byte-order
+/// mark, CRLF line ends and blank lines are accepted.
 pub fn parse_csv(source: &str, text: &str, size_column: Option<&str>) -> Result<TraceData, ScenarioError> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = without_bom(text).lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines.next().ok_or_else(|| ScenarioError::new(source, "", "trace is empty"))?;
     let columns: Vec<&str> = header.split(',').map(str::trim).collect();
     let find = |name: &str| {
@@ -277,6 +302,31 @@ mod tests {
         let secs: Vec<u64> = arrivals.iter().map(|a| a.time.0 / 1_000_000).collect();
         assert_eq!(secs, vec![0, 0, 2, 2, 2]);
         assert!(arrivals.windows(2).all(|w| w[0].time <= w[1].time));
+    }
+
+    #[test]
+    fn windows_files_and_trailing_blank_lines_are_read() {
+        let plain = parse_counts("t", "2\n0\n3\n").unwrap();
+        for text in ["\u{feff}2\r\n0\r\n3\r\n", "2\n0\n3\n\n\n", "\u{feff}2\r\n0\r\n3\r\n\r\n  \r\n"] {
+            let data = parse_counts("t", text).unwrap();
+            assert_eq!(
+                (data.duration_s(), data.total_requests()),
+                (plain.duration_s(), plain.total_requests())
+            );
+        }
+        let e = parse_counts("t", "2\n\n3\n").unwrap_err();
+        assert_eq!(e.field, "line 2", "a blank line inside the trace is refused");
+        let csv =
+            "\u{feff}TIMESTAMP,ContextTokens\r\n2023-11-16 18:15:46,374\r\n2023-11-16 18:15:47,10\r\n\r\n";
+        let data = parse_csv("a.csv", csv, Some("ContextTokens")).unwrap();
+        assert_eq!((data.total_requests(), data.median_size()), (2, Some(374.0)));
+    }
+
+    #[test]
+    fn peak_per_second_counts_the_busiest_second() {
+        assert_eq!(parse_counts("t", "2\n9\n3\n").unwrap().peak_per_second(), 9);
+        let csv = "TIMESTAMP\n0.1\n0.5\n1.2\n1.3\n1.9\n7\n";
+        assert_eq!(parse_csv("a.csv", csv, None).unwrap().peak_per_second(), 3);
     }
 
     #[test]

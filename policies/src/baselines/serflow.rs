@@ -1,4 +1,4 @@
-//! The SERFLOW heuristic (reconstructed from the paper's abstract; see DESIGN.md section 3): stage-
+//! The SERFLOW heuristic (reconstructed from the paper's abstract; the README's Policies section says what is ours): stage-
 //! specific provisioning that accounts for exits, with FaaS absorbing bursts.
 //!
 //! Every interval it updates an EWMA of the front-end rate and, per stage, an EWMA of the observed

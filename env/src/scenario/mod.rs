@@ -9,8 +9,13 @@ use crate::dist::Dist;
 use crate::error::{Checker, ScenarioError};
 use crate::workload::{LoadedWorkload, WorkloadConfig};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
+
+mod builtin;
+mod validate;
+
+pub use builtin::{BUILTINS, TRACES_ENV, load_config, parse, trace_dirs};
 
 /// One stage: a block of layers ending in a classifier where requests may exit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -201,12 +206,6 @@ pub struct ScenarioConfig {
     pub workload: WorkloadConfig,
 }
 
-/// Built-in scenarios, embedded at compile time: `(name, RON text)`.
-pub const BUILTINS: [(&str, &str); 2] = [
-    ("default", include_str!("scenarios/default.ron")),
-    ("libra-wits", include_str!("scenarios/libra-wits.ron")),
-];
-
 /// A validated scenario with its workload loaded; cheap to share between environments.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -243,14 +242,22 @@ impl Scenario {
     ) -> Result<Self, ScenarioError> {
         let c = Checker { source };
         config.workload.validate(&c)?;
-        let workload = LoadedWorkload::load(&config.workload, &c, base)?;
+        let workload = LoadedWorkload::load(&config.workload, &c, base).map_err(|mut e| {
+            if source.starts_with("builtin:") && e.reason.starts_with("cannot read trace") {
+                e.reason += &format!(
+                    " (set {TRACES_ENV} to the directory holding it; traces/README.md says where each trace comes from)"
+                );
+            }
+            e
+        })?;
         if let (Horizon::WholeTrace, Some(available)) = (horizon, workload.available_s()) {
             let interval = config.control_interval_s;
             if interval > 0.0 && interval.is_finite() {
                 config.horizon_s = (available / interval + 1e-9).floor() * interval;
             }
         }
-        validate(&config, &c)?;
+        validate::validate(&config, &c)?;
+        crate::limits::check(&config, &workload, &c)?;
         if let Some(available) = workload.available_s() {
             c.ensure(config.horizon_s <= available + 1e-9, "horizon_s", || {
                 format!(
@@ -285,133 +292,6 @@ impl Scenario {
         let stage = &self.config.stages[k];
         stage.faas_service_ms.clone().unwrap_or_else(|| stage.vm_service_ms.scaled(self.config.faas.slowdown))
     }
-
-    /// The RON text of this scenario's configuration (what a run saves beside its results).
-    pub fn to_ron(&self) -> String {
-        ron::ser::to_string_pretty(&self.config, ron::ser::PrettyConfig::default())
-            .unwrap_or_else(|e| format!("// cannot serialise scenario: {e}"))
-    }
-}
-
-/// Reads a built-in scenario by name, or a RON file by path (anything containing `/` or ending
-/// `.ron`), without validating it: returns the configuration, its source label and the directory
-/// relative trace paths resolve against. Callers may override fields, then call
-/// [`Scenario::from_config`].
-pub fn load_config(name_or_path: &str) -> Result<(ScenarioConfig, String, PathBuf), ScenarioError> {
-    if let Some((name, text)) = BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
-        let source = format!("builtin:{name}");
-        return Ok((parse(&source, text)?, source, PathBuf::from(".")));
-    }
-    if !name_or_path.ends_with(".ron") && !name_or_path.contains('/') {
-        let names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
-        return Err(ScenarioError::new(
-            "argument",
-            "--scenario",
-            format!(
-                "unknown scenario `{name_or_path}`: use a built-in ({}) or a .ron file",
-                names.join(", ")
-            ),
-        ));
-    }
-    let path = Path::new(name_or_path);
-    let source = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::new(&source, "", format!("cannot read: {e}")))?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    Ok((parse(&source, &text)?, source, base))
-}
-
-/// Parses RON into a configuration, turning serde's message into a one-line error with a position.
-pub fn parse(source: &str, text: &str) -> Result<ScenarioConfig, ScenarioError> {
-    ron::from_str(text).map_err(|e| {
-        ScenarioError::new(
-            source,
-            format!("line {}, column {}", e.span.start.line, e.span.start.col),
-            e.code.to_string(),
-        )
-    })
-}
-
-fn validate(s: &ScenarioConfig, c: &Checker<'_>) -> Result<(), ScenarioError> {
-    c.ensure(!s.stages.is_empty(), "stages", || "must list at least one stage".into())?;
-    let last = s.stages.len() - 1;
-    for (k, st) in s.stages.iter().enumerate() {
-        let f = |name: &str| format!("stages[{k}].{name}");
-        c.fraction(&f("exit_probability"), st.exit_probability)?;
-        if k == last {
-            c.ensure(st.exit_probability == 1.0, &f("exit_probability"), || {
-                format!("the last stage must exit every request (1.0), got {}", st.exit_probability)
-            })?;
-        }
-        st.vm_service_ms.validate(c, &f("vm_service_ms"))?;
-        if let Some(d) = &st.faas_service_ms {
-            d.validate(c, &f("faas_service_ms"))?;
-        }
-        c.positive(&f("faas_memory_mb"), st.faas_memory_mb)?;
-        c.non_negative(&f("activation_bytes"), st.activation_bytes)?;
-    }
-    let vm = &s.vm;
-    c.non_negative("vm.price_per_hour", vm.price_per_hour)?;
-    c.ensure(vm.slots > 0, "vm.slots", || "must be at least 1".into())?;
-    vm.boot_s.validate(c, "vm.boot_s")?;
-    c.non_negative("vm.billing_minimum_s", vm.billing_minimum_s)?;
-    c.ensure(vm.initial_per_stage <= vm.max_per_stage, "vm.initial_per_stage", || {
-        format!("{} exceeds vm.max_per_stage ({})", vm.initial_per_stage, vm.max_per_stage)
-    })?;
-    let fa = &s.faas;
-    c.non_negative("faas.price_per_gb_s", fa.price_per_gb_s)?;
-    c.non_negative("faas.price_per_request", fa.price_per_request)?;
-    c.positive("faas.billing_granularity_ms", fa.billing_granularity_ms)?;
-    fa.cold_start_ms.validate(c, "faas.cold_start_ms")?;
-    c.non_negative("faas.keep_alive_s", fa.keep_alive_s)?;
-    c.ensure(fa.concurrency_limit > 0, "faas.concurrency_limit", || "must be at least 1".into())?;
-    c.non_negative("faas.invocation_overhead_ms", fa.invocation_overhead_ms)?;
-    c.positive("faas.slowdown", fa.slowdown)?;
-    let net = &s.network;
-    for (name, link) in [("vm_vm", &net.vm_vm), ("vm_faas", &net.vm_faas), ("faas_faas", &net.faas_faas)]
-        .into_iter()
-        .chain(net.storage.iter().map(|l| ("storage", l)))
-    {
-        c.non_negative(&format!("network.{name}.latency_ms"), link.latency_ms)?;
-        c.positive(&format!("network.{name}.bandwidth_mbps"), link.bandwidth_mbps)?;
-    }
-    if let Some(limit) = net.faas_payload_limit_bytes {
-        c.positive("network.faas_payload_limit_bytes", limit)?;
-        c.ensure(net.storage.is_some(), "network.storage", || {
-            "is required when faas_payload_limit_bytes is set (the detour for large payloads)".into()
-        })?;
-    }
-    c.non_negative("network.storage_price_per_request", net.storage_price_per_request)?;
-    c.non_negative("network.transfer_price_per_gb", net.transfer_price_per_gb)?;
-    if let Some(w) = s.balancer.vm_queue_wait_ms {
-        c.non_negative("balancer.vm_queue_wait_ms", w)?;
-    }
-    c.positive("slo.latency_ms", s.slo.latency_ms)?;
-    c.fraction("slo.attainment_target", s.slo.attainment_target)?;
-    c.positive("control_interval_s", s.control_interval_s)?;
-    c.ensure(
-        s.control_interval_s * 1e6 == (s.control_interval_s * 1e6).round(),
-        "control_interval_s",
-        || format!("must be a whole number of microseconds, got {}", s.control_interval_s),
-    )?;
-    c.positive("horizon_s", s.horizon_s)?;
-    let steps = s.horizon_s / s.control_interval_s;
-    c.ensure((steps - steps.round()).abs() < 1e-9 && steps.round() >= 1.0, "horizon_s", || {
-        format!(
-            "must be a positive multiple of control_interval_s ({}), got {}",
-            s.control_interval_s, s.horizon_s
-        )
-    })?;
-    if let Some(d) = &s.exit_drift {
-        c.non_negative("exit_drift.amplitude", d.amplitude)?;
-        c.positive("exit_drift.period_s", d.period_s)?;
-    }
-    if let Some(se) = &s.size_exit {
-        c.non_negative("size_exit.elasticity", se.elasticity)?;
-    }
-    c.positive("reward.cost_scale", s.reward.cost_scale)?;
-    c.non_negative("reward.violation_penalty", s.reward.violation_penalty)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -421,11 +301,14 @@ mod tests {
     #[test]
     fn every_builtin_parses_and_validates() {
         for (name, _) in BUILTINS {
-            if name == "libra-wits" && !Path::new(crate::workload::WITS_DEFAULT_PATH).exists() {
-                continue; // reads the shared trace; covered by the end-to-end tests
+            match Scenario::load(name) {
+                Ok(s) => assert!(s.steps_per_episode() > 0),
+                // A trace outside the repository that this machine lacks: the error says how to fix it.
+                Err(e) if e.reason.contains("cannot read trace") => {
+                    assert!(e.reason.contains(TRACES_ENV), "{e}")
+                }
+                Err(e) => panic!("{e}"),
             }
-            let s = Scenario::load(name).unwrap_or_else(|e| panic!("{e}"));
-            assert!(s.steps_per_episode() > 0);
         }
     }
 
@@ -451,6 +334,34 @@ mod tests {
         assert_eq!(err_of(|c| c.faas.concurrency_limit = 0).field, "faas.concurrency_limit");
         assert_eq!(err_of(|c| c.stages.clear()).field, "stages");
         assert_eq!(err_of(|c| c.slo.attainment_target = f64::NAN).field, "slo.attainment_target");
+    }
+
+    #[test]
+    fn sizes_past_the_limits_are_refused_before_any_work() {
+        let e = err_of(|c| {
+            c.vm.initial_per_stage = 4_000_000_000;
+            c.vm.max_per_stage = 4_000_000_000;
+        });
+        assert_eq!(e.field, "vm.max_per_stage", "{e}");
+        assert_eq!(err_of(|c| c.horizon_s = 1e12).field, "horizon_s");
+        assert_eq!(err_of(|c| c.faas.concurrency_limit = u32::MAX).field, "faas.concurrency_limit");
+        let e = err_of(|c| {
+            c.workload =
+                WorkloadConfig::Poisson { rate: crate::workload::RateFn::Constant(1e9), bursts: None }
+        });
+        assert_eq!(e.field, "workload.rate", "{e}");
+        let e = err_of(|c| {
+            c.workload =
+                WorkloadConfig::Poisson { rate: crate::workload::RateFn::Constant(1e6), bursts: None }
+        });
+        assert_eq!(e.field, "horizon_s", "an hour at a million a second is 3.6e9 arrivals: {e}");
+        assert!(e.reason.contains("limit"), "{e}");
+    }
+
+    #[test]
+    fn builtin_traces_resolve_outside_the_working_directory() {
+        let (_, _, base) = load_config("libra-wits").unwrap();
+        assert!(base.is_absolute() || std::env::var_os(TRACES_ENV).is_some(), "{}", base.display());
     }
 
     #[test]

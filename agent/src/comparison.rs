@@ -1,0 +1,122 @@
+//! Policies side by side: each policy over the same seeds, the hindsight floor of every seed, and
+//! one row of means per policy. What `compare`, `eval` and the tests share; the command line only
+//! formats the rows.
+
+use crate::registry::PolicyRegistry;
+use rayon::prelude::*;
+use serde::Serialize;
+use serflow_env::metrics::EpisodeReport;
+use serflow_env::{Scenario, ScenarioError, run_episode};
+use serflow_policies::baselines::FaasOnly;
+use serflow_policies::hindsight::{FluidFloor, fluid_floor};
+use serflow_policies::{StageFeature, SystemProfile};
+use std::sync::Arc;
+
+/// One run, as `compare --json` prints it: the simulate object plus the hindsight floor of its seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Run {
+    /// The episode.
+    #[serde(flatten)]
+    pub report: EpisodeReport,
+    /// The floor of its seed.
+    pub floor: FluidFloor,
+}
+
+/// One policy's row: means over its runs.
+#[derive(Clone, Debug, Serialize)]
+#[allow(missing_docs)] // the names are the columns
+pub struct Row {
+    pub policy: String,
+    pub seeds: u64,
+    pub cost_total: f64,
+    pub cost_vm: f64,
+    pub cost_faas: f64,
+    pub cost_vs_floor: f64,
+    pub slo_attainment: f64,
+    pub meets_target: bool,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub vm_hours: f64,
+    pub faas_invocations: f64,
+    pub vm_cold_starts: f64,
+    pub faas_cold_starts: f64,
+}
+
+impl Row {
+    /// The row of `runs` of the policy the user called `name` (a policy file reports itself as
+    /// `learned`; the row keeps the name given).
+    pub fn new(name: &str, runs: &[&Run]) -> Self {
+        let n = runs.len() as f64;
+        let mean = |f: &dyn Fn(&Run) -> f64| runs.iter().map(|r| f(r)).sum::<f64>() / n;
+        let reports: Vec<&EpisodeReport> = runs.iter().map(|r| &r.report).collect();
+        let (cost, attainment) = mean_cost_and_attainment(&reports);
+        let target = runs.first().map_or(1.0, |r| r.report.slo.target);
+        Row {
+            policy: name.to_string(),
+            seeds: runs.len() as u64,
+            cost_total: cost,
+            cost_vm: mean(&|r| r.report.cost.vm),
+            cost_faas: mean(&|r| r.report.cost.faas),
+            cost_vs_floor: cost / mean(&|r| r.floor.total).max(f64::MIN_POSITIVE),
+            slo_attainment: attainment,
+            meets_target: attainment >= target,
+            p50_ms: mean(&|r| r.report.slo.p50_ms),
+            p95_ms: mean(&|r| r.report.slo.p95_ms),
+            p99_ms: mean(&|r| r.report.slo.p99_ms),
+            vm_hours: mean(&|r| r.report.vm_seconds / 3600.0),
+            faas_invocations: mean(&|r| r.report.invocations.faas as f64),
+            vm_cold_starts: mean(&|r| r.report.cold_starts.vm as f64),
+            faas_cold_starts: mean(&|r| r.report.cold_starts.faas as f64),
+        }
+    }
+}
+
+/// Mean total cost and mean attainment of some episodes: the two numbers a policy is judged by.
+pub fn mean_cost_and_attainment(reports: &[&EpisodeReport]) -> (f64, f64) {
+    let n = reports.len() as f64;
+    let cost = reports.iter().map(|r| r.cost.total).sum::<f64>() / n;
+    let attainment = reports.iter().map(|r| r.slo.attainment).sum::<f64>() / n;
+    (cost, attainment)
+}
+
+/// Episodes of the policy `name` on each of `seeds`, in parallel, in seed order; `tick` runs after
+/// every simulated interval (for progress bars).
+pub fn run_policy(
+    scenario: &Arc<Scenario>,
+    registry: &PolicyRegistry<'_>,
+    name: &str,
+    seeds: &[u64],
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<EpisodeReport>, ScenarioError> {
+    registry.build(name)?; // a bad name fails before any work
+    Ok(seeds
+        .par_iter()
+        .map(|&seed| {
+            let mut policy = registry.build(name).expect("built above");
+            run_episode(scenario, policy.as_mut(), seed, |_, _| tick())
+        })
+        .collect())
+}
+
+/// The hindsight floor of one seed: stage arrivals per interval from a FaaS-only run (routing does not
+/// change which requests arrive; exits are drawn per request).
+pub fn floor(
+    scenario: &Arc<Scenario>,
+    prof: &SystemProfile,
+    seed: u64,
+    tick: &(dyn Fn() + Sync),
+) -> FluidFloor {
+    let mut arrivals: Vec<Vec<u64>> = Vec::with_capacity(scenario.steps_per_episode());
+    let interval = scenario.config.control_interval_s;
+    run_episode(scenario, &mut FaasOnly, seed, |sim, _| {
+        let obs = sim.observation();
+        arrivals.push(
+            (0..scenario.n_stages())
+                .map(|k| (f64::from(obs.stage(k, StageFeature::ArrivalRate)) * interval).round() as u64)
+                .collect(),
+        );
+        tick();
+    });
+    fluid_floor(prof, &arrivals)
+}

@@ -1,0 +1,155 @@
+//! A training run as written in RON: which environment, the PPO hyper-parameters, the SLO multiplier,
+//! the evaluation and checkpoint schedule. Every default is embedded in the binary
+//! (`agent/configs/*.ron`).
+
+use crate::credit::CreditMode;
+use crate::error::{Error, Result};
+use crate::networks::Backend;
+use crate::ppo::PpoConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::str::FromStr;
+
+/// Which environment to train on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnvKind {
+    /// The staged VM/FaaS serving system of a scenario.
+    Serflow,
+    /// CartPole-v1 (the sanity benchmark).
+    Cartpole,
+}
+
+/// A Lagrange multiplier on the SLO violation rate, adapted after every rollout:
+/// `lambda <- max(0, lambda + lr x (violation rate - (1 - target)))`. The training reward becomes
+/// `-(cost)/cost_scale - lambda x violations/finished`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Lagrangian")]
+pub struct LagrangianConfig {
+    /// Starting multiplier.
+    pub initial: f64,
+    /// Step size of the multiplier update.
+    pub lr: f64,
+}
+
+/// A training run, as written in RON (every default embedded in the binary).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Train")]
+pub struct TrainConfig {
+    /// The environment.
+    pub env: EnvKind,
+    /// Scenario (built-in name or RON file) for `Serflow`.
+    pub scenario: String,
+    /// A trace replacing the scenario's workload.
+    #[serde(default)]
+    pub trace: Option<String>,
+    /// The run's seed: network init, sampling, environments (`seed + i`).
+    pub seed: u64,
+    /// Burn backend for the updates.
+    pub backend: Backend,
+    /// PPO hyper-parameters.
+    pub ppo: PpoConfig,
+    /// Adapt the violation penalty to hit the SLO target (serving only).
+    #[serde(default)]
+    pub lagrangian: Option<LagrangianConfig>,
+    /// Start each training episode with a uniform `0..=N` ready VMs per stage instead of the
+    /// scenario's initial count (serving only; evaluation keeps the scenario's start).
+    #[serde(default)]
+    pub random_initial_vms: Option<u32>,
+    /// Evaluate every this many iterations (and at the end).
+    pub eval_every: u64,
+    /// Evaluation episodes (seeds `eval_seed..eval_seed + eval_episodes`).
+    pub eval_episodes: usize,
+    /// First evaluation seed (kept apart from training seeds).
+    pub eval_seed: u64,
+    /// Checkpoint every this many iterations (and at the end).
+    pub checkpoint_every: u64,
+}
+
+/// The embedded default configuration for serving (`agent/configs/serflow.ron`).
+pub const SERFLOW_CONFIG: &str = include_str!("../configs/serflow.ron");
+/// The embedded default configuration for CartPole (`agent/configs/cartpole.ron`).
+pub const CARTPOLE_CONFIG: &str = include_str!("../configs/cartpole.ron");
+
+impl TrainConfig {
+    /// The embedded default for `env`.
+    pub fn default_for(env: EnvKind) -> Self {
+        let text = match env {
+            EnvKind::Serflow => SERFLOW_CONFIG,
+            EnvKind::Cartpole => CARTPOLE_CONFIG,
+        };
+        ron::from_str(text).expect("embedded configs parse (tested)")
+    }
+
+    /// Reads a config file.
+    pub fn load(path: &str) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(Path::new(path), "cannot read", e))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        ron::from_str(text).map_err(|e| {
+            Error::new(format!("{path}: line {}, column {}: {}", e.span.start.line, e.span.start.col, e.code))
+        })
+    }
+
+    /// Checks ranges; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        self.ppo.validate().map_err(Error::new)?;
+        let fail = |message: String| Err(Error::new(message));
+        if self.env != EnvKind::Serflow && self.random_initial_vms.is_some() {
+            return fail("random_initial_vms: needs env: Serflow (an environment with VMs)".into());
+        }
+        if self.env != EnvKind::Serflow && self.ppo.credit != CreditMode::Joint {
+            return fail(format!(
+                "ppo.credit: {:?} needs env: Serflow (an environment with stages)",
+                self.ppo.credit
+            ));
+        }
+        if self.eval_episodes == 0 {
+            return fail("eval_episodes: must be at least 1".into());
+        }
+        if let Some(l) = &self.lagrangian
+            && !(l.initial >= 0.0 && l.lr >= 0.0 && l.initial.is_finite() && l.lr.is_finite())
+        {
+            return fail("lagrangian: initial and lr must be finite and >= 0".into());
+        }
+        Ok(())
+    }
+
+    /// The evaluation seeds.
+    pub fn eval_seeds(&self) -> Vec<u64> {
+        (0..self.eval_episodes as u64).map(|i| self.eval_seed + i).collect()
+    }
+}
+
+impl EnvKind {
+    /// The names `--env` accepts, with their kinds.
+    pub const NAMES: [(&str, EnvKind); 2] = [("serflow", EnvKind::Serflow), ("cartpole", EnvKind::Cartpole)];
+}
+
+impl FromStr for EnvKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, k)| *k)
+            .ok_or_else(|| Error::new(format!("unknown environment `{s}` (serflow or cartpole)")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_configs_parse_and_validate() {
+        for (_, env) in EnvKind::NAMES {
+            TrainConfig::default_for(env).validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn environment_names_parse() {
+        assert_eq!("cartpole".parse::<EnvKind>().unwrap(), EnvKind::Cartpole);
+        assert!("pong".parse::<EnvKind>().unwrap_err().to_string().contains("pong"));
+    }
+}

@@ -1,0 +1,81 @@
+//! Built-in scenarios (embedded in the binary) and where their traces are found: the one place that
+//! turns a `--scenario` argument into a configuration and the directory its relative paths use.
+
+use super::ScenarioConfig;
+use crate::error::ScenarioError;
+use crate::workload::WorkloadConfig;
+use std::path::{Path, PathBuf};
+
+/// Built-in scenarios, embedded at compile time: `(name, RON text)`.
+pub const BUILTINS: [(&str, &str); 2] = [
+    ("default", include_str!("../scenarios/default.ron")),
+    ("libra-wits", include_str!("../scenarios/libra-wits.ron")),
+];
+
+/// The environment variable naming a directory that holds the traces built-in scenarios replay
+/// (searched before the repository's own directories).
+pub const TRACES_ENV: &str = "SERFLOW_TRACES";
+
+/// Directories searched, in order, for a trace a built-in scenario names: `$SERFLOW_TRACES` when set,
+/// the repository's `traces/` (traces shipped with serflow), and `../shared/traces/` beside the
+/// repository. The repository is the one this binary was built from, so the working directory
+/// does not matter.
+pub fn trace_dirs() -> Vec<PathBuf> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
+    let from_env = std::env::var_os(TRACES_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+    from_env.into_iter().chain([workspace.join("traces"), workspace.join("../shared/traces")]).collect()
+}
+
+/// The directory a built-in's trace resolves against: the first of [`trace_dirs`] holding it (the
+/// first of them when none does, so the error names where it was looked for first).
+fn builtin_trace_dir(config: &ScenarioConfig) -> PathBuf {
+    let dirs = trace_dirs();
+    let found = match &config.workload {
+        WorkloadConfig::Trace { path, .. } => dirs.iter().find(|d| d.join(path).is_file()),
+        _ => None,
+    };
+    found.unwrap_or(&dirs[0]).clone()
+}
+
+/// Reads a built-in scenario by name, or a RON file by path (anything containing `/` or ending
+/// `.ron`), without validating it: returns the configuration, its source label and the directory
+/// relative trace paths resolve against (the scenario file's, or for a built-in the trace directory
+/// of [`trace_dirs`] that holds its trace). Callers may override fields, then call
+/// [`super::Scenario::from_config`].
+pub fn load_config(name_or_path: &str) -> Result<(ScenarioConfig, String, PathBuf), ScenarioError> {
+    if let Some((name, text)) = BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
+        let source = format!("builtin:{name}");
+        let config = parse(&source, text)?;
+        let base = builtin_trace_dir(&config);
+        return Ok((config, source, base));
+    }
+    if !name_or_path.ends_with(".ron") && !name_or_path.contains('/') {
+        let names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
+        return Err(ScenarioError::new(
+            "argument",
+            "--scenario",
+            format!(
+                "unknown scenario `{name_or_path}`: use a built-in ({}) or a .ron file",
+                names.join(", ")
+            ),
+        ));
+    }
+    let path = Path::new(name_or_path);
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::new(&source, "", format!("cannot read: {e}")))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    Ok((parse(&source, &text)?, source, base))
+}
+
+/// Parses RON into a configuration, turning serde's message into a one-line error with a position.
+pub fn parse(source: &str, text: &str) -> Result<ScenarioConfig, ScenarioError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    ron::from_str(text).map_err(|e| {
+        ScenarioError::new(
+            source,
+            format!("line {}, column {}", e.span.start.line, e.span.start.col),
+            e.code.to_string(),
+        )
+    })
+}
