@@ -70,11 +70,7 @@ impl<P: Policy, M: MetricsSource, A: Actuator> Controller<P, M, A> {
 
     /// The fallback: hold the last observed VM counts, offer VMs everything, overflow to FaaS.
     pub fn fallback_action(&self) -> Action {
-        let stages = self
-            .last_vms
-            .iter()
-            .map(|&vm_target| StageAction { vm_target, vm_share: 1.0, vm_rate_limit: None })
-            .collect();
+        let stages = self.last_vms.iter().map(|&vms| StageAction::hold(vms)).collect();
         Action { stages }
     }
 

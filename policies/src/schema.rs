@@ -216,6 +216,12 @@ pub struct StageAction {
 impl StageAction {
     /// Everything to FaaS, no VMs.
     pub const FAAS_ONLY: Self = Self { vm_target: 0, vm_share: 0.0, vm_rate_limit: None };
+
+    /// Keep `vms` VMs (ready + booting) and offer them everything; what they cannot take spills to
+    /// FaaS. What the controller's fallback, a missing stage and a cautious first decision do.
+    pub const fn hold(vms: u32) -> Self {
+        Self { vm_target: vms, vm_share: 1.0, vm_rate_limit: None }
+    }
 }
 
 /// One decision: an action per stage.
@@ -226,13 +232,10 @@ pub struct Action {
 }
 
 impl Action {
-    /// The action that holds the VM counts seen in `obs` and sends all traffic to FaaS: a safe default
-    /// when nothing better is known.
+    /// Every stage [`StageAction::hold`]s the VM count seen in `obs`: the safe default when nothing
+    /// better is known.
     pub fn hold(obs: &Observation) -> Self {
-        let stages = (0..obs.n_stages())
-            .map(|k| StageAction { vm_target: obs.committed_vms(k), ..StageAction::FAAS_ONLY })
-            .collect();
-        Self { stages }
+        Self { stages: (0..obs.n_stages()).map(|k| StageAction::hold(obs.committed_vms(k))).collect() }
     }
 
     /// An action for `n_stages` stages that sends everything to FaaS.

@@ -35,7 +35,7 @@ use exits::ExitModel;
 use interval::IntervalAccounts;
 use observe::StageInterval;
 use requests::{ReqId, Request, Requests};
-use serflow_policies::{Action, Observation};
+use serflow_policies::{Action, Observation, StageAction};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug)]
@@ -189,8 +189,8 @@ impl Simulator {
         self.events.now() >= self.horizon
     }
 
-    /// Applies `action` now and simulates one control interval. Stages missing from the action hold
-    /// their VM count (booting included) and send everything to FaaS.
+    /// Applies `action` now and simulates one control interval. Stages missing from the action
+    /// [`StageAction::hold`] their VM count (booting included).
     pub fn step(&mut self, action: &Action) -> IntervalReport {
         self.apply(action);
         let end = self.events.now() + self.interval;
@@ -203,12 +203,12 @@ impl Simulator {
         let now = self.events.now();
         let max_vms = self.scenario.config.vm.max_per_stage;
         for (k, st) in self.stages.iter_mut().enumerate() {
-            let (vm_target, share, rate_limit) = match action.stages.get(k) {
-                Some(a) => (a.vm_target, a.vm_share, a.vm_rate_limit),
-                None => (st.pool.ready() + st.pool.booting(), 0.0, None),
+            let a = match action.stages.get(k) {
+                Some(a) => *a,
+                None => StageAction::hold(st.pool.ready() + st.pool.booting()),
             };
-            st.balancer.set(share, rate_limit);
-            for _ in 0..st.pool.scale_to(vm_target.min(max_vms), now) {
+            st.balancer.set(a.vm_share, a.vm_rate_limit);
+            for _ in 0..st.pool.scale_to(a.vm_target.min(max_vms), now) {
                 let vm = st.pool.launch(now);
                 let boot = self.scenario.config.vm.boot_s.sample(&mut self.boot_rng);
                 self.events

@@ -104,7 +104,6 @@ impl Policy for Serflow {
         if self.calls == 1 {
             // Nothing observed yet: keep what runs.
             *action = Action::hold(obs);
-            action.stages.iter_mut().for_each(|a| a.vm_share = 1.0);
             return;
         }
         let total = f64::from(obs.global(GlobalFeature::TotalRate));
