@@ -46,7 +46,8 @@ pub enum WorkloadConfig {
         /// How the file is laid out.
         format: TraceFormat,
         /// Multiplies the arrival rate (counts are scaled with random rounding; timestamped requests
-        /// are thinned or replicated).
+        /// are thinned, or replicated with the copies spread uniformly over the gap to the next
+        /// request, never stacked on one instant).
         #[serde(default = "one")]
         rate_scale: f64,
         /// Stretches trace time: trace second n covers simulated `[n, n+1) x time_scale`.

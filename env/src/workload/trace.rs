@@ -63,6 +63,11 @@ impl TraceData {
         }
     }
 
+    /// Mean time between requests, seconds of trace time.
+    pub fn mean_gap_s(&self) -> f64 {
+        self.duration_s() / self.total_requests().max(1) as f64
+    }
+
     /// The most requests in any one second of trace time.
     pub fn peak_per_second(&self) -> u64 {
         match &*self.0 {
@@ -200,12 +205,13 @@ pub(super) struct TraceSource {
     plan: TracePlan,
     offset_s: f64,
     rng: SimRng,
-    /// Counts: the next trace second to expand, and the pending arrivals of the current one.
+    /// Counts: the next trace second to expand. Requests: the next row to expand.
     next_second: usize,
-    pending: Vec<f64>,
-    /// Requests: the next row, and copies of the current row still to emit.
     next_row: usize,
-    copies_left: u32,
+    /// Arrival times (trace seconds) still to emit, latest first; for requests, all copies of the
+    /// row `pending_row`.
+    pending: Vec<f64>,
+    pending_row: usize,
 }
 
 impl TraceSource {
@@ -227,7 +233,7 @@ impl TraceSource {
             next_second: offset_s as usize,
             pending: Vec::new(),
             next_row,
-            copies_left: 0,
+            pending_row: 0,
             plan,
         }
     }
@@ -252,17 +258,27 @@ impl TraceSource {
                 Some(Arrival { time: self.sim_time(t), size: 0.0 })
             }
             TraceInner::Requests { times, sizes } => {
-                while self.copies_left == 0 {
-                    if self.next_row >= times.len() {
-                        return None;
+                while self.pending.is_empty() {
+                    let row = self.next_row;
+                    let &t = times.get(row)?;
+                    let copies = scaled(1.0, self.plan.rate_scale, &mut self.rng);
+                    if copies > 0 {
+                        // The request itself, then its extra copies spread uniformly over the gap to
+                        // the next request (the trace's mean gap after the last one): a scaled trace
+                        // keeps the original's rate over time instead of stacking copies on one
+                        // instant.
+                        let gap =
+                            times.get(row + 1).map_or_else(|| self.plan.data.mean_gap_s(), |next| next - t);
+                        self.pending.extend((1..copies).map(|_| t + self.rng.uniform() * gap));
+                        self.pending.push(t);
+                        self.pending.sort_by(|a, b| b.total_cmp(a));
+                        self.pending_row = row;
                     }
-                    self.copies_left = scaled(1.0, self.plan.rate_scale, &mut self.rng);
                     self.next_row += 1;
                 }
-                self.copies_left -= 1;
-                let row = self.next_row - 1;
-                let size = sizes.as_ref().map_or(0.0, |s| s[row]);
-                Some(Arrival { time: self.sim_time(times[row]), size })
+                let t = self.pending.pop()?;
+                let size = sizes.as_ref().map_or(0.0, |s| s[self.pending_row]);
+                Some(Arrival { time: self.sim_time(t), size })
             }
         }
     }
@@ -337,6 +353,29 @@ mod tests {
         let stretched = drain(plan(data, 1.0, 2.0), 200);
         assert_eq!(stretched.len(), 10_000);
         assert!(stretched.last().unwrap().time > SimTime::from_secs(198));
+    }
+
+    #[test]
+    fn scaling_a_timestamped_trace_up_spreads_the_copies_instead_of_stacking_them() {
+        // One request a second for 200 s, scaled x60: about 60 a second, one per instant.
+        let text: String =
+            std::iter::once("TIMESTAMP\n".to_string()).chain((0..200).map(|i| format!("{i}\n"))).collect();
+        let arrivals = drain(plan(parse_csv("t.csv", &text, None).unwrap(), 60.0, 1.0), 200);
+        let n = arrivals.len();
+        assert!((11_500..12_500).contains(&n), "{n} arrivals");
+        let gaps: Vec<f64> =
+            arrivals.windows(2).map(|w| w[1].time.since(w[0].time).0 as f64 * 1e-6).collect();
+        assert!(gaps.iter().all(|&g| g >= 0.0), "arrivals in time order");
+        let stacked = gaps.iter().filter(|&&g| g == 0.0).count();
+        assert!(stacked <= n / 1000, "{stacked} arrivals share an instant with the one before");
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        assert!((mean - 1.0 / 60.0).abs() < 0.001, "mean gap {mean}");
+        // Uniform spreading within each second: gaps close to exponential (coefficient of variation ~1).
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        let cv = var.sqrt() / mean;
+        assert!((0.8..1.2).contains(&cv), "coefficient of variation {cv}");
+        let per_second = |s: u64| arrivals.iter().filter(|a| a.time.0 / 1_000_000 == s).count();
+        assert!((30..90).contains(&per_second(100)), "{} in second 100", per_second(100));
     }
 
     #[test]
