@@ -102,7 +102,9 @@ impl TrainPlan {
                 random_initial_vms: state.config.random_initial_vms,
             }),
             (EnvKind::Serflow, None) => {
-                return Err(Error::new(format!("{}: the checkpoint has no scenario", path.display())));
+                let why =
+                    "the checkpoint records no scenario (written before serflow saved it); start a new run";
+                return Err(Error::new(format!("{}: {why}", path.display())));
             }
         };
         Ok(Self { task, state })
