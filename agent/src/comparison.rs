@@ -20,6 +20,10 @@ pub struct Run {
     pub report: EpisodeReport,
     /// The floor of its seed.
     pub floor: FluidFloor,
+    /// How closely the first stage's VM count followed its arrival rate over the episode (Pearson r of the
+    /// two per-interval series; `eval` fills it, `compare` leaves it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_stage_vms_vs_rate: Option<f64>,
 }
 
 /// One policy's row: means over its runs.
@@ -80,6 +84,24 @@ pub fn mean_cost_and_attainment(reports: &[&EpisodeReport]) -> (f64, f64) {
     (cost, attainment)
 }
 
+/// The Pearson correlation of two equally long series, 0 when either is constant (no linear
+/// relationship: a policy whose VM count never moves does not follow load at all).
+pub fn pearson(xs: &[f64], ys: &[f64]) -> f64 {
+    let n = xs.len().min(ys.len());
+    if n < 2 {
+        return 0.0;
+    }
+    let mean = |v: &[f64]| v[..n].iter().sum::<f64>() / n as f64;
+    let (mx, my) = (mean(xs), mean(ys));
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in xs[..n].iter().zip(&ys[..n]) {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+        syy += (y - my) * (y - my);
+    }
+    if sxx <= 0.0 || syy <= 0.0 { 0.0 } else { sxy / (sxx * syy).sqrt() }
+}
+
 /// Episodes of the policy `name` on each of `seeds`, in parallel, in seed order; `tick` runs after
 /// every simulated interval (for progress bars).
 pub fn run_policy(
@@ -119,4 +141,19 @@ pub fn floor(
         tick();
     });
     fluid_floor(prof, &arrivals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pearson;
+
+    #[test]
+    fn pearson_of_known_series() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        assert!((pearson(&x, &[2.0, 4.0, 6.0, 8.0]) - 1.0).abs() < 1e-12);
+        assert!((pearson(&x, &[8.0, 6.0, 4.0, 2.0]) + 1.0).abs() < 1e-12);
+        assert!((pearson(&x, &[1.0, 3.0, 2.0, 4.0]) - 0.8).abs() < 1e-12);
+        assert_eq!(pearson(&[3.0; 4], &x), 0.0, "a constant VM count does not follow load");
+        assert_eq!(pearson(&[1.0], &[2.0]), 0.0);
+    }
 }

@@ -79,6 +79,7 @@ fn eval_writes_timelines_as_csv_and_tensorboard() {
     let csv = std::fs::read_to_string(dir.join("libra-timeline.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("seed,time_s,arrival_rate") && lines[0].contains("stage3_p95_ms"));
+    assert!(lines[0].contains("stage0_arrival_rate,stage0_vms"), "per-stage load beside the VMs");
     assert_eq!(lines.len(), 1 + 2 * 30, "30 intervals per episode, 2 episodes");
     for seed in [1, 2] {
         let events = std::fs::read_dir(dir.join(format!("libra-seed{seed}"))).unwrap().count();
@@ -87,4 +88,21 @@ fn eval_writes_timelines_as_csv_and_tensorboard() {
     let json = serflow(&["eval", "--policy", "faas-only", "--duration", "60", "--episodes", "2", "--json"]);
     let runs: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 2);
+}
+
+/// `eval --json` says how much a policy's first-stage VM count follows load: not at all for the
+/// shipped (static) learned policy, clearly for the SERFLOW heuristic.
+#[test]
+fn eval_reports_how_vms_follow_load() {
+    let r = |policy: &str| {
+        let out = serflow(&["eval", "--policy", policy, "--episodes", "1", "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let runs: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        runs[0]["first_stage_vms_vs_rate"].as_f64().expect("eval reports the correlation")
+    };
+    assert_eq!(r("learned"), 0.0);
+    assert!(r("serflow") > 0.3);
+    let compare =
+        serflow(&["compare", "--duration", "60", "--seeds", "1", "--policies", "serflow", "--json"]);
+    assert!(!stdout(&compare).contains("first_stage_vms_vs_rate"), "compare's JSON is unchanged");
 }

@@ -58,9 +58,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let mut runs = Vec::with_capacity(seeds.len() * args.policies.len());
     for name in &args.policies {
         let reports = run_policy(&scenario, &registry, name, &seeds, &tick)?;
-        runs.extend(
-            reports.into_iter().zip(&floors).map(|(report, floor)| Run { report, floor: floor.clone() }),
-        );
+        runs.extend(reports.into_iter().zip(&floors).map(|(report, floor)| Run {
+            report,
+            floor: floor.clone(),
+            first_stage_vms_vs_rate: None,
+        }));
     }
     bar.finish_and_clear();
     let rows: Vec<Row> = args

@@ -7,7 +7,7 @@ use super::{ScenarioArgs, progress, seed_range};
 use anyhow::Result;
 use clap::Args;
 use rayon::prelude::*;
-use serflow_agent::comparison::{Row, Run, floor};
+use serflow_agent::comparison::{Row, Run, floor, pearson};
 use serflow_agent::files::write_atomic;
 use serflow_agent::logging::RunLog;
 use serflow_agent::registry::PolicyRegistry;
@@ -59,7 +59,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 timeline.push(Point { time_s: interval.time_s, obs: sim.observation().clone() });
                 bar.inc(1);
             });
-            (Run { report, floor }, timeline)
+            let vms: Vec<f64> = timeline.iter().map(|p| f64::from(p.obs.committed_vms(0))).collect();
+            let rate: Vec<f64> =
+                timeline.iter().map(|p| f64::from(p.obs.stage(0, StageFeature::ArrivalRate))).collect();
+            let first_stage_vms_vs_rate = Some(pearson(&vms, &rate));
+            (Run { report, floor, first_stage_vms_vs_rate }, timeline)
         })
         .collect();
     bar.finish_and_clear();
@@ -73,6 +77,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
     } else {
         let mean_floor = runs.iter().map(|r| r.floor.total).sum::<f64>() / runs.len() as f64;
         print!("{}\n{}", header(&scenario, &seeds, mean_floor), table(&[Row::new(&args.policy, &runs)]));
+        let r: f64 = runs.iter().filter_map(|r| r.first_stage_vms_vs_rate).sum::<f64>() / runs.len() as f64;
+        println!(
+            "\nfirst stage's VMs vs its arrival rate over an episode: Pearson r {r:.3} (mean over seeds)"
+        );
         if let Some(dir) = &args.logdir {
             println!(
                 "\ntimelines: {}/{label}-seed*/ (tensorboard --logdir {0}), {0}/{label}-timeline.csv",
@@ -92,7 +100,7 @@ fn write_timelines(
     let n_stages = results.first().map_or(0, |(r, _)| r.report.stages.len());
     let mut csv = String::from("seed,time_s,arrival_rate,cost_rate_per_h,slo_attainment");
     for k in 0..n_stages {
-        csv += &format!(",stage{k}_vms,stage{k}_faas_share,stage{k}_p95_ms");
+        csv += &format!(",stage{k}_arrival_rate,stage{k}_vms,stage{k}_faas_share,stage{k}_p95_ms");
     }
     csv.push('\n');
     for (&seed, (_, timeline)) in seeds.iter().zip(results) {
@@ -110,13 +118,15 @@ fn write_timelines(
             log.scalar("timeline/slo_attainment", att, step);
             csv += &format!("{seed},{},{rate},{cost},{att}", p.time_s);
             for k in 0..n_stages {
+                let stage_rate = f64::from(o.stage(k, StageFeature::ArrivalRate));
                 let vms = f64::from(o.committed_vms(k));
                 let share = f64::from(o.stage(k, StageFeature::FaasShare));
                 let p95 = f64::from(o.stage(k, StageFeature::P95LatencyMs));
+                log.scalar(&format!("timeline/arrival_rate/stage{k}"), stage_rate, step);
                 log.scalar(&format!("timeline/vms/stage{k}"), vms, step);
                 log.scalar(&format!("timeline/faas_share/stage{k}"), share, step);
                 log.scalar(&format!("timeline/p95_ms/stage{k}"), p95, step);
-                csv += &format!(",{vms},{share},{p95}");
+                csv += &format!(",{stage_rate},{vms},{share},{p95}");
             }
             csv.push('\n');
         }
