@@ -68,14 +68,14 @@ pub struct TrainPlan {
 }
 
 impl TrainPlan {
-    /// A fresh run of `config` (checked; scenario and trace loaded once). Nothing is written yet.
+    /// A fresh run of `config` (checked by `init_state`; scenario and trace loaded once). Nothing is
+    /// written yet.
     pub fn start(
         config: TrainConfig,
         run_name: String,
         log_dir: PathBuf,
         checkpoint_dir: PathBuf,
     ) -> Result<Self> {
-        config.validate()?;
         Ok(match config.env {
             EnvKind::Cartpole => {
                 let state = init_state(&CartPoleTask, config, None, run_name, log_dir, checkpoint_dir)?;

@@ -1,6 +1,7 @@
 //! What the trainer needs to know about an environment beyond [`Env`]: how to make one, how to
 //! evaluate a policy on it deterministically, which reference lines to draw, and its SLO.
 
+use crate::comparison::mean_cost_and_attainment;
 use crate::credit::{Credit, CreditMode};
 use crate::export::policy_file;
 use crate::networks::ActorCritic;
@@ -181,9 +182,10 @@ impl EpisodeMeans {
     fn of(reports: &[EpisodeReport]) -> Self {
         let n = reports.len().max(1) as f64;
         let mean = |f: &dyn Fn(&EpisodeReport) -> f64| reports.iter().map(f).sum::<f64>() / n;
+        let (cost, slo_attainment) = mean_cost_and_attainment(&reports.iter().collect::<Vec<_>>());
         Self {
-            cost: mean(&|r| r.cost.total),
-            slo_attainment: mean(&|r| r.slo.attainment),
+            cost,
+            slo_attainment,
             p99_ms: mean(&|r| r.slo.p99_ms),
             vm_hours: mean(&|r| r.vm_seconds / 3600.0),
             faas_share: mean(&|r| {

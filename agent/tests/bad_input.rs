@@ -93,7 +93,7 @@ fn bad_traces_name_file_line_and_reason() {
     fails_with(&["simulate", "--trace", &short], &["short.csv", "line 2", "fields"]);
     fails_with(
         &["simulate", "--trace", "/nonexistent/trace.txt"],
-        &["/nonexistent/trace.txt", "cannot read"],
+        &["/nonexistent/trace.txt", "cannot read", "traces/README.md", "SERFLOW_TRACES"],
     );
     let tiny = file("tiny.txt", "1\n2\n3\n");
     fails_with(&["simulate", "--trace", &tiny, "--duration", "100"], &["horizon_s", "exceeds"]);

@@ -242,14 +242,7 @@ impl Scenario {
     ) -> Result<Self, ScenarioError> {
         let c = Checker { source };
         config.workload.validate(&c)?;
-        let workload = LoadedWorkload::load(&config.workload, &c, base).map_err(|mut e| {
-            if source.starts_with("builtin:") && e.reason.starts_with("cannot read trace") {
-                e.reason += &format!(
-                    " (set {TRACES_ENV} to the directory holding it; traces/README.md says where each trace comes from)"
-                );
-            }
-            e
-        })?;
+        let workload = LoadedWorkload::load(&config.workload, &c, base)?;
         if let (Horizon::WholeTrace, Some(available)) = (horizon, workload.available_s()) {
             let interval = config.control_interval_s;
             if interval > 0.0 && interval.is_finite() {

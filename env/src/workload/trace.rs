@@ -5,6 +5,7 @@ use super::{Arrival, TracePlan};
 use crate::engine::{SimDuration, SimTime};
 use crate::error::ScenarioError;
 use crate::rng::SimRng;
+use crate::scenario::TRACES_ENV;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -40,7 +41,16 @@ impl TraceData {
     pub fn read(path: &Path, format: &TraceFormat) -> Result<Self, ScenarioError> {
         let source = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError::new(&source, "", format!("cannot read trace: {e}")))?;
+            .map_err(|e| {
+                // A missing trace is most often one serflow cannot ship: say where to find it.
+                let hint = match e.kind() {
+                    std::io::ErrorKind::NotFound => format!(
+                        " (traces/README.md says where each trace comes from; built-in scenarios look in ${TRACES_ENV} first)"
+                    ),
+                    _ => String::new(),
+                };
+                ScenarioError::new(&source, "", format!("cannot read trace: {e}{hint}"))
+            })?;
         match format {
             TraceFormat::Counts => parse_counts(&source, &text),
             TraceFormat::Csv { size_column } => parse_csv(&source, &text, size_column.as_deref()),
