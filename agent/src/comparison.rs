@@ -7,9 +7,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serflow_env::metrics::EpisodeReport;
 use serflow_env::{Scenario, ScenarioError, run_episode};
+use serflow_policies::StageFeature;
 use serflow_policies::baselines::FaasOnly;
-use serflow_policies::hindsight::{FluidFloor, fluid_floor};
-use serflow_policies::{StageFeature, SystemProfile};
+use serflow_policies::hindsight::FluidFloor;
 use std::sync::Arc;
 
 /// One run, as `compare --json` prints it: the simulate object plus the hindsight floor of its seed.
@@ -24,6 +24,9 @@ pub struct Run {
     /// two per-interval series; `eval` fills it, `compare` leaves it out).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_stage_vms_vs_rate: Option<f64>,
+    /// The trace replayed, when the command was given several (`--trace`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 /// One policy's row: means over its runs.
@@ -35,6 +38,7 @@ pub struct Row {
     pub cost_total: f64,
     pub cost_vm: f64,
     pub cost_faas: f64,
+    pub cost_transfer: f64,
     pub cost_vs_floor: f64,
     pub slo_attainment: f64,
     pub meets_target: bool,
@@ -62,6 +66,7 @@ impl Row {
             cost_total: cost,
             cost_vm: mean(&|r| r.report.cost.vm),
             cost_faas: mean(&|r| r.report.cost.faas),
+            cost_transfer: mean(&|r| r.report.cost.transfer),
             cost_vs_floor: cost / mean(&|r| r.floor.total).max(f64::MIN_POSITIVE),
             slo_attainment: attainment,
             meets_target: attainment >= target,
@@ -102,33 +107,38 @@ pub fn pearson(xs: &[f64], ys: &[f64]) -> f64 {
     if sxx <= 0.0 || syy <= 0.0 { 0.0 } else { sxy / (sxx * syy).sqrt() }
 }
 
-/// Episodes of the policy `name` on each of `seeds`, in parallel, in seed order; `tick` runs after
-/// every simulated interval (for progress bars).
+/// Episodes of the policy `name` on each of `seeds`, in parallel, in seed order; `arrivals[i]`, when
+/// given, are the stage arrivals of `seeds[i]` (what the oracle plans with; computed here when
+/// missing); `tick` runs after every simulated interval (for progress bars).
 pub fn run_policy(
     scenario: &Arc<Scenario>,
     registry: &PolicyRegistry<'_>,
     name: &str,
     seeds: &[u64],
+    arrivals: &[Vec<Vec<u64>>],
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<EpisodeReport>, ScenarioError> {
-    registry.build(name)?; // a bad name fails before any work
-    Ok(seeds
+    registry.check(name)?; // a bad name fails before any work
+    seeds
         .par_iter()
-        .map(|&seed| {
-            let mut policy = registry.build(name).expect("built above");
-            run_episode(scenario, policy.as_mut(), seed, |_, _| tick())
+        .enumerate()
+        .map(|(i, &seed)| {
+            let mut policy = match arrivals.get(i) {
+                Some(future) => registry.build_for_episode(name, future)?,
+                None if name == "oracle" => {
+                    registry.build_for_episode(name, &stage_arrivals(scenario, seed, &|| {}))?
+                }
+                None => registry.build(name)?,
+            };
+            Ok(run_episode(scenario, policy.as_mut(), seed, |_, _| tick()))
         })
-        .collect())
+        .collect()
 }
 
-/// The hindsight floor of one seed: stage arrivals per interval from a FaaS-only run (routing does not
-/// change which requests arrive; exits are drawn per request).
-pub fn floor(
-    scenario: &Arc<Scenario>,
-    prof: &SystemProfile,
-    seed: u64,
-    tick: &(dyn Fn() + Sync),
-) -> FluidFloor {
+/// Requests reaching each stage in each interval of the episode of `seed` (`[interval][stage]`),
+/// from a FaaS-only run: routing does not change which requests arrive (exits are drawn per
+/// request), so this is the future the hindsight floor and the oracle are given.
+pub fn stage_arrivals(scenario: &Arc<Scenario>, seed: u64, tick: &(dyn Fn() + Sync)) -> Vec<Vec<u64>> {
     let mut arrivals: Vec<Vec<u64>> = Vec::with_capacity(scenario.steps_per_episode());
     let interval = scenario.config.control_interval_s;
     run_episode(scenario, &mut FaasOnly, seed, |sim, _| {
@@ -140,7 +150,7 @@ pub fn floor(
         );
         tick();
     });
-    fluid_floor(prof, &arrivals)
+    arrivals
 }
 
 #[cfg(test)]

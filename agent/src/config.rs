@@ -39,9 +39,10 @@ pub struct TrainConfig {
     pub env: EnvKind,
     /// Scenario (built-in name or RON file) for `Serflow`.
     pub scenario: String,
-    /// A trace replacing the scenario's workload.
+    /// Traces replacing the scenario's workload (several: one drawn per episode), each rescaled to
+    /// the scenario's nominal mean rate when it declares one.
     #[serde(default)]
-    pub trace: Option<String>,
+    pub traces: Vec<String>,
     /// The run's seed: network init, sampling, environments (`seed + i`).
     pub seed: u64,
     /// Burn backend for the updates.

@@ -9,7 +9,8 @@
 //! - [`task`]: what the trainer needs from an environment (evaluation, reference lines, SLO).
 //! - [`train`]: the training loop and its resumable state; [`checkpoint`]: atomic save and load.
 //! - [`logging`]: TensorBoard curves; [`export`]: the backend-free policy file.
-//! - [`registry`]: policies by name; [`comparison`]: policies side by side over seeds.
+//! - [`registry`]: policies by name; [`comparison`]: policies side by side over seeds;
+//!   [`seeds`]: the named seed ranges; [`tune`]: calibration of the rule-based baselines.
 //! - [`sim_cluster`]: the simulator behind the controller's metrics and actuator traits.
 
 pub mod adam;
@@ -27,6 +28,8 @@ pub mod plan;
 pub mod ppo;
 pub mod registry;
 pub mod rollout;
+pub mod seeds;
 pub mod sim_cluster;
 pub mod task;
 pub mod train;
+pub mod tune;

@@ -8,7 +8,6 @@ use crate::task::{CartPoleTask, ServingTask};
 use crate::train::{TrainOptions, TrainOutcome, TrainState, init_state, train};
 use serde::{Deserialize, Serialize};
 use serflow_env::scenario::{Horizon, Scenario, ScenarioConfig, load_config};
-use serflow_env::workload::WorkloadConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,16 +24,13 @@ pub struct ResolvedScenario {
 }
 
 impl ResolvedScenario {
-    /// `scenario` (a built-in name or a RON file), with `trace` (relative to the working directory)
-    /// replacing its workload: episodes are then windows of the trace at random offsets, as long as
+    /// `scenario` (a built-in name or a RON file), with `traces` (relative to the working directory)
+    /// replacing its workload: episodes are then windows of a trace at random offsets, as long as
     /// the scenario's horizon. Returns the resolution and the loaded scenario.
-    pub fn resolve(scenario: &str, trace: Option<&str>) -> Result<(Self, Arc<Scenario>)> {
+    pub fn resolve(scenario: &str, traces: &[String]) -> Result<(Self, Arc<Scenario>)> {
         let (mut config, source, mut base) = load_config(scenario)?;
-        if let Some(trace) = trace {
-            config.workload = WorkloadConfig::trace(trace, 1.0);
-            if let WorkloadConfig::Trace { random_offset, .. } = &mut config.workload {
-                *random_offset = true;
-            }
+        if !traces.is_empty() {
+            config.use_traces(traces, None, 1.0, true);
             base = PathBuf::from(".");
         }
         let base = std::path::absolute(&base).map_err(|e| Error::io(&base, "cannot resolve", e))?;
@@ -82,8 +78,7 @@ impl TrainPlan {
                 Self { task: Task::CartPole(CartPoleTask), state }
             }
             EnvKind::Serflow => {
-                let (resolved, scenario) =
-                    ResolvedScenario::resolve(&config.scenario, config.trace.as_deref())?;
+                let (resolved, scenario) = ResolvedScenario::resolve(&config.scenario, &config.traces)?;
                 let task = ServingTask { scenario, random_initial_vms: config.random_initial_vms };
                 let state = init_state(&task, config, Some(resolved), run_name, log_dir, checkpoint_dir)?;
                 Self { task: Task::Serving(task), state }

@@ -5,51 +5,107 @@
 use serflow_env::ScenarioError;
 use serflow_env::profile::profile;
 use serflow_env::scenario::Scenario;
-use serflow_policies::baselines::{FaasOnly, Libra, Serflow, VmOnly};
+use serflow_policies::baselines::{FaasOnly, Hpa, HpaConfig, Libra, Oracle, Serflow, StaticAllocation};
+use serflow_policies::calibration::{Calibrated, Calibration};
 use serflow_policies::{Learned, Policy, SystemProfile};
+use std::path::Path;
+use std::sync::Arc;
 
 /// Names [`PolicyRegistry::build`] accepts, with one line each.
-pub const POLICIES: [(&str, &str); 5] = [
+pub const POLICIES: [(&str, &str); 9] = [
     ("faas-only", "every request to FaaS"),
     ("vm-only", "HPA-like: VMs at 60 % target utilisation, stabilised scale-in"),
     ("libra", "LIBRA (IC2E 2021): EWMA mean+std, 300 s updates, 80 % quota to VMs, exits ignored"),
-    ("serflow", "SERFLOW heuristic: per-stage S-CIP/T-CIP provisioning, FaaS for bursts"),
+    ("serflow", "SERFLOW heuristic with its published defaults: per-stage S-CIP/T-CIP, FaaS for bursts"),
+    ("static-best", "the cheapest fixed allocation meeting the target on training seeds (serflow tune)"),
+    ("tuned-hpa", "target tracking with FaaS overflow, calibrated on training seeds (serflow tune)"),
+    ("serflow-tuned", "SERFLOW heuristic, transfer-aware, calibrated on training seeds (serflow tune)"),
+    ("oracle", "knows every future arrival: plans VMs by dynamic programming, launches a p95 boot ahead"),
     ("learned", "the shipped PPO policy for the scenario (checkpoints/<scenario>/policy.ron)"),
 ];
 
-/// A learned policy shipped in the repository and compiled into the binary.
+/// The policies that need a calibration (`serflow tune`).
+pub const CALIBRATED: [&str; 3] = ["static-best", "tuned-hpa", "serflow-tuned"];
+
+/// A file shipped in the repository and compiled into the binary.
 #[derive(Clone, Copy, Debug)]
-pub struct ShippedPolicy {
-    /// The scenario it was trained on.
+pub struct ShippedFile {
+    /// The scenario it belongs to.
     pub scenario: &'static str,
-    /// Its file in the repository.
+    /// Its path in the repository.
     pub path: &'static str,
-    /// The file's text.
+    /// Its text.
     pub text: &'static str,
 }
 
 /// The shipped learned policies; `learned` on a scenario without its own uses the first.
-pub const SHIPPED: [ShippedPolicy; 1] = [ShippedPolicy {
+pub const SHIPPED: [ShippedFile; 1] = [ShippedFile {
     scenario: "default",
     path: "checkpoints/default/policy.ron",
     text: include_str!("../../checkpoints/default/policy.ron"),
 }];
 
+/// The shipped calibrations (`serflow tune --scenario NAME` reproduces each).
+pub const SHIPPED_CALIBRATIONS: [ShippedFile; 2] = [
+    ShippedFile {
+        scenario: "default",
+        path: "checkpoints/default/baselines.ron",
+        text: include_str!("../../checkpoints/default/baselines.ron"),
+    },
+    ShippedFile {
+        scenario: "production",
+        path: "checkpoints/production/baselines.ron",
+        text: include_str!("../../checkpoints/production/baselines.ron"),
+    },
+];
+
 /// The shipped policy `learned` resolves to on a scenario named `scenario`.
-pub fn shipped_for(scenario: &str) -> &'static ShippedPolicy {
+pub fn shipped_for(scenario: &str) -> &'static ShippedFile {
     SHIPPED.iter().find(|p| p.scenario == scenario).unwrap_or(&SHIPPED[0])
 }
 
 /// Builds policies by name for one scenario.
 pub struct PolicyRegistry<'a> {
-    scenario: &'a Scenario,
+    scenario: &'a Arc<Scenario>,
     profile: SystemProfile,
+    /// The calibration and where it came from.
+    calibration: Option<(Calibration, String)>,
 }
 
 impl<'a> PolicyRegistry<'a> {
-    /// The registry of `scenario` (profiles it once).
-    pub fn new(scenario: &'a Scenario) -> Self {
-        Self { scenario, profile: profile(scenario) }
+    /// The registry of `scenario` (profiles it once), with the shipped calibration of a scenario of
+    /// that name when there is one.
+    pub fn new(scenario: &'a Arc<Scenario>) -> Self {
+        let shipped = SHIPPED_CALIBRATIONS.iter().find(|c| c.scenario == scenario.config.name);
+        let calibration = shipped.and_then(|file| {
+            let calibration = Calibration::parse(file.text, file.path).ok()?;
+            (calibration.n_stages == scenario.n_stages()).then(|| (calibration, file.path.to_string()))
+        });
+        Self { scenario, profile: profile(scenario), calibration }
+    }
+
+    /// Uses the calibration file `path` (written by `serflow tune`) instead of a shipped one.
+    pub fn with_calibration(mut self, path: &Path) -> Result<Self, ScenarioError> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::new(&source, "", format!("cannot read: {e}")))?;
+        let calibration =
+            Calibration::parse(&text, &source).map_err(|e| ScenarioError::new(&source, "", e))?;
+        if calibration.n_stages != self.scenario.n_stages() {
+            return Err(ScenarioError::new(
+                &source,
+                "n_stages",
+                format!(
+                    "calibrated for {} stages ({}), scenario {} has {}",
+                    calibration.n_stages,
+                    calibration.scenario,
+                    self.scenario.config.name,
+                    self.scenario.n_stages()
+                ),
+            ));
+        }
+        self.calibration = Some((calibration, source));
+        Ok(self)
     }
 
     /// The scenario's offline profile.
@@ -57,8 +113,43 @@ impl<'a> PolicyRegistry<'a> {
         &self.profile
     }
 
+    /// The calibration in use, if any.
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.calibration.as_ref().map(|c| &c.0)
+    }
+
+    /// What `compare` runs when not told: the published baselines, the calibrated ones when a
+    /// calibration is at hand, the oracle and the learned policy.
+    pub fn default_policies(&self) -> Vec<String> {
+        let mut names = vec!["faas-only", "vm-only", "libra", "serflow"];
+        if self.calibration.is_some() {
+            names.extend(CALIBRATED);
+        }
+        names.extend(["oracle", "learned"]);
+        names.into_iter().map(String::from).collect()
+    }
+
+    /// Checks that `name` can be built here (the oracle too), before any work.
+    pub fn check(&self, name: &str) -> Result<(), ScenarioError> {
+        if name == "oracle" { Ok(()) } else { self.build(name).map(drop) }
+    }
+
+    /// The policy `name` for one episode whose stage arrivals per interval are `arrivals` (from
+    /// [`crate::comparison::stage_arrivals`]): the oracle plans with them, any other policy is
+    /// [`Self::build`].
+    pub fn build_for_episode(
+        &self,
+        name: &str,
+        arrivals: &[Vec<u64>],
+    ) -> Result<Box<dyn Policy>, ScenarioError> {
+        if name == "oracle" {
+            return Ok(Box::new(Oracle::new(&self.profile, arrivals)));
+        }
+        self.build(name)
+    }
+
     /// The policy `name`: a built-in, or a learned-policy file (anything ending `.ron` or containing
-    /// `/`), configured for the scenario.
+    /// `/`), configured for the scenario. The oracle needs its episode: see [`Self::build_for_episode`].
     pub fn build(&self, name: &str) -> Result<Box<dyn Policy>, ScenarioError> {
         if name.ends_with(".ron") || name.contains('/') {
             return load_learned(name, self.scenario).map(|p| Box::new(p) as Box<dyn Policy>);
@@ -66,9 +157,31 @@ impl<'a> PolicyRegistry<'a> {
         let profile = || self.profile.clone();
         Ok(match name {
             "faas-only" => Box::new(FaasOnly),
-            "vm-only" => Box::new(VmOnly::new(profile(), Default::default())),
+            "vm-only" => Box::new(Hpa::new("vm-only", profile(), HpaConfig::vm_only())),
             "libra" => Box::new(Libra::new(profile(), Default::default())),
-            "serflow" => Box::new(Serflow::new(profile(), Default::default())),
+            "serflow" => Box::new(Serflow::new("serflow", profile(), Default::default())),
+            "static-best" => self.calibrated(
+                name,
+                |c| &c.static_best.0,
+                |stages| Box::new(StaticAllocation::new(profile(), stages.clone())),
+            )?,
+            "tuned-hpa" => self.calibrated(
+                name,
+                |c| &c.tuned_hpa.0,
+                |config| Box::new(Hpa::new("tuned-hpa", profile(), config.clone())),
+            )?,
+            "serflow-tuned" => self.calibrated(
+                name,
+                |c| &c.serflow_tuned.0,
+                |config| Box::new(Serflow::new("serflow-tuned", profile(), config.clone())),
+            )?,
+            "oracle" => {
+                return Err(ScenarioError::new(
+                    name,
+                    "",
+                    "the oracle plans with one episode's future arrivals: build it with build_for_episode",
+                ));
+            }
             "learned" => {
                 let shipped = shipped_for(&self.scenario.config.name);
                 let policy = Learned::parse(shipped.text, shipped.path)
@@ -83,6 +196,31 @@ impl<'a> PolicyRegistry<'a> {
                     format!("unknown policy; known: {}, or a policy file (.ron)", known.join(", ")),
                 ));
             }
+        })
+    }
+
+    /// A calibrated baseline: the rule `entry` picks from the calibration, or its fallback.
+    fn calibrated<T>(
+        &self,
+        name: &str,
+        entry: impl Fn(&Calibration) -> &Calibrated<T>,
+        rule: impl Fn(&T) -> Box<dyn Policy>,
+    ) -> Result<Box<dyn Policy>, ScenarioError> {
+        let Some((calibration, _)) = &self.calibration else {
+            return Err(ScenarioError::new(
+                name,
+                "",
+                format!(
+                    "no calibration for scenario {}: run `serflow tune --scenario {}` and pass its file with --calibration",
+                    self.scenario.config.name,
+                    self.scenario.source.trim_start_matches("builtin:")
+                ),
+            ));
+        };
+        Ok(match entry(calibration) {
+            Calibrated::Rule(config) => rule(config),
+            Calibrated::FaasOnly => Box::new(FaasOnly),
+            Calibrated::VmOnly => Box::new(Hpa::new("vm-only", self.profile.clone(), HpaConfig::vm_only())),
         })
     }
 }

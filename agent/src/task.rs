@@ -238,7 +238,7 @@ impl TrainTask for ServingTask {
 
     fn reference(&self, seeds: &[u64]) -> Vec<(String, f64)> {
         let registry = PolicyRegistry::new(&self.scenario);
-        let reports = crate::comparison::run_policy(&self.scenario, &registry, "serflow", seeds, &|| {})
+        let reports = crate::comparison::run_policy(&self.scenario, &registry, "serflow", seeds, &[], &|| {})
             .expect("serflow is a built-in policy");
         EpisodeMeans::of(&reports).metrics("heuristic_")
     }

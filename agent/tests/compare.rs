@@ -49,8 +49,10 @@ fn compare_json_is_an_array_of_simulate_objects_with_floors() {
 fn compare_csv_markdown_and_table_have_one_row_per_policy() {
     let out = stdout(&serflow(&["compare", "--duration", "300", "--seeds", "1", "--csv"]));
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 6, "{out}");
-    assert!(lines[0].starts_with("policy,seeds,cost_total"));
+    // faas-only, vm-only, libra, serflow, the three calibrated rules (default ships a calibration),
+    // the oracle, learned
+    assert_eq!(lines.len(), 10, "{out}");
+    assert!(lines[0].starts_with("policy,seeds,cost_total") && lines[0].ends_with(",trace"));
     let table = stdout(&serflow(&["compare", "--duration", "300", "--seeds", "1", "--explain"]));
     for needle in ["T-CIP", "S-CIP", "block4", "libra", "serflow", "vm-only", "faas-only", "learned", "floor"]
     {
@@ -63,7 +65,7 @@ fn compare_csv_markdown_and_table_have_one_row_per_policy() {
         "--seeds",
         "2",
         "--first-seed",
-        "2000000",
+        "heldout",
         "--policies",
         "serflow,learned",
         "--markdown",
@@ -72,17 +74,124 @@ fn compare_csv_markdown_and_table_have_one_row_per_policy() {
     let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
     assert_eq!(rows.len(), 3, "{md}");
     assert!(rows[1].starts_with("| serflow |") && rows[2].starts_with("| learned |"), "{md}");
-    assert!(rows.iter().all(|r| r.matches(" | ").count() == 12), "{md}");
+    assert!(rows.iter().all(|r| r.matches(" | ").count() == 13), "{md}");
 }
 
 #[test]
 fn compare_rejects_unknown_policies_and_zero_seeds() {
-    let out = serflow(&["compare", "--policies", "libra,oracle"]);
+    let out = serflow(&["compare", "--policies", "libra,prophet"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("oracle"));
+    assert!(stderr(&out).contains("prophet") && stderr(&out).contains("tuned-hpa"), "{}", stderr(&out));
+    let out = serflow(&["compare", "--first-seed", "tomorrow"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("heldout"), "{}", stderr(&out));
     let out = serflow(&["compare", "--seeds", "0"]);
     assert_eq!(out.status.code(), Some(2));
     let out = serflow(&["compare", "--seeds", "2", "--first-seed", &u64::MAX.to_string()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--first-seed"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_oracle_sits_between_the_floor_and_the_other_policies_costs() {
+    let runs = json(&[
+        "compare",
+        "--duration",
+        "900",
+        "--seeds",
+        "2",
+        "--policies",
+        "faas-only,vm-only,oracle",
+        "--json",
+    ]);
+    let runs = runs.as_array().unwrap();
+    let cost = |i: usize| runs[i]["cost"]["total"].as_f64().unwrap();
+    for seed in 0..2 {
+        let (faas, vm, oracle) = (cost(seed), cost(2 + seed), cost(4 + seed));
+        let floor = runs[4 + seed]["floor"]["total"].as_f64().unwrap();
+        assert!(
+            floor <= oracle && oracle < faas && oracle < vm,
+            "floor {floor}, oracle {oracle}, {faas}, {vm}"
+        );
+        assert!(runs[4 + seed]["slo"]["attainment"].as_f64().unwrap() >= 0.99);
+    }
+    let single = json(&["simulate", "--duration", "900", "--seed", "2", "--policy", "oracle", "--json"]);
+    assert_eq!(single["cost"]["total"], runs[5]["cost"]["total"], "simulate and compare plan alike");
+}
+
+#[test]
+fn several_traces_give_one_table_each_at_the_nominal_rate() {
+    let dir = common::scratch("traces");
+    let (a, b) = (dir.join("a.txt"), dir.join("b.txt"));
+    std::fs::write(&a, "5\n".repeat(400)).unwrap();
+    std::fs::write(&b, (0..400).map(|i| format!("{}\n", i % 20)).collect::<String>()).unwrap();
+    let traces = format!("{},{}", a.display(), b.display());
+    let md = stdout(&serflow(&[
+        "compare",
+        "--scenario",
+        "production",
+        "--trace",
+        &traces,
+        "--duration",
+        "300",
+        "--seeds",
+        "1",
+        "--policies",
+        "faas-only,serflow",
+        "--markdown",
+    ]));
+    assert_eq!(md.matches("trace ").count(), 2, "{md}");
+    assert!(md.contains("a.txt") && md.contains("b.txt"), "{md}");
+    // Both traces replay at production's nominal 1,500 req/s, not at their recorded 5-10 req/s.
+    let trace = b.display().to_string();
+    let rate = |extra: &[&str]| {
+        let mut args =
+            vec!["simulate", "--scenario", "production", "--trace", &trace, "--duration", "300", "--json"];
+        args.extend(extra);
+        json(&args)["requests"]["total"].as_f64().unwrap() / 300.0
+    };
+    let per_second = rate(&[]);
+    assert!((per_second / 1500.0 - 1.0).abs() < 0.05, "{per_second} req/s");
+    let per_second = rate(&["--trace-scale", "2"]);
+    assert!((per_second / 19.0 - 1.0).abs() < 0.1, "--trace-scale overrides: {per_second} req/s");
+}
+
+#[test]
+fn calibrated_baselines_need_a_calibration_and_say_how_to_make_one() {
+    let dir = common::scratch("uncalibrated");
+    let text = serflow_env::scenario::BUILTINS[0].1.replacen("name: \"default\"", "name: \"mine\"", 1);
+    let path = dir.join("mine.ron");
+    std::fs::write(&path, text).unwrap();
+    let out = serflow(&["simulate", "--scenario", &path.display().to_string(), "--policy", "tuned-hpa"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("serflow tune") && err.contains("--calibration") && err.lines().count() == 1,
+        "{err}"
+    );
+    let out = serflow(&["compare", "--calibration", "/nonexistent/baselines.ron", "--seeds", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/nonexistent/baselines.ron"), "{}", stderr(&out));
+}
+
+#[test]
+fn eval_plots_every_policy_and_reports_their_correlation() {
+    let dir = common::scratch("plot");
+    let png = dir.join("episode.png");
+    let out = serflow(&[
+        "eval",
+        "--duration",
+        "600",
+        "--episodes",
+        "1",
+        "--policy",
+        "serflow,oracle",
+        "--plot",
+        &png.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000, "{} bytes", bytes.len());
+    let text = stdout(&out);
+    assert!(text.contains("serflow") && text.contains("oracle") && text.contains("Pearson"), "{text}");
 }

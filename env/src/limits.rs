@@ -65,7 +65,9 @@ pub(crate) fn check(
     let rate_field = match &s.workload {
         WorkloadConfig::Poisson { .. } => "workload.rate",
         WorkloadConfig::Mmpp { .. } => "workload.rates",
-        WorkloadConfig::Trace { .. } => "workload.rate_scale",
+        WorkloadConfig::Trace { mean_rate: None, .. } => "workload.rate_scale",
+        WorkloadConfig::Trace { mean_rate: Some(_), .. } => "workload.mean_rate",
+        WorkloadConfig::Mixture { .. } => "workload.rate_scale",
     };
     let peak = workload.peak_rate();
     c.ensure(peak <= MAX_ARRIVAL_RATE, rate_field, || {

@@ -10,7 +10,6 @@
 use crate::dist::Dist;
 use crate::rng::{SimRng, Stream};
 use crate::scenario::Scenario;
-use crate::workload::LoadedWorkload;
 use serflow_policies::{StageProfile, SystemProfile};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -60,6 +59,7 @@ pub fn profile(scenario: &Scenario) -> SystemProfile {
                 exit_probability: st.exit_probability,
                 nominal_reach: reach,
                 tcip_rps: if faas_cost > 0.0 { vm_price_per_s / faas_cost } else { f64::INFINITY },
+                transfer_cost_per_request: st.activation_bytes * cfg.network.transfer_price_per_gb / 1e9,
             };
             reach *= 1.0 - st.exit_probability;
             profile
@@ -71,8 +71,10 @@ pub fn profile(scenario: &Scenario) -> SystemProfile {
         attainment_target: cfg.slo.attainment_target,
         vm_price_per_s,
         vm_boot_s: cfg.vm.boot_s.mean(),
+        vm_boot_p95_s: cfg.vm.boot_s.quantile(0.95),
+        vm_billing_minimum_s: cfg.vm.billing_minimum_s,
         initial_vms: cfg.vm.initial_per_stage,
-        mean_rate_rps: mean_rate(scenario),
+        mean_rate_rps: scenario.workload.mean_rate(cfg.horizon_s),
         stages,
     }
 }
@@ -122,30 +124,6 @@ fn sojourn_quantile_ms(service_ms: &Dist, slots: u32, rate: f64, q: f64, stage: 
     let tail = &mut sojourns[PROBE_REQUESTS / 10..];
     let rank = ((q * tail.len() as f64).ceil() as usize).clamp(1, tail.len());
     *tail.select_nth_unstable_by(rank - 1, f64::total_cmp).1
-}
-
-/// Mean front-end arrival rate of the scenario's workload over its horizon, req/s.
-fn mean_rate(scenario: &Scenario) -> f64 {
-    let horizon = scenario.config.horizon_s;
-    match &*scenario.workload {
-        LoadedWorkload::Poisson { rate, bursts } => {
-            let steps = 1000;
-            let base =
-                (0..steps).map(|i| rate.at((f64::from(i) + 0.5) * horizon / f64::from(steps))).sum::<f64>()
-                    / f64::from(steps);
-            let burst_factor = bursts.as_ref().map_or(1.0, |b| {
-                1.0 + (b.multiplier - 1.0) * b.mean_duration_s / (b.mean_duration_s + b.mean_gap_s)
-            });
-            base * burst_factor
-        }
-        LoadedWorkload::Mmpp { rates, mean_sojourn_s } => {
-            rates.iter().zip(mean_sojourn_s).map(|(r, s)| r * s).sum::<f64>()
-                / mean_sojourn_s.iter().sum::<f64>()
-        }
-        LoadedWorkload::Trace(plan) => {
-            plan.data.total_requests() as f64 * plan.rate_scale / (plan.data.duration_s() * plan.time_scale)
-        }
-    }
 }
 
 #[cfg(test)]

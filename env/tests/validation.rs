@@ -106,6 +106,7 @@ fn trace_workload(path: String) -> WorkloadConfig {
         time_scale: 1.0,
         start_s: 0.0,
         random_offset: false,
+        mean_rate: None,
     }
 }
 
@@ -194,6 +195,7 @@ fn bigger_requests_exit_later_when_size_drives_exits() {
             time_scale: 1.0,
             start_s: 0.0,
             random_offset: false,
+            mean_rate: None,
         };
         run_schedule(&build(cfg), &[(0.0, 0, 0.0)], 5).stages[1].reach_fraction
     };

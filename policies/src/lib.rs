@@ -7,13 +7,16 @@
 //! - [`schema`]: observation features (names, meaning, units), the action, the discrete action set.
 //! - [`policy`]: the [`Policy`] trait every controller drives.
 //! - [`profile`]: what heuristics know offline (prices, capacities, T-CIP).
-//! - [`baselines`]: policies that need no training: FaaS-only, VM-only, LIBRA, SERFLOW.
+//! - [`baselines`]: policies that need no training: FaaS-only, VM-only, LIBRA, SERFLOW, the
+//!   calibrated rules (static-best, tuned-hpa, serflow-tuned) and the forecast oracle.
+//! - [`calibration`]: the file `serflow tune` writes and the calibrated rules load.
 //! - [`hindsight`]: the fluid cost floor no policy can beat.
 //! - [`mlp`]: the plain-`f32` network a trained policy ships as.
 //! - [`learned`]: the exported policy runtime: load, validate, act.
 //! - `controller` (feature `controller`, tokio): the control loop with its fallback action.
 
 pub mod baselines;
+pub mod calibration;
 #[cfg(feature = "controller")]
 pub mod controller;
 pub mod hindsight;

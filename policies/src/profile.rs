@@ -27,6 +27,11 @@ pub struct StageProfile {
     /// T-CIP: the stage arrival rate (req/s) at which one VM costs as much as FaaS for that traffic,
     /// `VM $/s / FaaS $/request`.
     pub tcip_rps: f64,
+    /// Dollars to move one of this stage's activations between a VM and a function (priced
+    /// transfer x activation size; 0 within one zone). Paid when this stage and the next run on
+    /// different platforms.
+    #[serde(default)]
+    pub transfer_cost_per_request: f64,
 }
 
 /// Offline knowledge of the whole system.
@@ -42,6 +47,12 @@ pub struct SystemProfile {
     pub vm_price_per_s: f64,
     /// Mean VM boot time, s.
     pub vm_boot_s: f64,
+    /// 95th percentile of VM boot time, s: how far ahead a planner must launch.
+    #[serde(default)]
+    pub vm_boot_p95_s: f64,
+    /// Billing minimum per VM, s.
+    #[serde(default)]
+    pub vm_billing_minimum_s: f64,
     /// VMs per stage running at the start of an episode.
     pub initial_vms: u32,
     /// Mean front-end arrival rate of the workload, req/s (for reports; policies measure their own).
@@ -55,5 +66,14 @@ impl SystemProfile {
     /// traffic is cheaper on FaaS than on one VM (`T-CIP_k / rate`).
     pub fn scip(&self, k: usize, rate_rps: f64) -> f64 {
         if rate_rps <= 0.0 { f64::INFINITY } else { self.stages[k].tcip_rps / rate_rps }
+    }
+
+    /// What one request of stage `k` costs on FaaS when both neighbouring stages run on VMs: the
+    /// function plus the activation in from stage `k - 1` and out to stage `k + 1`.
+    pub fn faas_cost_between_vms(&self, k: usize) -> f64 {
+        let stage = &self.stages[k];
+        let inbound = if k > 0 { self.stages[k - 1].transfer_cost_per_request } else { 0.0 };
+        let outbound = if k + 1 < self.stages.len() { stage.transfer_cost_per_request } else { 0.0 };
+        stage.faas_cost_per_request + inbound + outbound
     }
 }

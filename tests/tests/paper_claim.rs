@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// Mean `(cost, attainment)` of `policy` over `seeds`, as `serflow compare` computes them.
 fn mean_over_seeds(scenario: &Arc<Scenario>, policy: &str, seeds: std::ops::Range<u64>) -> (f64, f64) {
     let seeds: Vec<u64> = seeds.collect();
-    let reports = run_policy(scenario, &PolicyRegistry::new(scenario), policy, &seeds, &|| {}).unwrap();
+    let reports = run_policy(scenario, &PolicyRegistry::new(scenario), policy, &seeds, &[], &|| {}).unwrap();
     mean_cost_and_attainment(&reports.iter().collect::<Vec<_>>())
 }
 

@@ -5,26 +5,30 @@ use super::{ScenarioArgs, progress, seed_range};
 use anyhow::Result;
 use clap::Args;
 use rayon::prelude::*;
-use serflow_agent::comparison::{Row, Run, floor, run_policy};
-use serflow_agent::registry::{POLICIES, PolicyRegistry};
+use serflow_agent::comparison::{Row, Run, run_policy, stage_arrivals};
+use serflow_agent::registry::{CALIBRATED, POLICIES, PolicyRegistry};
+use serflow_agent::seeds::parse_first_seed;
 use serflow_env::Scenario;
 use serflow_policies::SystemProfile;
-use serflow_policies::hindsight::FluidFloor;
+use serflow_policies::hindsight::{FluidFloor, fluid_floor};
+use std::sync::Arc;
 
 /// Arguments of `serflow compare`.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// Comma-separated policies: faas-only, vm-only, libra, serflow, learned, or policy files (.ron).
-    #[arg(long, value_delimiter = ',', default_value = "faas-only,vm-only,libra,serflow,learned")]
+    /// Comma-separated policies (see --explain for the list), or policy files (.ron). Default: the
+    /// published baselines, the calibrated ones when the scenario has a calibration, the oracle and
+    /// the learned policy.
+    #[arg(long, value_delimiter = ',')]
     policies: Vec<String>,
     /// Number of seeds; every policy sees the same seeds.
     #[arg(long, default_value_t = 5)]
     seeds: u64,
-    /// The first seed (seeds are FIRST..FIRST+SEEDS). Training uses seeds from 1 up and evaluates on
-    /// 1000000 up; pick another range for held-out figures.
-    #[arg(long, default_value_t = 1)]
+    /// The first seed (seeds are FIRST..FIRST+SEEDS), or a named range: train (1), selection
+    /// (1000000), heldout (2000000). Report held-out figures with `heldout`.
+    #[arg(long, default_value = "1", value_parser = parse_first_seed)]
     first_seed: u64,
     /// Print a JSON array of the `simulate --json` objects (with the floor of each seed).
     #[arg(long, conflicts_with_all = ["csv", "markdown"])]
@@ -42,49 +46,91 @@ pub struct CompareArgs {
 
 pub fn run(args: CompareArgs) -> Result<()> {
     let seeds = seed_range(args.first_seed, args.seeds, "--seeds")?;
-    let scenario = args.scenario.load()?;
-    let registry = PolicyRegistry::new(&scenario);
-    for name in &args.policies {
-        registry.build(name)?; // reject unknown names before any work
+    let scenarios = args.scenario.load_each()?;
+    let mut all_runs = Vec::new();
+    for (trace, scenario) in &scenarios {
+        let registry = args.scenario.registry(scenario)?;
+        let policies =
+            if args.policies.is_empty() { registry.default_policies() } else { args.policies.clone() };
+        for name in &policies {
+            registry.check(name)?; // reject unknown names before any work
+        }
+        if args.explain {
+            print!("{}", explain(scenario, registry.profile()));
+        }
+        let (rows, runs, floors) = compare(scenario, &registry, &policies, &seeds, trace.as_deref())?;
+        if args.json {
+            all_runs.extend(runs);
+        } else if args.csv {
+            print!("{}", csv(&rows, trace.as_deref()));
+        } else {
+            let mean_floor = floors.iter().map(|f| f.total).sum::<f64>() / floors.len() as f64;
+            let mut header = header(scenario, &seeds, mean_floor);
+            if let Some(trace) = trace {
+                header = format!("trace {trace}: {header}");
+            }
+            let body = if args.markdown { markdown(&rows) } else { table(&rows) };
+            print!("{header}\n{body}{}", headroom(&rows));
+            if scenarios.len() > 1 {
+                println!();
+            }
+        }
     }
-    if args.explain {
-        print!("{}", explain(&scenario, registry.profile()));
+    if args.json {
+        println!("{}", serde_json::to_string(&all_runs)?);
     }
+    Ok(())
+}
+
+/// Every policy over `seeds` of one scenario: rows, runs and the floor of each seed.
+fn compare(
+    scenario: &Arc<Scenario>,
+    registry: &PolicyRegistry<'_>,
+    policies: &[String],
+    seeds: &[u64],
+    trace: Option<&str>,
+) -> Result<(Vec<Row>, Vec<Run>, Vec<FluidFloor>)> {
     let steps = scenario.steps_per_episode() as u64;
-    let bar = progress(steps * args.seeds * (args.policies.len() as u64 + 1), "compare");
+    let bar = progress(steps * seeds.len() as u64 * (policies.len() as u64 + 1), "compare");
     let tick = || bar.inc(1);
-    let floors: Vec<FluidFloor> =
-        seeds.par_iter().map(|&seed| floor(&scenario, registry.profile(), seed, &tick)).collect();
-    let mut runs = Vec::with_capacity(seeds.len() * args.policies.len());
-    for name in &args.policies {
-        let reports = run_policy(&scenario, &registry, name, &seeds, &tick)?;
+    let arrivals: Vec<Vec<Vec<u64>>> =
+        seeds.par_iter().map(|&seed| stage_arrivals(scenario, seed, &tick)).collect();
+    let floors: Vec<FluidFloor> = arrivals.iter().map(|a| fluid_floor(registry.profile(), a)).collect();
+    let mut runs = Vec::with_capacity(seeds.len() * policies.len());
+    for name in policies {
+        let reports = run_policy(scenario, registry, name, seeds, &arrivals, &tick)?;
         runs.extend(reports.into_iter().zip(&floors).map(|(report, floor)| Run {
             report,
             floor: floor.clone(),
             first_stage_vms_vs_rate: None,
+            trace: trace.map(String::from),
         }));
     }
     bar.finish_and_clear();
-    let rows: Vec<Row> = args
-        .policies
+    let rows = policies
         .iter()
         .zip(runs.chunks(seeds.len()))
         .map(|(name, chunk)| Row::new(name, &chunk.iter().collect::<Vec<_>>()))
         .collect();
-    if args.json {
-        println!("{}", serde_json::to_string(&runs)?);
-    } else if args.csv {
-        print!("{}", csv(&rows));
-    } else {
-        let mean_floor = floors.iter().map(|f| f.total).sum::<f64>() / floors.len() as f64;
-        let header = header(&scenario, &seeds, mean_floor);
-        if args.markdown {
-            print!("{header}\n{}", markdown(&rows));
-        } else {
-            print!("{header}\n{}", table(&rows));
-        }
+    Ok((rows, runs, floors))
+}
+
+/// The headroom line under a table with the oracle: how much cheaper than the best calibrated
+/// baseline at the target the oracle is.
+fn headroom(rows: &[Row]) -> String {
+    let Some(oracle) = rows.iter().find(|r| r.policy == "oracle") else { return String::new() };
+    let best = rows
+        .iter()
+        .filter(|r| CALIBRATED.contains(&r.policy.as_str()) && r.meets_target)
+        .min_by(|a, b| a.cost_total.total_cmp(&b.cost_total));
+    match best {
+        Some(b) => format!(
+            "headroom: the oracle costs {:.1} % less than the best calibrated baseline at the target ({})\n",
+            (1.0 - oracle.cost_total / b.cost_total) * 100.0,
+            b.policy
+        ),
+        None => String::new(),
     }
-    Ok(())
 }
 
 /// The line above the table: scenario, seeds, SLO and the mean hindsight floor.
@@ -106,11 +152,12 @@ pub fn header(scenario: &Scenario, seeds: &[u64], floor: f64) -> String {
 }
 
 /// Column titles of the table and the Markdown report.
-const COLUMNS: [&str; 13] = [
+const COLUMNS: [&str; 14] = [
     "policy",
     "cost $",
     "VM $",
     "FaaS $",
+    "xfer $",
     "/floor",
     "attained %",
     "p50 ms",
@@ -123,12 +170,13 @@ const COLUMNS: [&str; 13] = [
 ];
 
 /// A row's cells, formatted; the attainment carries `!` when below target.
-fn cells(r: &Row) -> [String; 13] {
+fn cells(r: &Row) -> [String; 14] {
     [
         r.policy.clone(),
         format!("{:.4}", r.cost_total),
         format!("{:.4}", r.cost_vm),
         format!("{:.4}", r.cost_faas),
+        format!("{:.4}", r.cost_transfer),
         format!("{:.2}", r.cost_vs_floor),
         format!("{:.3}{}", r.slo_attainment * 100.0, if r.meets_target { "" } else { "!" }),
         format!("{:.1}", r.p50_ms),
@@ -147,7 +195,7 @@ fn footnote(rows: &[Row]) -> &'static str {
 
 /// The aligned text table: policy names left, numbers right.
 pub fn table(rows: &[Row]) -> String {
-    let all: Vec<[String; 13]> =
+    let all: Vec<[String; 14]> =
         std::iter::once(COLUMNS.map(String::from)).chain(rows.iter().map(cells)).collect();
     let widths: Vec<usize> =
         (0..COLUMNS.len()).map(|c| all.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
@@ -174,18 +222,19 @@ pub fn markdown(rows: &[Row]) -> String {
     out + footnote(rows)
 }
 
-fn csv(rows: &[Row]) -> String {
+fn csv(rows: &[Row], trace: Option<&str>) -> String {
     let mut out = String::from(
-        "policy,seeds,cost_total,cost_vm,cost_faas,cost_vs_floor,slo_attainment,meets_target,p50_ms,p95_ms,p99_ms,vm_hours,faas_invocations,vm_cold_starts,faas_cold_starts\n",
+        "policy,seeds,cost_total,cost_vm,cost_faas,cost_transfer,cost_vs_floor,slo_attainment,meets_target,p50_ms,p95_ms,p99_ms,vm_hours,faas_invocations,vm_cold_starts,faas_cold_starts,trace\n",
     );
     for r in rows {
         out += &format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.policy,
             r.seeds,
             r.cost_total,
             r.cost_vm,
             r.cost_faas,
+            r.cost_transfer,
             r.cost_vs_floor,
             r.slo_attainment,
             r.meets_target,
@@ -195,7 +244,8 @@ fn csv(rows: &[Row]) -> String {
             r.vm_hours,
             r.faas_invocations,
             r.vm_cold_starts,
-            r.faas_cold_starts
+            r.faas_cold_starts,
+            trace.unwrap_or("")
         );
     }
     out

@@ -7,11 +7,12 @@ use super::{ScenarioArgs, progress, seed_range};
 use anyhow::Result;
 use clap::Args;
 use rayon::prelude::*;
-use serflow_agent::comparison::{Row, Run, floor, pearson};
+use serflow_agent::comparison::{Row, Run, pearson, stage_arrivals};
 use serflow_agent::files::write_atomic;
 use serflow_agent::logging::RunLog;
-use serflow_agent::registry::PolicyRegistry;
+use serflow_agent::seeds::parse_first_seed;
 use serflow_env::run_episode;
+use serflow_policies::hindsight::fluid_floor;
 use serflow_policies::{GlobalFeature, Observation, StageFeature};
 use std::path::PathBuf;
 
@@ -20,14 +21,14 @@ use std::path::PathBuf;
 pub struct EvalArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// A built-in policy (faas-only, vm-only, libra, serflow, learned) or a policy file (.ron).
-    #[arg(long, default_value = "serflow")]
-    policy: String,
+    /// Comma-separated policies (built-in names or policy files, .ron), evaluated on the same seeds.
+    #[arg(long, value_delimiter = ',', default_value = "serflow")]
+    policy: Vec<String>,
     /// Episodes (seeds FIRST..FIRST+N).
     #[arg(long, default_value_t = 5)]
     episodes: u64,
-    /// The first seed.
-    #[arg(long, default_value_t = 1)]
+    /// The first seed, or a named range: train, selection, heldout.
+    #[arg(long, default_value = "1", value_parser = parse_first_seed)]
     first_seed: u64,
     /// Write timelines here: TensorBoard runs `<policy>-seed<N>/` and `<policy>-timeline.csv`.
     #[arg(long, value_name = "DIR")]
@@ -35,6 +36,10 @@ pub struct EvalArgs {
     /// Print the runs as a JSON array of `simulate --json` objects (with floors).
     #[arg(long)]
     json: bool,
+    /// Draw the first seed's episode to this PNG: per stage, every policy's VMs and FaaS share
+    /// against the stage's load (with several traces, one file per trace: FILE-<trace>.png).
+    #[arg(long, value_name = "FILE.png")]
+    plot: Option<PathBuf>,
 }
 
 /// One interval of one episode.
@@ -45,50 +50,122 @@ struct Point {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let seeds = seed_range(args.first_seed, args.episodes, "--episodes")?;
-    let scenario = args.scenario.load()?;
-    let registry = PolicyRegistry::new(&scenario);
-    registry.build(&args.policy)?;
-    let bar = progress(scenario.steps_per_episode() as u64 * args.episodes * 2, "eval");
-    let results: Vec<(Run, Vec<Point>)> = seeds
-        .par_iter()
-        .map(|&seed| {
-            let floor = floor(&scenario, registry.profile(), seed, &|| bar.inc(1));
-            let mut policy = registry.build(&args.policy).expect("checked above");
-            let mut timeline = Vec::with_capacity(scenario.steps_per_episode());
-            let report = run_episode(&scenario, policy.as_mut(), seed, |sim, interval| {
-                timeline.push(Point { time_s: interval.time_s, obs: sim.observation().clone() });
-                bar.inc(1);
-            });
-            let vms: Vec<f64> = timeline.iter().map(|p| f64::from(p.obs.committed_vms(0))).collect();
-            let rate: Vec<f64> =
-                timeline.iter().map(|p| f64::from(p.obs.stage(0, StageFeature::ArrivalRate))).collect();
-            let first_stage_vms_vs_rate = Some(pearson(&vms, &rate));
-            (Run { report, floor, first_stage_vms_vs_rate }, timeline)
-        })
-        .collect();
-    bar.finish_and_clear();
-    let label = super::file_safe_name(&args.policy);
-    if let Some(dir) = &args.logdir {
-        write_timelines(dir, &label, &seeds, &results)?;
-    }
-    let runs: Vec<&Run> = results.iter().map(|(r, _)| r).collect();
-    if args.json {
-        println!("{}", serde_json::to_string(&runs)?);
-    } else {
-        let mean_floor = runs.iter().map(|r| r.floor.total).sum::<f64>() / runs.len() as f64;
-        print!("{}\n{}", header(&scenario, &seeds, mean_floor), table(&[Row::new(&args.policy, &runs)]));
-        let r: f64 = runs.iter().filter_map(|r| r.first_stage_vms_vs_rate).sum::<f64>() / runs.len() as f64;
-        println!(
-            "\nfirst stage's VMs vs its arrival rate over an episode: Pearson r {r:.3} (mean over seeds)"
-        );
-        if let Some(dir) = &args.logdir {
-            println!(
-                "\ntimelines: {}/{label}-seed*/ (tensorboard --logdir {0}), {0}/{label}-timeline.csv",
-                dir.display()
-            );
+    let mut json_runs = Vec::new();
+    for (trace, scenario) in args.scenario.load_each()? {
+        let registry = args.scenario.registry(&scenario)?;
+        for name in &args.policy {
+            registry.check(name)?;
         }
+        let steps = scenario.steps_per_episode() as u64;
+        let bar = progress(steps * args.episodes * (args.policy.len() as u64 + 1), "eval");
+        let arrivals: Vec<Vec<Vec<u64>>> =
+            seeds.par_iter().map(|&seed| stage_arrivals(&scenario, seed, &|| bar.inc(1))).collect();
+        let mut rows = Vec::new();
+        let mut correlations = Vec::new();
+        let mut pictured = Vec::new();
+        for name in &args.policy {
+            let results: Vec<(Run, Vec<Point>)> = seeds
+                .par_iter()
+                .zip(&arrivals)
+                .map(|(&seed, future)| {
+                    let mut policy = registry.build_for_episode(name, future)?;
+                    let mut timeline = Vec::with_capacity(scenario.steps_per_episode());
+                    let report = run_episode(&scenario, policy.as_mut(), seed, |sim, interval| {
+                        timeline.push(Point { time_s: interval.time_s, obs: sim.observation().clone() });
+                        bar.inc(1);
+                    });
+                    let vms: Vec<f64> = timeline.iter().map(|p| f64::from(p.obs.committed_vms(0))).collect();
+                    let rate: Vec<f64> = timeline
+                        .iter()
+                        .map(|p| f64::from(p.obs.stage(0, StageFeature::ArrivalRate)))
+                        .collect();
+                    let run = Run {
+                        report,
+                        floor: fluid_floor(registry.profile(), future),
+                        first_stage_vms_vs_rate: Some(pearson(&vms, &rate)),
+                        trace: trace.clone(),
+                    };
+                    Ok((run, timeline))
+                })
+                .collect::<Result<_, serflow_env::ScenarioError>>()?;
+            let label = match &trace {
+                Some(t) => format!("{}-{}", super::file_safe_name(name), super::file_safe_name(t)),
+                None => super::file_safe_name(name),
+            };
+            if let Some(dir) = &args.logdir {
+                write_timelines(dir, &label, &seeds, &results)?;
+            }
+            if let Some((_, timeline)) = results.first() {
+                pictured.push(episode_of(name, timeline));
+            }
+            let runs: Vec<&Run> = results.iter().map(|(r, _)| r).collect();
+            rows.push(Row::new(name, &runs));
+            let r = runs.iter().filter_map(|r| r.first_stage_vms_vs_rate).sum::<f64>() / runs.len() as f64;
+            correlations.push((name.clone(), label, r));
+            json_runs.extend(results.into_iter().map(|(r, _)| r));
+        }
+        bar.finish_and_clear();
+        if let Some(file) = &args.plot {
+            let file = match &trace {
+                Some(t) if args.scenario.trace.len() > 1 => {
+                    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plot");
+                    file.with_file_name(format!("{stem}-{}.png", super::file_safe_name(t)))
+                }
+                _ => file.clone(),
+            };
+            let title = format!(
+                "{}{}, seed {}",
+                scenario.config.name,
+                trace.as_deref().map(|t| format!(", trace {t}")).unwrap_or_default(),
+                seeds[0]
+            );
+            super::plot::plot(&file, &title, &pictured)?;
+            if !args.json {
+                println!("plot: {}", file.display());
+            }
+        }
+        if args.json {
+            continue;
+        }
+        let mean_floor = arrivals.iter().map(|a| fluid_floor(registry.profile(), a).total).sum::<f64>()
+            / arrivals.len() as f64;
+        let mut head = header(&scenario, &seeds, mean_floor);
+        if let Some(t) = &trace {
+            head = format!("trace {t}: {head}");
+        }
+        print!("{head}\n{}", table(&rows));
+        println!("\nfirst stage's VMs vs its arrival rate over an episode (Pearson r, mean over seeds):");
+        for (name, label, r) in &correlations {
+            println!("  {name:<14} {r:.3}");
+            if let Some(dir) = &args.logdir {
+                println!(
+                    "  {:<14} timelines: {}/{label}-seed*/ (tensorboard --logdir {1}), {1}/{label}-timeline.csv",
+                    "",
+                    dir.display()
+                );
+            }
+        }
+        println!();
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&json_runs)?);
     }
     Ok(())
+}
+
+/// What the plot shows of one policy's timeline.
+fn episode_of(policy: &str, timeline: &[Point]) -> super::plot::Episode {
+    let n_stages = timeline.first().map_or(0, |p| p.obs.n_stages());
+    let per_stage = |f: &dyn Fn(&Observation, usize) -> f64| -> Vec<Vec<f64>> {
+        (0..n_stages).map(|k| timeline.iter().map(|p| f(&p.obs, k)).collect()).collect()
+    };
+    super::plot::Episode {
+        policy: policy.to_string(),
+        minutes: timeline.iter().map(|p| p.time_s / 60.0).collect(),
+        rate: per_stage(&|o, k| f64::from(o.stage(k, StageFeature::ArrivalRate))),
+        vms: per_stage(&|o, k| f64::from(o.committed_vms(k))),
+        faas_share: per_stage(&|o, k| f64::from(o.stage(k, StageFeature::FaasShare))),
+    }
 }
 
 fn write_timelines(

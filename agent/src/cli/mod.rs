@@ -5,11 +5,14 @@
 mod compare;
 mod eval;
 mod export;
+mod plot;
 mod simulate;
 mod train;
+mod tune;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
+use serflow_agent::registry::PolicyRegistry;
 use serflow_env::scenario::load_config;
 use serflow_env::workload::WorkloadConfig;
 use serflow_env::{Horizon, Scenario};
@@ -35,55 +38,93 @@ enum Command {
     Export(export::ExportArgs),
     /// Evaluate one policy over several episodes, with per-interval timelines (TensorBoard, CSV).
     Eval(eval::EvalArgs),
+    /// Calibrate static-best, tuned-hpa and serflow-tuned on training seeds.
+    Tune(tune::TuneArgs),
 }
 
 /// Which scenario and workload to simulate; shared by every subcommand that simulates.
 #[derive(Args, Debug, Clone)]
 pub struct ScenarioArgs {
-    /// A built-in scenario (default, libra-wits) or a scenario file (.ron).
+    /// A built-in scenario (default, production, libra-wits) or a scenario file (.ron).
     #[arg(long, default_value = "default")]
     pub scenario: String,
     /// Replay this trace instead of the scenario's workload: per-second counts (one integer per
-    /// line) or a CSV with a TIMESTAMP column (.csv).
-    #[arg(long, value_name = "FILE")]
-    pub trace: Option<String>,
-    /// Multiply the trace's arrival rate by X.
+    /// line) or a CSV with a TIMESTAMP column (.csv). Repeat (or separate by commas) for several.
+    /// On a scenario with a nominal mean rate (production) the trace is rescaled to that mean.
+    #[arg(long, value_name = "FILE", value_delimiter = ',')]
+    pub trace: Vec<String>,
+    /// Multiply the trace's arrival rate by X (instead of rescaling it to the nominal mean).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub trace_scale: Option<f64>,
+    /// Stretch trace time by X (0.1 replays ten trace seconds per simulated second); the mean rate
+    /// is kept when the trace is rescaled to the nominal mean.
     #[arg(long, value_name = "X", default_value_t = 1.0, allow_negative_numbers = true)]
-    pub trace_scale: f64,
+    pub time_scale: f64,
     /// Episode length in simulated seconds (default: the scenario's horizon, or the whole trace).
     #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub duration: Option<f64>,
+    /// The calibration static-best, tuned-hpa and serflow-tuned use (written by `serflow tune`;
+    /// default: the one shipped for the scenario, if any).
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<std::path::PathBuf>,
 }
 
 impl ScenarioArgs {
-    /// Loads the scenario, applies the overrides, validates.
+    /// Loads the scenario with the overrides applied and validates it; several traces make one
+    /// workload that draws a trace per episode.
     pub fn load(&self) -> Result<Arc<Scenario>> {
+        self.load_with(&self.trace)
+    }
+
+    /// One scenario per trace (labelled with the trace), or the scenario alone without `--trace`:
+    /// what commands that report per trace run.
+    pub fn load_each(&self) -> Result<Vec<(Option<String>, Arc<Scenario>)>> {
+        if self.trace.is_empty() {
+            return Ok(vec![(None, self.load()?)]);
+        }
+        self.trace.iter().map(|t| Ok((Some(t.clone()), self.load_with(std::slice::from_ref(t))?))).collect()
+    }
+
+    /// The policies of `scenario`, with `--calibration` when given.
+    pub fn registry<'a>(&self, scenario: &'a Arc<Scenario>) -> Result<PolicyRegistry<'a>> {
+        let registry = PolicyRegistry::new(scenario);
+        Ok(match &self.calibration {
+            Some(path) => registry.with_calibration(path)?,
+            None => registry,
+        })
+    }
+
+    fn load_with(&self, traces: &[String]) -> Result<Arc<Scenario>> {
         let (mut config, source, mut base) = load_config(&self.scenario)?;
-        if let Some(trace) = &self.trace {
+        if !traces.is_empty() {
             // A trace given on the command line is relative to the working directory.
-            config.workload = WorkloadConfig::trace(trace, self.trace_scale);
+            config.use_traces(traces, self.trace_scale, self.time_scale, false);
             base = ".".into();
-        } else if self.trace_scale != 1.0 {
+        } else if self.trace_scale.is_some() || self.time_scale != 1.0 {
             match &mut config.workload {
-                WorkloadConfig::Trace { rate_scale, .. } => *rate_scale = self.trace_scale,
-                _ => {
-                    anyhow::bail!("--trace-scale: the scenario's workload is not a trace (give --trace FILE)")
+                WorkloadConfig::Trace { rate_scale, time_scale, .. } => {
+                    *rate_scale = self.trace_scale.unwrap_or(*rate_scale);
+                    *time_scale *= self.time_scale;
                 }
+                _ => anyhow::bail!(
+                    "--trace-scale/--time-scale: the scenario's workload is not one trace (give --trace FILE)"
+                ),
             }
         }
-        let horizon = match (self.duration, &self.trace) {
+        let horizon = match (self.duration, traces.is_empty()) {
             (Some(d), _) => {
                 config.horizon_s = d;
                 Horizon::AsConfigured
             }
-            (None, Some(_)) => Horizon::WholeTrace,
-            (None, None) => Horizon::AsConfigured,
+            (None, false) => Horizon::WholeTrace,
+            (None, true) => Horizon::AsConfigured,
         };
         let scenario = Scenario::from_config(config, &source, &base, horizon).map_err(|mut e| {
             // Name the flag that set the field, when one did.
             let flag = match e.field.as_str() {
                 "horizon_s" if self.duration.is_some() => Some("--duration"),
-                "workload.rate_scale" if self.trace_scale != 1.0 => Some("--trace-scale"),
+                "workload.rate_scale" if self.trace_scale.is_some() => Some("--trace-scale"),
+                "workload.time_scale" if self.time_scale != 1.0 => Some("--time-scale"),
                 _ => None,
             };
             if let Some(flag) = flag {
@@ -127,6 +168,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(args),
         Command::Export(args) => export::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Tune(args) => tune::run(args),
     }
 }
 

@@ -3,7 +3,7 @@
 use super::{ScenarioArgs, progress};
 use anyhow::Result;
 use clap::Args;
-use serflow_agent::registry::PolicyRegistry;
+use serflow_agent::comparison::stage_arrivals;
 use serflow_env::metrics::EpisodeReport;
 use serflow_env::run_episode;
 use std::time::Instant;
@@ -13,7 +13,8 @@ use std::time::Instant;
 pub struct SimulateArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// The policy to run: faas-only, vm-only, libra, serflow, learned (the shipped PPO policy), or a policy file (.ron).
+    /// The policy to run: a built-in (see `compare --explain`), learned (the shipped PPO policy), or a
+    /// policy file (.ron).
     #[arg(long, default_value = "faas-only")]
     policy: String,
     /// Episode seed: the same seed gives the same result, bit for bit.
@@ -26,7 +27,13 @@ pub struct SimulateArgs {
 
 pub fn run(args: SimulateArgs) -> Result<()> {
     let scenario = args.scenario.load()?;
-    let mut policy = PolicyRegistry::new(&scenario).build(&args.policy)?;
+    let registry = args.scenario.registry(&scenario)?;
+    registry.check(&args.policy)?;
+    let mut policy = if args.policy == "oracle" {
+        registry.build_for_episode("oracle", &stage_arrivals(&scenario, args.seed, &|| {}))?
+    } else {
+        registry.build(&args.policy)?
+    };
     let bar = progress(scenario.steps_per_episode() as u64, &args.policy);
     let started = Instant::now();
     let report = run_episode(&scenario, policy.as_mut(), args.seed, |_, _| bar.inc(1));

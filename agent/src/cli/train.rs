@@ -26,9 +26,10 @@ pub struct TrainArgs {
     /// Scenario (built-in name or .ron file) for the serving environment.
     #[arg(long, conflicts_with = "resume")]
     scenario: Option<String>,
-    /// Replay this trace instead of the scenario's workload.
-    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
-    trace: Option<String>,
+    /// Train on this trace instead of the scenario's workload (repeat, or separate by commas, for
+    /// several: one is drawn per episode); rescaled to the scenario's nominal mean rate if it has one.
+    #[arg(long, value_name = "FILE", value_delimiter = ',', conflicts_with = "resume")]
+    trace: Vec<String>,
     /// Total environment steps.
     #[arg(long, value_name = "N", conflicts_with = "resume")]
     steps: Option<u64>,
@@ -67,8 +68,8 @@ impl TrainArgs {
         if let Some(s) = &self.scenario {
             config.scenario = s.clone();
         }
-        if self.trace.is_some() {
-            config.trace = self.trace.clone();
+        if !self.trace.is_empty() {
+            config.traces = self.trace.clone();
         }
         if let Some(n) = self.steps {
             config.ppo.total_timesteps = n;

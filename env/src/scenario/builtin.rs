@@ -3,12 +3,12 @@
 
 use super::ScenarioConfig;
 use crate::error::ScenarioError;
-use crate::workload::WorkloadConfig;
 use std::path::{Path, PathBuf};
 
 /// Built-in scenarios, embedded at compile time: `(name, RON text)`.
-pub const BUILTINS: [(&str, &str); 2] = [
+pub const BUILTINS: [(&str, &str); 3] = [
     ("default", include_str!("../scenarios/default.ron")),
+    ("production", include_str!("../scenarios/production.ron")),
     ("libra-wits", include_str!("../scenarios/libra-wits.ron")),
 ];
 
@@ -26,14 +26,12 @@ pub fn trace_dirs() -> Vec<PathBuf> {
     from_env.into_iter().chain([workspace.join("traces"), workspace.join("../shared/traces")]).collect()
 }
 
-/// The directory a built-in's trace resolves against: the first of [`trace_dirs`] holding it (the
-/// first of them when none does, so the error names where it was looked for first).
+/// The directory a built-in's traces resolve against: the first of [`trace_dirs`] holding all of
+/// them (the first of them when none does, so the error names where it was looked for first).
 fn builtin_trace_dir(config: &ScenarioConfig) -> PathBuf {
     let dirs = trace_dirs();
-    let found = match &config.workload {
-        WorkloadConfig::Trace { path, .. } => dirs.iter().find(|d| d.join(path).is_file()),
-        _ => None,
-    };
+    let paths = config.workload.trace_paths();
+    let found = dirs.iter().find(|d| !paths.is_empty() && paths.iter().all(|p| d.join(p).is_file()));
     found.unwrap_or(&dirs[0]).clone()
 }
 

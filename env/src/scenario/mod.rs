@@ -204,6 +204,46 @@ pub struct ScenarioConfig {
     pub reward: RewardConfig,
     /// Where requests come from.
     pub workload: WorkloadConfig,
+    /// The front-end mean rate, req/s, this system is sized for: a trace given on the command line
+    /// (`--trace`) is rescaled to it unless `--trace-scale` says otherwise. None: traces replay as
+    /// recorded.
+    #[serde(default)]
+    pub nominal_mean_rate_rps: Option<f64>,
+}
+
+impl ScenarioConfig {
+    /// Replaces the workload with `traces` (paths as given): each rescaled to
+    /// `nominal_mean_rate_rps` when the scenario declares one and `rate_scale` is None, else
+    /// multiplied by `rate_scale` (1 when None), with time stretched by `time_scale`. Several traces
+    /// become a mixture (one drawn per episode at a random offset); `random_offset` makes a single
+    /// trace start at a random offset too.
+    pub fn use_traces(
+        &mut self,
+        traces: &[String],
+        rate_scale: Option<f64>,
+        time_scale: f64,
+        random_offset: bool,
+    ) {
+        let mean_rate = if rate_scale.is_none() { self.nominal_mean_rate_rps } else { None };
+        let one = |path: &str| {
+            let mut w = WorkloadConfig::trace(path, rate_scale.unwrap_or(1.0), mean_rate, time_scale);
+            if let WorkloadConfig::Trace { random_offset: r, .. } = &mut w {
+                *r = random_offset;
+            }
+            w
+        };
+        self.workload = match traces {
+            [single] => one(single),
+            _ => WorkloadConfig::Mixture {
+                components: traces
+                    .iter()
+                    .map(|t| crate::workload::MixtureComponent { weight: 1.0, workload: one(t) })
+                    .collect(),
+                rate_scale: (1.0, 1.0),
+                time_scale: (1.0, 1.0),
+            },
+        };
+    }
 }
 
 /// A validated scenario with its workload loaded; cheap to share between environments.
@@ -262,7 +302,7 @@ impl Scenario {
         Ok(Self { config, source: source.to_string(), workload: Arc::new(workload) })
     }
 
-    /// Requests a trace workload holds (0 for synthetic workloads), for throughput figures.
+    /// Requests a single-trace workload holds (0 otherwise), for throughput figures.
     pub fn workload_requests(&self) -> u64 {
         match &*self.workload {
             crate::workload::LoadedWorkload::Trace(plan) => plan.data.total_requests(),

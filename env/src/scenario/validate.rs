@@ -55,6 +55,9 @@ pub(super) fn validate(s: &ScenarioConfig, c: &Checker<'_>) -> Result<(), Scenar
     }
     c.non_negative("network.storage_price_per_request", net.storage_price_per_request)?;
     c.non_negative("network.transfer_price_per_gb", net.transfer_price_per_gb)?;
+    if let Some(rate) = s.nominal_mean_rate_rps {
+        c.positive("nominal_mean_rate_rps", rate)?;
+    }
     if let Some(w) = s.balancer.vm_queue_wait_ms {
         c.non_negative("balancer.vm_queue_wait_ms", w)?;
     }

@@ -42,6 +42,21 @@ impl RateFn {
         }
     }
 
+    /// This rate function with rates multiplied by `rate` and time stretched by `time`; a diurnal
+    /// curve starts at `phase` (a fraction of its period) when given.
+    pub fn scaled(&self, rate: f64, time: f64, phase: Option<f64>) -> Self {
+        match self {
+            Self::Constant(r) => Self::Constant(r * rate),
+            Self::Diurnal { mean, amplitude, period_s, phase_s } => Self::Diurnal {
+                mean: mean * rate,
+                amplitude: *amplitude,
+                period_s: period_s * time,
+                phase_s: phase.map_or(phase_s * time, |u| u * period_s * time),
+            },
+            Self::Steps(points) => Self::Steps(points.iter().map(|(t, r)| (t * time, r * rate)).collect()),
+        }
+    }
+
     /// An upper bound of the rate over all time.
     pub fn max(&self) -> f64 {
         match self {

@@ -1,18 +1,24 @@
-//! Policies that need no training: the reference points a learned policy must beat.
+//! Policies that need no training: the reference points a learned policy must beat. `static-best`,
+//! `tuned-hpa` and `serflow-tuned` carry parameters `serflow tune` calibrates; the oracle plans with
+//! the future it is given.
 
 mod ewma;
 mod faas_only;
+mod hpa;
 mod libra;
+mod oracle;
 mod serflow;
 mod stabilised;
-mod vm_only;
+mod static_allocation;
 
 pub use ewma::Ewma;
 pub use faas_only::FaasOnly;
+pub use hpa::{Hpa, HpaConfig};
 pub use libra::{Libra, LibraConfig};
+pub use oracle::{Oracle, PlanCosts, plan_stage};
 pub use serflow::{Serflow, SerflowConfig, cheapest_vm_count};
 pub use stabilised::Stabiliser;
-pub use vm_only::{VmOnly, VmOnlyConfig};
+pub use static_allocation::{StaticAllocation, StaticStage};
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -32,6 +38,7 @@ pub(crate) mod tests {
             exit_probability: 0.5,
             nominal_reach: 0.5f64.powi(k as i32),
             tcip_rps: 4.0,
+            transfer_cost_per_request: 0.0,
         };
         SystemProfile {
             interval_s: if service_s == 1.0 { 1.0 } else { 10.0 },
@@ -39,6 +46,8 @@ pub(crate) mod tests {
             attainment_target: 0.99,
             vm_price_per_s: 0.0004,
             vm_boot_s: 100.0,
+            vm_boot_p95_s: 100.0,
+            vm_billing_minimum_s: 60.0,
             initial_vms: 0,
             mean_rate_rps: 100.0,
             stages: (0..n).map(stage).collect(),

@@ -14,15 +14,23 @@
 //!   per-second rate limit); the rest, and whatever the VMs cannot take, goes to FaaS (bursts, VMs
 //!   still booting).
 //! - Scale-in is stabilised over a window (VMs bill a minimum and take minutes to come back).
+//!
+//! `serflow` runs the published defaults. `serflow-tuned` is the same rule with its parameters
+//! calibrated by `serflow tune` and, as the paper balances processing against transmission, with
+//! priced transfers counted: a request of a stage between two VM stages that runs on FaaS moves its
+//! activation in and out, so its T-CIP uses `FaaS $/request + transfers` (lower T-CIP: more VMs,
+//! less splitting). `capacity_factor` scales the profiled SLO-feasible capacity per VM.
 
 use super::ewma::Ewma;
 use super::stabilised::Stabiliser;
 use crate::policy::Policy;
 use crate::profile::SystemProfile;
 use crate::schema::{Action, GlobalFeature, Observation, StageAction, StageFeature};
+use serde::{Deserialize, Serialize};
 
 /// Tunables of the heuristic.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Serflow")]
 pub struct SerflowConfig {
     /// EWMA weight for the front-end rate and the reach fractions, per interval.
     pub alpha: f64,
@@ -30,11 +38,22 @@ pub struct SerflowConfig {
     pub z: f64,
     /// Scale-in stabilisation window, seconds.
     pub stabilisation_s: f64,
+    /// Multiplies the profiled SLO-feasible capacity of a VM (below 1: more headroom).
+    #[serde(default = "one")]
+    pub capacity_factor: f64,
+    /// Count priced VM<->FaaS transfers in T-CIP.
+    #[serde(default)]
+    pub transfer_aware: bool,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for SerflowConfig {
+    /// The published defaults.
     fn default() -> Self {
-        Self { alpha: 0.2, z: 1.0, stabilisation_s: 300.0 }
+        Self { alpha: 0.2, z: 1.0, stabilisation_s: 300.0, capacity_factor: 1.0, transfer_aware: false }
     }
 }
 
@@ -52,6 +71,7 @@ pub fn cheapest_vm_count(rate: f64, capacity: f64, tcip: f64) -> u32 {
 /// The SERFLOW heuristic.
 #[derive(Clone, Debug)]
 pub struct Serflow {
+    name: &'static str,
     config: SerflowConfig,
     profile: SystemProfile,
     rate: Ewma,
@@ -61,14 +81,15 @@ pub struct Serflow {
 }
 
 impl Serflow {
-    /// The heuristic for the system `profile` describes.
-    pub fn new(profile: SystemProfile, config: SerflowConfig) -> Self {
+    /// The heuristic called `name` for the system `profile` describes.
+    pub fn new(name: &'static str, profile: SystemProfile, config: SerflowConfig) -> Self {
         let window = (config.stabilisation_s / profile.interval_s).ceil().max(1.0) as usize;
         let n = profile.stages.len();
         Self {
             rate: Ewma::new(config.alpha, config.alpha),
             reach: vec![Ewma::new(config.alpha, config.alpha); n],
             stabilisers: vec![Stabiliser::new(window); n],
+            name,
             config,
             profile,
             calls: 0,
@@ -88,7 +109,7 @@ impl Serflow {
 
 impl Policy for Serflow {
     fn name(&self) -> &str {
-        "serflow"
+        self.name
     }
 
     fn reset(&mut self) {
@@ -115,12 +136,16 @@ impl Policy for Serflow {
         }
         for k in 0..self.profile.stages.len() {
             let prof = &self.profile.stages[k];
-            let desired =
-                cheapest_vm_count(self.sustained_stage_rate(k), prof.vm_slo_capacity_rps, prof.tcip_rps)
-                    .min(prof.max_vms);
+            let capacity = prof.vm_slo_capacity_rps * self.config.capacity_factor;
+            let tcip = if self.config.transfer_aware {
+                self.profile.vm_price_per_s / self.profile.faas_cost_between_vms(k)
+            } else {
+                prof.tcip_rps
+            };
+            let desired = cheapest_vm_count(self.sustained_stage_rate(k), capacity, tcip).min(prof.max_vms);
             let target = self.stabilisers[k].recommend(desired, obs.committed_vms(k));
             let ready = f64::from(obs.stage(k, StageFeature::VmsReady));
-            let limit = (ready * prof.vm_slo_capacity_rps) as f32;
+            let limit = (ready * capacity) as f32;
             action.stages[k] = StageAction { vm_target: target, vm_share: 1.0, vm_rate_limit: Some(limit) };
         }
     }
@@ -151,7 +176,7 @@ mod tests {
     #[test]
     fn keeps_a_stage_below_its_tcip_on_faas_and_provisions_the_busy_one() {
         // 10 req/s per VM (SLO-feasible), T-CIP 4 req/s at every stage.
-        let mut p = Serflow::new(profile(2, 0.1, 10.0), SerflowConfig::default());
+        let mut p = Serflow::new("serflow", profile(2, 0.1, 10.0), SerflowConfig::default());
         let mut a = Action::faas_only(2);
         p.act(&obs(0.0, 0.0), &mut a);
         for _ in 0..50 {
@@ -170,7 +195,7 @@ mod tests {
 
     #[test]
     fn offers_vms_no_more_than_their_slo_capacity() {
-        let mut p = Serflow::new(profile(1, 0.1, 10.0), SerflowConfig::default());
+        let mut p = Serflow::new("serflow", profile(1, 0.1, 10.0), SerflowConfig::default());
         let mut a = Action::faas_only(1);
         p.act(&observation(1, 0.0, 0), &mut a);
         p.act(&observation(1, 100.0, 3), &mut a);
@@ -179,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_volatile_reach_is_planned_at_its_conservative_quantile() {
-        let mut p = Serflow::new(profile(2, 0.1, 10.0), SerflowConfig::default());
+        let mut p = Serflow::new("serflow", profile(2, 0.1, 10.0), SerflowConfig::default());
         let mut a = Action::faas_only(2);
         p.act(&obs(0.0, 0.0), &mut a);
         for i in 0..60 {

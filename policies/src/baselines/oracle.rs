@@ -1,0 +1,279 @@
+//! The forecast oracle: told every future interval's arrivals at every stage, it plans each stage's
+//! ready VMs over the whole episode by dynamic programming, then launches them a 95th-percentile
+//! boot time ahead. A reachable lower bound: unlike the fluid hindsight floor it pays for boots, the
+//! billing minimum, whole VMs at SLO-feasible capacity and priced VM<->FaaS transfer, and it runs in
+//! the simulator like any policy (MArk, ATC'19, shows what such a forecast buys).
+//!
+//! The plan's cost model, per stage and interval t with `n_t` ready VMs and `a_t` arrivals:
+//! `n_t x VM $ per interval + max(0, a_t - n_t x capacity) x FaaS $ per request`, plus
+//! `launch cost x max(0, n_t - n_(t-1))` (the billed boot and any billing minimum it leaves).
+//! The FaaS price includes the transfers a request run on FaaS between two VM stages pays. Before
+//! one lead time has passed no VM can be ready beyond those already running.
+
+use crate::policy::Policy;
+use crate::profile::SystemProfile;
+use crate::schema::{Action, Observation, StageAction, StageFeature};
+
+/// One stage's planning prices and limits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanCosts {
+    /// Dollars one ready VM costs per interval.
+    pub vm_per_interval: f64,
+    /// Dollars per request served on FaaS.
+    pub faas_per_request: f64,
+    /// Requests one VM serves per interval within the SLO.
+    pub capacity_per_interval: f64,
+    /// Dollars to bring one more VM up (billed boot, rest of the billing minimum).
+    pub launch: f64,
+    /// Intervals from launch to ready.
+    pub lead: usize,
+    /// VMs ready at the start.
+    pub initial: u32,
+    /// Most VMs.
+    pub max_vms: u32,
+}
+
+impl PlanCosts {
+    /// The planning prices of stage `k` of `profile`.
+    pub fn of_stage(profile: &SystemProfile, k: usize) -> Self {
+        let dt = profile.interval_s;
+        let lead = (profile.vm_boot_p95_s / dt).ceil().max(0.0) as usize;
+        let billed_boot = lead as f64 * dt;
+        let unmet_minimum = (profile.vm_billing_minimum_s - billed_boot - dt).max(0.0);
+        let stage = &profile.stages[k];
+        Self {
+            vm_per_interval: profile.vm_price_per_s * dt,
+            faas_per_request: profile.faas_cost_between_vms(k),
+            capacity_per_interval: stage.vm_slo_capacity_rps * dt,
+            launch: profile.vm_price_per_s * (billed_boot + unmet_minimum),
+            lead,
+            initial: profile.initial_vms.min(stage.max_vms),
+            max_vms: stage.max_vms,
+        }
+    }
+
+    /// What ready-VM counts `plan` cost for `arrivals` under this model.
+    pub fn cost(&self, arrivals: &[u64], plan: &[u32]) -> f64 {
+        let mut previous = self.initial;
+        let mut total = 0.0;
+        for (&a, &n) in arrivals.iter().zip(plan) {
+            total += self.interval_cost(a, n) + self.launch * f64::from(n.saturating_sub(previous));
+            previous = n;
+        }
+        total
+    }
+
+    fn interval_cost(&self, arrivals: u64, vms: u32) -> f64 {
+        let overflow = (arrivals as f64 - f64::from(vms) * self.capacity_per_interval).max(0.0);
+        f64::from(vms) * self.vm_per_interval + overflow * self.faas_per_request
+    }
+
+    /// Whether `n` VMs can be ready at interval `t` after `previous` at `t - 1`.
+    fn reachable(&self, t: usize, previous: u32, n: u32) -> bool {
+        t >= self.lead || n <= previous
+    }
+}
+
+/// The cheapest ready-VM count per interval for `arrivals` (per interval) under `costs`: exact
+/// dynamic programming over counts up to what the peak needs, O(intervals x counts).
+pub fn plan_stage(arrivals: &[u64], costs: &PlanCosts) -> Vec<u32> {
+    let peak = arrivals.iter().copied().max().unwrap_or(0) as f64;
+    let needed =
+        if costs.capacity_per_interval > 0.0 { (peak / costs.capacity_per_interval).ceil() } else { 0.0 };
+    let top = (needed as u32).max(costs.initial).min(costs.max_vms.max(costs.initial)) as usize;
+    let counts = top + 1;
+    let mut best = vec![f64::INFINITY; counts];
+    best[costs.initial as usize] = 0.0;
+    let mut from: Vec<Vec<u32>> = Vec::with_capacity(arrivals.len());
+    let mut next = vec![f64::INFINITY; counts];
+    for (t, &a) in arrivals.iter().enumerate() {
+        let mut choice = vec![0u32; counts];
+        // Coming down (or staying) is free: the cheapest predecessor at or above n.
+        let mut suffix = (f64::INFINITY, 0u32);
+        let mut down = vec![(f64::INFINITY, 0u32); counts];
+        for m in (0..counts).rev() {
+            if best[m] < suffix.0 {
+                suffix = (best[m], m as u32);
+            }
+            down[m] = suffix;
+        }
+        // Going up from m to n costs launch x (n - m): keep the cheapest `best[m] - launch x m` below n.
+        let mut prefix = (f64::INFINITY, 0u32);
+        for n in 0..counts {
+            let (mut value, mut pred) = down[n];
+            if n > 0 && costs.reachable(t, 0, 1) {
+                let m = n - 1;
+                let shifted = best[m] - costs.launch * m as f64;
+                if shifted < prefix.0 {
+                    prefix = (shifted, m as u32);
+                }
+                let up = prefix.0 + costs.launch * n as f64;
+                if up < value {
+                    (value, pred) = (up, prefix.1);
+                }
+            }
+            next[n] = value + costs.interval_cost(a, n as u32);
+            choice[n] = pred;
+        }
+        std::mem::swap(&mut best, &mut next);
+        from.push(choice);
+    }
+    let mut n = (0..counts).min_by(|&i, &j| best[i].total_cmp(&best[j])).unwrap_or(0) as u32;
+    let mut plan = vec![0u32; arrivals.len()];
+    for t in (0..arrivals.len()).rev() {
+        plan[t] = n;
+        n = from[t][n as usize];
+    }
+    plan
+}
+
+/// The oracle policy for one episode whose arrivals it was given.
+#[derive(Clone, Debug)]
+pub struct Oracle {
+    /// Ready VMs wanted per stage and interval.
+    plans: Vec<Vec<u32>>,
+    leads: Vec<usize>,
+    capacity_rps: Vec<f64>,
+    interval: usize,
+}
+
+impl Oracle {
+    /// Plans every stage for `arrivals[t][k]` (requests reaching stage k in interval t).
+    pub fn new(profile: &SystemProfile, arrivals: &[Vec<u64>]) -> Self {
+        let n = profile.stages.len();
+        let costs: Vec<PlanCosts> = (0..n).map(|k| PlanCosts::of_stage(profile, k)).collect();
+        let plans = (0..n)
+            .map(|k| {
+                let series: Vec<u64> = arrivals.iter().map(|a| a.get(k).copied().unwrap_or(0)).collect();
+                plan_stage(&series, &costs[k])
+            })
+            .collect();
+        Self {
+            plans,
+            leads: costs.iter().map(|c| c.lead).collect(),
+            capacity_rps: profile.stages.iter().map(|s| s.vm_slo_capacity_rps).collect(),
+            interval: 0,
+        }
+    }
+
+    /// The planned ready VMs of stage `k` per interval.
+    pub fn plan(&self, k: usize) -> &[u32] {
+        &self.plans[k]
+    }
+}
+
+impl Policy for Oracle {
+    fn name(&self) -> &str {
+        "oracle"
+    }
+
+    fn reset(&mut self) {
+        self.interval = 0;
+    }
+
+    fn act(&mut self, obs: &Observation, action: &mut Action) {
+        action.stages.resize(obs.n_stages(), StageAction::FAAS_ONLY);
+        let t = self.interval;
+        self.interval += 1;
+        for (k, plan) in self.plans.iter().enumerate().take(obs.n_stages()) {
+            // Keep (or launch) every VM needed now or within one lead time: what boots now is
+            // ready when the plan needs it, and a VM needed again soon is kept rather than relaunched.
+            let end = (t + self.leads[k] + 1).min(plan.len());
+            let target = plan.get(t..end).and_then(|w| w.iter().copied().max()).unwrap_or(0);
+            let ready = f64::from(obs.stage(k, StageFeature::VmsReady));
+            action.stages[k] = StageAction {
+                vm_target: target,
+                vm_share: 1.0,
+                vm_rate_limit: Some((ready * self.capacity_rps[k]) as f32),
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn costs(lead: usize, initial: u32, max_vms: u32) -> PlanCosts {
+        PlanCosts {
+            vm_per_interval: 1.0,
+            faas_per_request: 0.15,
+            capacity_per_interval: 10.0,
+            launch: 2.5,
+            lead,
+            initial,
+            max_vms,
+        }
+    }
+
+    /// The cheapest feasible plan by trying every sequence of counts.
+    fn exhaustive(arrivals: &[u64], c: &PlanCosts) -> f64 {
+        let options = c.max_vms as usize + 1;
+        let mut best = f64::INFINITY;
+        'plans: for code in 0..options.pow(arrivals.len() as u32) {
+            let plan: Vec<u32> =
+                (0..arrivals.len()).map(|t| (code / options.pow(t as u32) % options) as u32).collect();
+            let mut previous = c.initial;
+            for (t, &n) in plan.iter().enumerate() {
+                if !c.reachable(t, previous, n) {
+                    continue 'plans;
+                }
+                previous = n;
+            }
+            best = best.min(c.cost(arrivals, &plan));
+        }
+        best
+    }
+
+    #[test]
+    fn dynamic_programming_matches_exhaustive_search_on_small_cases() {
+        let mut state = 12345u64;
+        let mut next = move |below: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % below
+        };
+        for case in 0..300 {
+            let len = 1 + next(6) as usize;
+            let arrivals: Vec<u64> = (0..len).map(|_| next(45)).collect();
+            let c = costs(next(3) as usize, next(4) as u32, 3 + next(2) as u32);
+            let plan = plan_stage(&arrivals, &c);
+            let mut previous = c.initial;
+            for (t, &n) in plan.iter().enumerate() {
+                assert!(
+                    c.reachable(t, previous, n) && n <= c.max_vms.max(c.initial),
+                    "case {case}: {plan:?}"
+                );
+                previous = n;
+            }
+            let (found, optimum) = (c.cost(&arrivals, &plan), exhaustive(&arrivals, &c));
+            assert!(
+                (found - optimum).abs() < 1e-9,
+                "case {case}: {arrivals:?} {c:?}: {plan:?} costs {found}, best {optimum}"
+            );
+        }
+    }
+
+    #[test]
+    fn launches_ahead_and_keeps_vms_needed_again_within_a_lead_time() {
+        let mut profile = crate::baselines::tests::profile(1, 0.1, 10.0);
+        profile.vm_boot_p95_s = 30.0; // three 10 s intervals
+        // Quiet, a long busy spell, one quiet interval, busy again.
+        let mut arrivals: Vec<Vec<u64>> = vec![vec![0]; 5];
+        arrivals.extend(vec![vec![1000]; 20]);
+        arrivals.push(vec![0]);
+        arrivals.extend(vec![vec![1000]; 20]);
+        let mut oracle = Oracle::new(&profile, &arrivals);
+        assert_eq!(oracle.plan(0)[10], 10, "1,000 requests in 10 s at 10 req/s per VM");
+        let mut a = Action::faas_only(1);
+        let obs = crate::baselines::tests::observation(1, 0.0, 0);
+        let targets: Vec<u32> = (0..arrivals.len())
+            .map(|_| {
+                oracle.act(&obs, &mut a);
+                a.stages[0].vm_target
+            })
+            .collect();
+        assert_eq!(targets[1], 0, "nothing needed within the lead time yet");
+        assert_eq!(targets[2], 10, "launched three intervals before the spell");
+        assert_eq!(targets[25], 10, "the one quiet interval keeps the VMs");
+    }
+}
