@@ -115,7 +115,7 @@ pub fn run_policy(
     registry: &PolicyRegistry<'_>,
     name: &str,
     seeds: &[u64],
-    arrivals: &[Vec<Vec<u64>>],
+    arrivals: &[StageArrivals],
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<EpisodeReport>, ScenarioError> {
     registry.check(name)?; // a bad name fails before any work
@@ -135,27 +135,87 @@ pub fn run_policy(
         .collect()
 }
 
-/// Requests reaching each stage in each interval of the episode of `seed` (`[interval][stage]`),
-/// from a FaaS-only run: routing does not change which requests arrive (exits are drawn per
-/// request), so this is the future the hindsight floor and the oracle are given.
-pub fn stage_arrivals(scenario: &Arc<Scenario>, seed: u64, tick: &(dyn Fn() + Sync)) -> Vec<Vec<u64>> {
-    let mut arrivals: Vec<Vec<u64>> = Vec::with_capacity(scenario.steps_per_episode());
+/// Requests reaching each stage in each step of one episode: the future the hindsight floor and the
+/// oracle are given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageArrivals {
+    /// `[step][stage]` counts.
+    pub per_step: Vec<Vec<u64>>,
+    /// Steps per control interval (one-second steps when the interval is a whole number of
+    /// seconds, else one step per interval).
+    pub steps_per_interval: usize,
+}
+
+impl StageArrivals {
+    /// `[interval][stage]` counts.
+    pub fn per_interval(&self) -> Vec<Vec<u64>> {
+        self.per_step
+            .chunks(self.steps_per_interval)
+            .map(|steps| (0..steps[0].len()).map(|k| steps.iter().map(|s| s[k]).sum()).collect())
+            .collect()
+    }
+}
+
+/// The stage arrivals of the episode of `seed`, from a FaaS-only run with one-second control steps
+/// (routing and the control interval do not change which requests arrive: exits are drawn per
+/// request in completion order); `tick` runs once per control interval of the real scenario.
+pub fn stage_arrivals(scenario: &Arc<Scenario>, seed: u64, tick: &(dyn Fn() + Sync)) -> StageArrivals {
     let interval = scenario.config.control_interval_s;
-    run_episode(scenario, &mut FaasOnly, seed, |sim, _| {
+    let steps = if interval > 1.0 && interval.fract() == 0.0 { interval as usize } else { 1 };
+    let fine = if steps > 1 {
+        let mut config = scenario.config.clone();
+        config.control_interval_s = interval / steps as f64;
+        Arc::new(Scenario { config, ..Scenario::clone(scenario) })
+    } else {
+        scenario.clone()
+    };
+    let step_s = fine.config.control_interval_s;
+    let mut per_step: Vec<Vec<u64>> = Vec::with_capacity(fine.steps_per_episode());
+    run_episode(&fine, &mut FaasOnly, seed, |sim, _| {
         let obs = sim.observation();
-        arrivals.push(
-            (0..scenario.n_stages())
-                .map(|k| (f64::from(obs.stage(k, StageFeature::ArrivalRate)) * interval).round() as u64)
+        per_step.push(
+            (0..fine.n_stages())
+                .map(|k| (f64::from(obs.stage(k, StageFeature::ArrivalRate)) * step_s).round() as u64)
                 .collect(),
         );
-        tick();
+        if per_step.len().is_multiple_of(steps) {
+            tick();
+        }
     });
-    arrivals
+    StageArrivals { per_step, steps_per_interval: steps }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::pearson;
+    use super::*;
+
+    #[test]
+    fn one_second_steps_see_the_same_arrivals_as_the_control_intervals() {
+        let mut config =
+            serflow_env::scenario::parse("default", serflow_env::scenario::BUILTINS[0].1).unwrap();
+        config.horizon_s = 600.0;
+        let scenario = Arc::new(
+            Scenario::from_config(
+                config,
+                "default",
+                std::path::Path::new("."),
+                serflow_env::Horizon::AsConfigured,
+            )
+            .unwrap(),
+        );
+        let arrivals = stage_arrivals(&scenario, 4, &|| {});
+        assert_eq!((arrivals.steps_per_interval, arrivals.per_step.len()), (10, 600));
+        let mut per_interval: Vec<Vec<u64>> = Vec::new();
+        run_episode(&scenario, &mut FaasOnly, 4, |sim, _| {
+            let obs = sim.observation();
+            per_interval.push(
+                (0..4)
+                    .map(|k| (f64::from(obs.stage(k, StageFeature::ArrivalRate)) * 10.0).round() as u64)
+                    .collect(),
+            );
+        });
+        assert_eq!(arrivals.per_interval(), per_interval);
+    }
 
     #[test]
     fn pearson_of_known_series() {

@@ -2,6 +2,7 @@
 //! offers the same set. The scenario's offline profile (what the heuristics size VMs from) is
 //! computed once per registry, not once per policy and seed.
 
+use crate::comparison::StageArrivals;
 use serflow_env::ScenarioError;
 use serflow_env::profile::profile;
 use serflow_env::scenario::Scenario;
@@ -134,16 +135,17 @@ impl<'a> PolicyRegistry<'a> {
         if name == "oracle" { Ok(()) } else { self.build(name).map(drop) }
     }
 
-    /// The policy `name` for one episode whose stage arrivals per interval are `arrivals` (from
+    /// The policy `name` for one episode whose stage arrivals are `arrivals` (from
     /// [`crate::comparison::stage_arrivals`]): the oracle plans with them, any other policy is
     /// [`Self::build`].
     pub fn build_for_episode(
         &self,
         name: &str,
-        arrivals: &[Vec<u64>],
+        arrivals: &StageArrivals,
     ) -> Result<Box<dyn Policy>, ScenarioError> {
         if name == "oracle" {
-            return Ok(Box::new(Oracle::new(&self.profile, arrivals)));
+            let oracle = Oracle::new(&self.profile, &arrivals.per_step, arrivals.steps_per_interval);
+            return Ok(Box::new(oracle));
         }
         self.build(name)
     }

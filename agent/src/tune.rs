@@ -49,7 +49,7 @@ pub fn tune(scenario: &Arc<Scenario>, seeds: &[u64], tick: &(dyn Fn() + Sync)) -
         .map(|&seed| {
             let a = stage_arrivals(scenario, seed, &|| {});
             tick();
-            a
+            a.per_interval()
         })
         .collect();
     let faas_only = search.score(&|| Box::new(FaasOnly));

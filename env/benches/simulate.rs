@@ -1,9 +1,10 @@
-//! Simulator throughput: the whole WITS trace (45,000 s, 6.4 M requests) under FaaS-only, and env
-//! steps per second on the default scenario. Run: `cargo bench -p serflow-env`.
+//! Simulator throughput: the whole WITS trace (45,000 s, 6.4 M requests) under FaaS-only and under
+//! LIBRA, and env steps per second on `default` (~170 req/s) and `production` (~1,500 req/s).
+//! Run: `cargo bench -p serflow-env`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serflow_env::{Env, Scenario, ServingEnv, run_episode};
-use serflow_policies::baselines::FaasOnly;
+use serflow_policies::baselines::{FaasOnly, Libra};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -26,25 +27,37 @@ fn simulate_wits(c: &mut Criterion) {
     group.bench_function("wits_faas_only_45000s", |b| {
         b.iter(|| black_box(run_episode(&scenario, &mut FaasOnly, 1, |_, _| {})))
     });
+    let mut libra = Libra::new(serflow_env::profile::profile(&scenario), Default::default());
+    group.bench_function("wits_libra_45000s", |b| {
+        b.iter(|| black_box(run_episode(&scenario, &mut libra, 1, |_, _| {})))
+    });
     group.finish();
 }
 
 fn env_steps(c: &mut Criterion) {
-    let scenario = Arc::new(Scenario::load("default").unwrap());
-    let mut env = ServingEnv::new(scenario.clone());
-    let dims = env.action_space().nvec.len();
-    let steps = scenario.steps_per_episode() as u64;
     let mut group = c.benchmark_group("env");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(steps));
-    group.bench_function("default_episode_steps", |b| {
-        b.iter(|| {
-            env.reset(3);
-            for t in 0..steps {
-                black_box(env.step(&vec![(t % 5) as usize; dims]));
+    for name in ["default", "production"] {
+        let scenario = match Scenario::load(name) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                eprintln!("skipping {name}: {e}");
+                continue;
             }
-        })
-    });
+        };
+        let mut env = ServingEnv::new(scenario.clone());
+        let dims = env.action_space().nvec.len();
+        let steps = scenario.steps_per_episode() as u64;
+        group.throughput(Throughput::Elements(steps));
+        group.bench_function(format!("{name}_episode_steps"), |b| {
+            b.iter(|| {
+                env.reset(3);
+                for t in 0..steps {
+                    black_box(env.step(&vec![(t % 5) as usize; dims]));
+                }
+            })
+        });
+    }
     group.finish();
 }
 

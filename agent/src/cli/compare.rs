@@ -5,7 +5,7 @@ use super::{ScenarioArgs, progress, seed_range};
 use anyhow::Result;
 use clap::Args;
 use rayon::prelude::*;
-use serflow_agent::comparison::{Row, Run, run_policy, stage_arrivals};
+use serflow_agent::comparison::{Row, Run, StageArrivals, run_policy, stage_arrivals};
 use serflow_agent::registry::{CALIBRATED, POLICIES, PolicyRegistry};
 use serflow_agent::seeds::parse_first_seed;
 use serflow_env::Scenario;
@@ -93,9 +93,10 @@ fn compare(
     let steps = scenario.steps_per_episode() as u64;
     let bar = progress(steps * seeds.len() as u64 * (policies.len() as u64 + 1), "compare");
     let tick = || bar.inc(1);
-    let arrivals: Vec<Vec<Vec<u64>>> =
+    let arrivals: Vec<StageArrivals> =
         seeds.par_iter().map(|&seed| stage_arrivals(scenario, seed, &tick)).collect();
-    let floors: Vec<FluidFloor> = arrivals.iter().map(|a| fluid_floor(registry.profile(), a)).collect();
+    let floors: Vec<FluidFloor> =
+        arrivals.iter().map(|a| fluid_floor(registry.profile(), &a.per_interval())).collect();
     let mut runs = Vec::with_capacity(seeds.len() * policies.len());
     for name in policies {
         let reports = run_policy(scenario, registry, name, seeds, &arrivals, &tick)?;
@@ -125,7 +126,7 @@ fn headroom(rows: &[Row]) -> String {
         .min_by(|a, b| a.cost_total.total_cmp(&b.cost_total));
     match best {
         Some(b) => format!(
-            "headroom: the oracle costs {:.1} % less than the best calibrated baseline at the target ({})\n",
+            "\nheadroom: the oracle costs {:.1} % less than the best calibrated baseline at the target ({})\n",
             (1.0 - oracle.cost_total / b.cost_total) * 100.0,
             b.policy
         ),

@@ -7,7 +7,7 @@ use super::{ScenarioArgs, progress, seed_range};
 use anyhow::Result;
 use clap::Args;
 use rayon::prelude::*;
-use serflow_agent::comparison::{Row, Run, pearson, stage_arrivals};
+use serflow_agent::comparison::{Row, Run, StageArrivals, pearson, stage_arrivals};
 use serflow_agent::files::write_atomic;
 use serflow_agent::logging::RunLog;
 use serflow_agent::seeds::parse_first_seed;
@@ -58,7 +58,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
         let steps = scenario.steps_per_episode() as u64;
         let bar = progress(steps * args.episodes * (args.policy.len() as u64 + 1), "eval");
-        let arrivals: Vec<Vec<Vec<u64>>> =
+        let arrivals: Vec<StageArrivals> =
             seeds.par_iter().map(|&seed| stage_arrivals(&scenario, seed, &|| bar.inc(1))).collect();
         let mut rows = Vec::new();
         let mut correlations = Vec::new();
@@ -81,7 +81,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                         .collect();
                     let run = Run {
                         report,
-                        floor: fluid_floor(registry.profile(), future),
+                        floor: fluid_floor(registry.profile(), &future.per_interval()),
                         first_stage_vms_vs_rate: Some(pearson(&vms, &rate)),
                         trace: trace.clone(),
                     };
@@ -127,8 +127,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
         if args.json {
             continue;
         }
-        let mean_floor = arrivals.iter().map(|a| fluid_floor(registry.profile(), a).total).sum::<f64>()
-            / arrivals.len() as f64;
+        let mean_floor =
+            arrivals.iter().map(|a| fluid_floor(registry.profile(), &a.per_interval()).total).sum::<f64>()
+                / arrivals.len() as f64;
         let mut head = header(&scenario, &seeds, mean_floor);
         if let Some(t) = &trace {
             head = format!("trace {t}: {head}");

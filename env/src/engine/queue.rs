@@ -5,15 +5,16 @@ use super::time::{SimDuration, SimTime};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+/// A pending event; `key` is the time in the high 64 bits and the insertion counter in the low 64,
+/// so one integer comparison orders by time, then scheduling order (cheaper than comparing a tuple).
 struct Entry<E> {
-    time: SimTime,
-    seq: u64,
+    key: u128,
     event: E,
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
+        self.key == other.key
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -23,10 +24,14 @@ impl<E> PartialOrd for Entry<E> {
     }
 }
 impl<E> Ord for Entry<E> {
-    // Reversed: BinaryHeap is a max-heap, we pop the earliest (time, seq).
+    // Reversed: BinaryHeap is a max-heap, we pop the earliest key.
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.key.cmp(&self.key)
     }
+}
+
+fn time_of(key: u128) -> SimTime {
+    SimTime((key >> 64) as u64)
 }
 
 /// Pending events and the current simulated time.
@@ -52,16 +57,17 @@ impl<E> EventQueue<E> {
     pub fn schedule(&mut self, delay: SimDuration, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time: self.now + delay, seq, event });
+        let time = self.now + delay;
+        self.heap.push(Entry { key: (u128::from(time.0) << 64) | u128::from(seq), event });
     }
 
     /// Pops the earliest event if it happens at or before `limit`, advancing the clock to it.
     pub fn pop_until(&mut self, limit: SimTime) -> Option<E> {
-        if self.heap.peek()?.time > limit {
+        if time_of(self.heap.peek()?.key) > limit {
             return None;
         }
         let entry = self.heap.pop()?;
-        self.now = entry.time;
+        self.now = time_of(entry.key);
         Some(entry.event)
     }
 

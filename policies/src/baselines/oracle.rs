@@ -1,18 +1,21 @@
-//! The forecast oracle: told every future interval's arrivals at every stage, it plans each stage's
-//! ready VMs over the whole episode by dynamic programming, then launches them a 95th-percentile
-//! boot time ahead. A reachable lower bound: unlike the fluid hindsight floor it pays for boots, the
+//! The forecast oracle: told every future arrival count at every stage (per step of, typically, one
+//! second), it plans each stage's ready VMs per control interval over the whole episode by dynamic
+//! programming, then launches them a 95th-percentile boot time ahead. A reachable lower bound: unlike the fluid hindsight floor it pays for boots, the
 //! billing minimum, whole VMs at SLO-feasible capacity and priced VM<->FaaS transfer, and it runs in
-//! the simulator like any policy (MArk, ATC'19, shows what such a forecast buys).
+//! the simulator like any policy (MArk, ATC'19, shows what such a forecast buys). It offers VMs
+//! every request and lets the balancer's queueing bound spill the rest to FaaS.
 //!
-//! The plan's cost model, per stage and interval t with `n_t` ready VMs and `a_t` arrivals:
-//! `n_t x VM $ per interval + max(0, a_t - n_t x capacity) x FaaS $ per request`, plus
-//! `launch cost x max(0, n_t - n_(t-1))` (the billed boot and any billing minimum it leaves).
+//! The plan's cost model, per stage and interval t with `n_t` ready VMs and `a_s` arrivals in each
+//! step s of the interval: `n_t x VM $ per interval + sum_s max(0, a_s - n_t x capacity per step) x
+//! FaaS $ per request`, plus `launch cost x max(0, n_t - n_(t-1))` (the billed boot and any billing
+//! minimum it leaves). Counting overflow per step, not per interval, prices the bursts inside an
+//! interval that VMs sized for its mean would spill to FaaS.
 //! The FaaS price includes the transfers a request run on FaaS between two VM stages pays. Before
 //! one lead time has passed no VM can be ready beyond those already running.
 
 use crate::policy::Policy;
 use crate::profile::SystemProfile;
-use crate::schema::{Action, Observation, StageAction, StageFeature};
+use crate::schema::{Action, Observation, StageAction};
 
 /// One stage's planning prices and limits.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,8 +24,8 @@ pub struct PlanCosts {
     pub vm_per_interval: f64,
     /// Dollars per request served on FaaS.
     pub faas_per_request: f64,
-    /// Requests one VM serves per interval within the SLO.
-    pub capacity_per_interval: f64,
+    /// Requests one VM serves per step within the SLO.
+    pub capacity_per_step: f64,
     /// Dollars to bring one more VM up (billed boot, rest of the billing minimum).
     pub launch: f64,
     /// Intervals from launch to ready.
@@ -34,8 +37,8 @@ pub struct PlanCosts {
 }
 
 impl PlanCosts {
-    /// The planning prices of stage `k` of `profile`.
-    pub fn of_stage(profile: &SystemProfile, k: usize) -> Self {
+    /// The planning prices of stage `k` of `profile`, arrivals counted per `step_s` seconds.
+    pub fn of_stage(profile: &SystemProfile, k: usize, step_s: f64) -> Self {
         let dt = profile.interval_s;
         let lead = (profile.vm_boot_p95_s / dt).ceil().max(0.0) as usize;
         let billed_boot = lead as f64 * dt;
@@ -44,7 +47,7 @@ impl PlanCosts {
         Self {
             vm_per_interval: profile.vm_price_per_s * dt,
             faas_per_request: profile.faas_cost_between_vms(k),
-            capacity_per_interval: stage.vm_slo_capacity_rps * dt,
+            capacity_per_step: stage.vm_slo_capacity_rps * step_s,
             launch: profile.vm_price_per_s * (billed_boot + unmet_minimum),
             lead,
             initial: profile.initial_vms.min(stage.max_vms),
@@ -52,19 +55,21 @@ impl PlanCosts {
         }
     }
 
-    /// What ready-VM counts `plan` cost for `arrivals` under this model.
-    pub fn cost(&self, arrivals: &[u64], plan: &[u32]) -> f64 {
+    /// What ready-VM counts `plan` (one per interval) cost for `arrivals` (`steps` per interval)
+    /// under this model.
+    pub fn cost(&self, arrivals: &[u64], steps: usize, plan: &[u32]) -> f64 {
         let mut previous = self.initial;
         let mut total = 0.0;
-        for (&a, &n) in arrivals.iter().zip(plan) {
-            total += self.interval_cost(a, n) + self.launch * f64::from(n.saturating_sub(previous));
+        for (interval, &n) in arrivals.chunks(steps).zip(plan) {
+            total += self.interval_cost(interval, n) + self.launch * f64::from(n.saturating_sub(previous));
             previous = n;
         }
         total
     }
 
-    fn interval_cost(&self, arrivals: u64, vms: u32) -> f64 {
-        let overflow = (arrivals as f64 - f64::from(vms) * self.capacity_per_interval).max(0.0);
+    fn interval_cost(&self, arrivals: &[u64], vms: u32) -> f64 {
+        let capacity = f64::from(vms) * self.capacity_per_step;
+        let overflow: f64 = arrivals.iter().map(|&a| (a as f64 - capacity).max(0.0)).sum();
         f64::from(vms) * self.vm_per_interval + overflow * self.faas_per_request
     }
 
@@ -74,19 +79,21 @@ impl PlanCosts {
     }
 }
 
-/// The cheapest ready-VM count per interval for `arrivals` (per interval) under `costs`: exact
-/// dynamic programming over counts up to what the peak needs, O(intervals x counts).
-pub fn plan_stage(arrivals: &[u64], costs: &PlanCosts) -> Vec<u32> {
+/// The cheapest ready-VM count per interval for `arrivals` (counts per step, `steps` steps per
+/// interval) under `costs`: exact dynamic programming over counts up to what the peak step needs,
+/// O(steps x counts).
+pub fn plan_stage(arrivals: &[u64], steps: usize, costs: &PlanCosts) -> Vec<u32> {
+    let steps = steps.max(1);
     let peak = arrivals.iter().copied().max().unwrap_or(0) as f64;
-    let needed =
-        if costs.capacity_per_interval > 0.0 { (peak / costs.capacity_per_interval).ceil() } else { 0.0 };
+    let needed = if costs.capacity_per_step > 0.0 { (peak / costs.capacity_per_step).ceil() } else { 0.0 };
     let top = (needed as u32).max(costs.initial).min(costs.max_vms.max(costs.initial)) as usize;
     let counts = top + 1;
     let mut best = vec![f64::INFINITY; counts];
     best[costs.initial as usize] = 0.0;
-    let mut from: Vec<Vec<u32>> = Vec::with_capacity(arrivals.len());
+    let intervals = arrivals.len().div_ceil(steps);
+    let mut from: Vec<Vec<u32>> = Vec::with_capacity(intervals);
     let mut next = vec![f64::INFINITY; counts];
-    for (t, &a) in arrivals.iter().enumerate() {
+    for (t, a) in arrivals.chunks(steps).enumerate() {
         let mut choice = vec![0u32; counts];
         // Coming down (or staying) is free: the cheapest predecessor at or above n.
         let mut suffix = (f64::INFINITY, 0u32);
@@ -119,8 +126,8 @@ pub fn plan_stage(arrivals: &[u64], costs: &PlanCosts) -> Vec<u32> {
         from.push(choice);
     }
     let mut n = (0..counts).min_by(|&i, &j| best[i].total_cmp(&best[j])).unwrap_or(0) as u32;
-    let mut plan = vec![0u32; arrivals.len()];
-    for t in (0..arrivals.len()).rev() {
+    let mut plan = vec![0u32; intervals];
+    for t in (0..intervals).rev() {
         plan[t] = n;
         n = from[t][n as usize];
     }
@@ -133,27 +140,24 @@ pub struct Oracle {
     /// Ready VMs wanted per stage and interval.
     plans: Vec<Vec<u32>>,
     leads: Vec<usize>,
-    capacity_rps: Vec<f64>,
     interval: usize,
 }
 
 impl Oracle {
-    /// Plans every stage for `arrivals[t][k]` (requests reaching stage k in interval t).
-    pub fn new(profile: &SystemProfile, arrivals: &[Vec<u64>]) -> Self {
+    /// Plans every stage for `arrivals[s][k]`, the requests reaching stage k in step s, with
+    /// `steps` steps per control interval.
+    pub fn new(profile: &SystemProfile, arrivals: &[Vec<u64>], steps: usize) -> Self {
+        let steps = steps.max(1);
+        let step_s = profile.interval_s / steps as f64;
         let n = profile.stages.len();
-        let costs: Vec<PlanCosts> = (0..n).map(|k| PlanCosts::of_stage(profile, k)).collect();
+        let costs: Vec<PlanCosts> = (0..n).map(|k| PlanCosts::of_stage(profile, k, step_s)).collect();
         let plans = (0..n)
             .map(|k| {
                 let series: Vec<u64> = arrivals.iter().map(|a| a.get(k).copied().unwrap_or(0)).collect();
-                plan_stage(&series, &costs[k])
+                plan_stage(&series, steps, &costs[k])
             })
             .collect();
-        Self {
-            plans,
-            leads: costs.iter().map(|c| c.lead).collect(),
-            capacity_rps: profile.stages.iter().map(|s| s.vm_slo_capacity_rps).collect(),
-            interval: 0,
-        }
+        Self { plans, leads: costs.iter().map(|c| c.lead).collect(), interval: 0 }
     }
 
     /// The planned ready VMs of stage `k` per interval.
@@ -180,12 +184,9 @@ impl Policy for Oracle {
             // ready when the plan needs it, and a VM needed again soon is kept rather than relaunched.
             let end = (t + self.leads[k] + 1).min(plan.len());
             let target = plan.get(t..end).and_then(|w| w.iter().copied().max()).unwrap_or(0);
-            let ready = f64::from(obs.stage(k, StageFeature::VmsReady));
-            action.stages[k] = StageAction {
-                vm_target: target,
-                vm_share: 1.0,
-                vm_rate_limit: Some((ready * self.capacity_rps[k]) as f32),
-            };
+            // Every request is offered to VMs; the balancer's queueing bound spills what they cannot
+            // take in time (a rate cap would spill bursts the VMs could queue).
+            action.stages[k] = StageAction { vm_target: target, vm_share: 1.0, vm_rate_limit: None };
         }
     }
 }
@@ -198,7 +199,7 @@ mod tests {
         PlanCosts {
             vm_per_interval: 1.0,
             faas_per_request: 0.15,
-            capacity_per_interval: 10.0,
+            capacity_per_step: 5.0,
             launch: 2.5,
             lead,
             initial,
@@ -207,12 +208,13 @@ mod tests {
     }
 
     /// The cheapest feasible plan by trying every sequence of counts.
-    fn exhaustive(arrivals: &[u64], c: &PlanCosts) -> f64 {
+    fn exhaustive(arrivals: &[u64], steps: usize, c: &PlanCosts) -> f64 {
         let options = c.max_vms as usize + 1;
+        let intervals = arrivals.len() / steps;
         let mut best = f64::INFINITY;
-        'plans: for code in 0..options.pow(arrivals.len() as u32) {
+        'plans: for code in 0..options.pow(intervals as u32) {
             let plan: Vec<u32> =
-                (0..arrivals.len()).map(|t| (code / options.pow(t as u32) % options) as u32).collect();
+                (0..intervals).map(|t| (code / options.pow(t as u32) % options) as u32).collect();
             let mut previous = c.initial;
             for (t, &n) in plan.iter().enumerate() {
                 if !c.reachable(t, previous, n) {
@@ -220,7 +222,7 @@ mod tests {
                 }
                 previous = n;
             }
-            best = best.min(c.cost(arrivals, &plan));
+            best = best.min(c.cost(arrivals, steps, &plan));
         }
         best
     }
@@ -233,10 +235,11 @@ mod tests {
             (state >> 33) % below
         };
         for case in 0..300 {
-            let len = 1 + next(6) as usize;
-            let arrivals: Vec<u64> = (0..len).map(|_| next(45)).collect();
+            let (len, steps) = (1 + next(6) as usize, 1 + next(2) as usize);
+            let arrivals: Vec<u64> = (0..len * steps).map(|_| next(45)).collect();
             let c = costs(next(3) as usize, next(4) as u32, 3 + next(2) as u32);
-            let plan = plan_stage(&arrivals, &c);
+            let plan = plan_stage(&arrivals, steps, &c);
+            assert_eq!(plan.len(), len);
             let mut previous = c.initial;
             for (t, &n) in plan.iter().enumerate() {
                 assert!(
@@ -245,7 +248,7 @@ mod tests {
                 );
                 previous = n;
             }
-            let (found, optimum) = (c.cost(&arrivals, &plan), exhaustive(&arrivals, &c));
+            let (found, optimum) = (c.cost(&arrivals, steps, &plan), exhaustive(&arrivals, steps, &c));
             assert!(
                 (found - optimum).abs() < 1e-9,
                 "case {case}: {arrivals:?} {c:?}: {plan:?} costs {found}, best {optimum}"
@@ -262,7 +265,7 @@ mod tests {
         arrivals.extend(vec![vec![1000]; 20]);
         arrivals.push(vec![0]);
         arrivals.extend(vec![vec![1000]; 20]);
-        let mut oracle = Oracle::new(&profile, &arrivals);
+        let mut oracle = Oracle::new(&profile, &arrivals, 1);
         assert_eq!(oracle.plan(0)[10], 10, "1,000 requests in 10 s at 10 req/s per VM");
         let mut a = Action::faas_only(1);
         let obs = crate::baselines::tests::observation(1, 0.0, 0);
