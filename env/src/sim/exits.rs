@@ -1,6 +1,7 @@
 //! Where requests leave the model: each stage's exit probability, moved over time by the scenario's
 //! exit drift and per request by its size (bigger inputs exit later).
 
+use crate::rng::SimRng;
 use crate::scenario::Scenario;
 
 /// The exit probabilities of one episode (the drift's phase is drawn per episode).
@@ -31,6 +32,25 @@ impl ExitModel {
             _ => None,
         };
         Self { base, drift, size }
+    }
+
+    /// Whether a request of `size` finishing stage `k` at `t_s` seconds exits there: exits for
+    /// certain when the probability is 1, else draws one uniform from `rng` and exits below the
+    /// probability. With drift alone the sine is evaluated only when the draw falls between the
+    /// drift's lowest and highest probability (same draws, same decisions, a fraction of the `sin`s).
+    pub fn exits(&self, k: usize, t_s: f64, size: f32, rng: &mut SimRng) -> bool {
+        if let (Some((amplitude, _, _)), None) = (self.drift, self.size) {
+            let base = self.base[k];
+            // `1 + amplitude x sin` lies between these (rounding is monotone), and so does p.
+            let ends = [base * (1.0 - amplitude), base * (1.0 + amplitude)].map(|p| p.clamp(0.0, 1.0));
+            let (low, high) = (ends[0].min(ends[1]), ends[0].max(ends[1]));
+            if base < 1.0 && high < 1.0 {
+                let u = rng.uniform();
+                return u < low || (u < high && u < self.probability(k, t_s, size));
+            }
+        }
+        let p = self.probability(k, t_s, size);
+        p >= 1.0 || rng.bernoulli(p)
     }
 
     /// Probability that a request of `size` finishing stage `k` at `t_s` seconds exits there.
@@ -75,6 +95,21 @@ mod tests {
         let wild = model(Some((5.0, 400.0, 0.0)), None);
         assert_eq!(wild.probability(0, 100.0, 0.0), 1.0);
         assert_eq!(wild.probability(0, 300.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn deciding_by_the_drift_bounds_draws_and_decides_as_the_probability_does() {
+        use crate::rng::Stream;
+        for drift in [Some((0.3, 400.0, 1.0)), Some((0.9, 50.0, 0.0)), Some((5.0, 400.0, 0.0)), None] {
+            let m = model(drift, None);
+            let (mut fast, mut exact) = (SimRng::new(3, Stream::Exits), SimRng::new(3, Stream::Exits));
+            for i in 0..20_000u32 {
+                let (k, t) = (i as usize % 3, f64::from(i) * 0.37);
+                let p = m.probability(k, t, 0.0);
+                assert_eq!(m.exits(k, t, 0.0, &mut fast), p >= 1.0 || exact.bernoulli(p), "{drift:?} at {i}");
+            }
+            assert_eq!(fast.uniform(), exact.uniform(), "{drift:?}: the same number of draws");
+        }
     }
 
     #[test]

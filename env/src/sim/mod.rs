@@ -350,8 +350,7 @@ impl Simulator {
         let r = *self.requests.get(req);
         let sojourn = now.since(r.stage_entered).0;
         self.stages[k].interval.sojourn_us.push(sojourn.min(u64::from(u32::MAX)) as u32);
-        let p_exit = self.exits.probability(k, now.as_secs_f64(), r.size);
-        if p_exit >= 1.0 || self.exit_rng.bernoulli(p_exit) {
+        if self.exits.exits(k, now.as_secs_f64(), r.size, &mut self.exit_rng) {
             self.finish_request(req, now.since(r.arrival).0);
             return;
         }

@@ -57,6 +57,19 @@ impl RateFn {
         }
     }
 
+    /// The lowest and highest values `at` can return, when cheaper to know than `at` itself (a
+    /// diurnal curve: its sine at -1 and +1; floating-point rounding is monotone, so `at` never
+    /// leaves them).
+    fn bounds(&self) -> Option<(f64, f64)> {
+        match self {
+            Self::Diurnal { mean, amplitude, .. } => {
+                let ends = [mean * (1.0 - amplitude), mean * (1.0 + amplitude)];
+                Some((ends[0].min(ends[1]), ends[0].max(ends[1])))
+            }
+            _ => None,
+        }
+    }
+
     /// An upper bound of the rate over all time.
     pub fn max(&self) -> f64 {
         match self {
@@ -136,6 +149,7 @@ impl BurstState {
 
 pub(super) struct PoissonSource {
     rate: RateFn,
+    bounds: Option<(f64, f64)>,
     bursts: Option<BurstState>,
     max_rate: f64,
     t: f64,
@@ -149,7 +163,7 @@ impl PoissonSource {
             let first = rng.exponential(config.mean_gap_s);
             BurstState { config, in_burst: false, next_switch: first }
         });
-        Self { rate, bursts, max_rate, t: 0.0, rng }
+        Self { bounds: rate.bounds(), rate, bursts, max_rate, t: 0.0, rng }
     }
 
     pub fn next_arrival(&mut self, horizon: SimTime) -> Option<Arrival> {
@@ -163,11 +177,17 @@ impl PoissonSource {
                 // Past the horizon nothing is drawn: the burst state is never advanced beyond it.
                 return None;
             }
-            let mut rate = self.rate.at(self.t);
-            if let Some(b) = &mut self.bursts {
-                rate *= b.multiplier_at(self.t, &mut self.rng);
-            }
-            if self.rng.uniform() * self.max_rate < rate {
+            let multiplier = self.bursts.as_mut().map(|b| b.multiplier_at(self.t, &mut self.rng));
+            let with_bursts = |rate: f64| multiplier.map_or(rate, |m| rate * m);
+            let threshold = self.rng.uniform() * self.max_rate;
+            // Accept below the rate. Where the draw alone decides (under the lowest rate, or over
+            // the highest), skip evaluating the rate function: same draws, same arrivals.
+            let accept = match self.bounds {
+                Some((low, _)) if threshold < with_bursts(low) => true,
+                Some((_, high)) if threshold >= with_bursts(high) => false,
+                _ => threshold < with_bursts(self.rate.at(self.t)),
+            };
+            if accept {
                 return Some(Arrival { time: SimTime::ZERO + SimDuration::from_secs_f64(self.t), size: 0.0 });
             }
         }
