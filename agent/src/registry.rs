@@ -69,8 +69,8 @@ pub fn shipped_for(scenario: &str) -> &'static ShippedFile {
 pub struct PolicyRegistry<'a> {
     scenario: &'a Arc<Scenario>,
     profile: SystemProfile,
-    /// The calibration and where it came from.
-    calibration: Option<(Calibration, String)>,
+    /// The calibration of the rule-based baselines, if any.
+    calibration: Option<Calibration>,
 }
 
 impl<'a> PolicyRegistry<'a> {
@@ -80,7 +80,7 @@ impl<'a> PolicyRegistry<'a> {
         let shipped = SHIPPED_CALIBRATIONS.iter().find(|c| c.scenario == scenario.config.name);
         let calibration = shipped.and_then(|file| {
             let calibration = Calibration::parse(file.text, file.path).ok()?;
-            (calibration.n_stages == scenario.n_stages()).then(|| (calibration, file.path.to_string()))
+            (calibration.n_stages == scenario.n_stages()).then_some(calibration)
         });
         Self { scenario, profile: profile(scenario), calibration }
     }
@@ -105,7 +105,7 @@ impl<'a> PolicyRegistry<'a> {
                 ),
             ));
         }
-        self.calibration = Some((calibration, source));
+        self.calibration = Some(calibration);
         Ok(self)
     }
 
@@ -116,7 +116,7 @@ impl<'a> PolicyRegistry<'a> {
 
     /// The calibration in use, if any.
     pub fn calibration(&self) -> Option<&Calibration> {
-        self.calibration.as_ref().map(|c| &c.0)
+        self.calibration.as_ref()
     }
 
     /// What `compare` runs when not told: the published baselines, the calibrated ones when a
@@ -208,7 +208,7 @@ impl<'a> PolicyRegistry<'a> {
         entry: impl Fn(&Calibration) -> &Calibrated<T>,
         rule: impl Fn(&T) -> Box<dyn Policy>,
     ) -> Result<Box<dyn Policy>, ScenarioError> {
-        let Some((calibration, _)) = &self.calibration else {
+        let Some(calibration) = &self.calibration else {
             return Err(ScenarioError::new(
                 name,
                 "",
