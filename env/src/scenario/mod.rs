@@ -302,6 +302,38 @@ impl Scenario {
         Ok(Self { config, source: source.to_string(), workload: Arc::new(workload) })
     }
 
+    /// The components of a mixture workload, each as a scenario of its own replaying it alone (no
+    /// per-episode multipliers, offsets or phases; the horizon shortened to what a trace covers), and
+    /// named by its trace file's stem or its kind: how a policy fares per workload. Empty when the
+    /// workload is not a mixture.
+    pub fn mixture_components(&self) -> Vec<(String, Arc<Scenario>)> {
+        let (LoadedWorkload::Mixture(loaded), WorkloadConfig::Mixture { components, .. }) =
+            (&*self.workload, &self.config.workload)
+        else {
+            return Vec::new();
+        };
+        let mut named: Vec<(String, Arc<Scenario>)> = Vec::new();
+        for ((_, workload), component) in loaded.components.iter().zip(components) {
+            let kind = component.workload.kind();
+            let repeats =
+                named.iter().filter(|(n, _)| n == &kind || n.starts_with(&format!("{kind}#"))).count();
+            let name = if repeats == 0 { kind } else { format!("{kind}#{}", repeats + 1) };
+            let mut config = self.config.clone();
+            config.workload = component.workload.clone();
+            if let Some(available) = workload.available_s() {
+                let interval = config.control_interval_s;
+                config.horizon_s = config.horizon_s.min((available / interval + 1e-9).floor() * interval);
+            }
+            let scenario = Scenario {
+                config,
+                source: format!("{} ({name})", self.source),
+                workload: Arc::new(workload.clone()),
+            };
+            named.push((name, Arc::new(scenario)));
+        }
+        named
+    }
+
     /// Requests a single-trace workload holds (0 otherwise), for throughput figures.
     pub fn workload_requests(&self) -> u64 {
         match &*self.workload {
@@ -353,6 +385,33 @@ mod tests {
         let mut cfg = default_config();
         mutate(&mut cfg);
         Scenario::from_config(cfg, "t.ron", Path::new("."), Horizon::AsConfigured).unwrap_err()
+    }
+
+    #[test]
+    fn mixture_components_replay_alone_under_their_names() {
+        use crate::workload::{MixtureComponent, RateFn};
+        let mut cfg = default_config();
+        let poisson = |rate| WorkloadConfig::Poisson { rate, bursts: None };
+        let diurnal = |mean| RateFn::Diurnal { mean, amplitude: 0.5, period_s: 600.0, phase_s: 0.0 };
+        let components =
+            vec![poisson(diurnal(100.0)), poisson(RateFn::Constant(50.0)), poisson(diurnal(80.0))];
+        cfg.workload = WorkloadConfig::Mixture {
+            components: components
+                .iter()
+                .map(|w| MixtureComponent { weight: 1.0, workload: w.clone() })
+                .collect(),
+            rate_scale: (0.5, 2.0),
+            time_scale: (1.0, 1.0),
+        };
+        let mixture = Scenario::from_config(cfg, "m.ron", Path::new("."), Horizon::AsConfigured).unwrap();
+        let parts = mixture.mixture_components();
+        let names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["diurnal", "constant", "diurnal#2"]);
+        for (((_, part), written), mean) in parts.iter().zip(&components).zip([100.0, 50.0, 80.0]) {
+            assert_eq!(&part.config.workload, written);
+            assert!((part.workload.mean_rate(3600.0) - mean).abs() < 1e-9, "no multiplier drawn");
+        }
+        assert!(parts[0].1.mixture_components().is_empty());
     }
 
     #[test]

@@ -121,6 +121,19 @@ impl WorkloadConfig {
         }
     }
 
+    /// A short name for reports: a trace file's stem, else the shape (`constant`, `diurnal`,
+    /// `steps`, `mmpp`, `mixture`).
+    pub fn kind(&self) -> String {
+        match self {
+            Self::Trace { path, .. } => {
+                Path::new(path).file_stem().map_or_else(|| path.clone(), |s| s.to_string_lossy().into_owned())
+            }
+            Self::Poisson { rate, .. } => rate.kind().to_string(),
+            Self::Mmpp { .. } => "mmpp".into(),
+            Self::Mixture { .. } => "mixture".into(),
+        }
+    }
+
     /// The trace files this workload replays (relative as written).
     pub fn trace_paths(&self) -> Vec<&str> {
         match self {

@@ -29,6 +29,15 @@ pub enum RateFn {
 }
 
 impl RateFn {
+    /// The shape's name, for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Constant(_) => "constant",
+            Self::Diurnal { .. } => "diurnal",
+            Self::Steps(_) => "steps",
+        }
+    }
+
     /// The rate at `t` seconds.
     pub fn at(&self, t: f64) -> f64 {
         match self {
