@@ -106,8 +106,9 @@ pub trait Env: Send {
 ///
 /// - Observation: the named feature vector of `serflow_policies::schema` (raw units; normalise in
 ///   the agent).
-/// - Action: per stage, an index into `action_set.vm_deltas` and one into `action_set.vm_shares`.
-///   The mask forbids deltas that leave `[0, vm.max_per_stage]`.
+/// - Action: per stage, a VM choice (a change of the count, or a multiple of the stage's need: see
+///   [`ActionSet`]) and an index into `action_set.vm_shares`. The mask forbids changes that leave
+///   `[0, vm.max_per_stage]`.
 /// - Reward: `-(interval cost)/reward.cost_scale - reward.violation_penalty x violations/finished`.
 /// - Episode end: reaching `horizon_s` (Truncation). There is no terminal state.
 /// - Start: the scenario's initial VMs, or random counts ([`ServingEnv::with_random_initial_vms`]).
@@ -136,6 +137,14 @@ impl ServingEnv {
     pub fn with_random_initial_vms(mut self, up_to: u32) -> Self {
         self.initial_vms_up_to = Some(up_to);
         self
+    }
+
+    /// Decides with `set` instead of the default VM changes (for example need-relative VM targets);
+    /// `Err` says which field does not fit the scenario.
+    pub fn with_action_set(mut self, set: ActionSet) -> Result<Self, String> {
+        set.check(self.scenario.n_stages())?;
+        self.action_set = set;
+        Ok(self)
     }
 
     /// The discrete action set.

@@ -148,12 +148,7 @@ impl Learned {
         if file.max_vms.len() != file.n_stages {
             return Err(format!("max_vms has {} entries for {} stages", file.max_vms.len(), file.n_stages));
         }
-        if file.action_set.vm_deltas.is_empty() || file.action_set.vm_shares.is_empty() {
-            return Err("action_set needs at least one delta and one share".into());
-        }
-        if file.action_set.vm_shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
-            return Err("action_set.vm_shares must lie in [0, 1]".into());
-        }
+        file.action_set.check(file.n_stages)?;
         file.actor.check().map_err(|e| format!("actor: {e}"))?;
         let nvec = file.action_set.nvec(file.n_stages);
         let n_logits: usize = nvec.iter().sum();

@@ -244,43 +244,155 @@ impl Action {
     }
 }
 
-/// The discrete per-stage choices a learned policy picks from: a VM-count change and a VM share.
-/// A stage's action is two indices, so the action space is `MultiDiscrete(nvec)`.
+/// The discrete per-stage choices a learned policy picks from: a VM choice and a VM share. A
+/// stage's action is two indices, so the action space is `MultiDiscrete(nvec)`.
+///
+/// The VM choice comes in one of two forms. With `vm_deltas` it changes the stage's committed VM
+/// count by a few VMs (the first agents; going from 2 to 30 VMs takes many decisions). With
+/// `vm_need_multiples` it sets the count outright, as a multiple of the stage's *need*: its arrival
+/// rate over the interval just closed divided by what one fully busy VM serves (`vm_capacity_rps`,
+/// slots over mean service time), so a multiple is the inverse of a target utilisation (1.43 keeps
+/// VMs 70 % busy); choice 0 holds the committed count, choice `i` asks for
+/// `ceil(vm_need_multiples[i - 1] x need)` VMs. Targets follow the load from the first decision, so
+/// a policy only has to learn how much headroom to keep, and when to hold. A target below the
+/// committed count by no more than `vm_scale_in_tolerance` (a fraction of it) keeps the count, as
+/// Kubernetes' HPA tolerance does: without it the noise of a measured rate drains a VM one interval
+/// and boots one the next, paying a boot and the FaaS spill while it lasts. Before anything is
+/// measured (the first decision of an episode, when no interval has closed and the cost rate is
+/// still 0) every need-relative choice holds: a rate of 0 there means "unknown", not "idle".
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ActionSet {
-    /// VM-count changes, e.g. `[-2, -1, 0, 1, 2]`.
+    /// VM-count changes, e.g. `[-2, -1, 0, 1, 2]` (empty when `vm_need_multiples` is used).
+    #[serde(default)]
     pub vm_deltas: Vec<i32>,
     /// VM shares, e.g. `[0.0, 0.25, 0.5, 0.75, 1.0]`.
     pub vm_shares: Vec<f32>,
+    /// Multiples of a stage's need, e.g. `[0.0, 0.8, 1.0, 1.25, 1.6]` (empty when `vm_deltas` is
+    /// used).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vm_need_multiples: Vec<f32>,
+    /// Per stage, the requests per second one fully busy VM serves: the unit of need (one entry per
+    /// stage when `vm_need_multiples` is used).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vm_capacity_rps: Vec<f32>,
+    /// With `vm_need_multiples`: a target at least `(1 - this) x` the committed count keeps it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub vm_scale_in_tolerance: f32,
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
 }
 
 impl Default for ActionSet {
     fn default() -> Self {
-        Self { vm_deltas: vec![-2, -1, 0, 1, 2], vm_shares: vec![0.0, 0.25, 0.5, 0.75, 1.0] }
+        Self {
+            vm_deltas: vec![-2, -1, 0, 1, 2],
+            vm_shares: vec![0.0, 0.25, 0.5, 0.75, 1.0],
+            vm_need_multiples: Vec::new(),
+            vm_capacity_rps: Vec::new(),
+            vm_scale_in_tolerance: 0.0,
+        }
     }
 }
 
 impl ActionSet {
-    /// Choices per action dimension: `[deltas, shares]` repeated for every stage.
+    /// VM targets as multiples of each stage's need (`capacity_rps` per stage) with a scale-in
+    /// tolerance, and the default shares.
+    pub fn need_relative(multiples: Vec<f32>, capacity_rps: Vec<f32>, scale_in_tolerance: f32) -> Self {
+        Self {
+            vm_deltas: Vec::new(),
+            vm_need_multiples: multiples,
+            vm_capacity_rps: capacity_rps,
+            vm_scale_in_tolerance: scale_in_tolerance,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the VM choice is a multiple of the need (else a change of the count).
+    pub fn is_need_relative(&self) -> bool {
+        !self.vm_need_multiples.is_empty()
+    }
+
+    /// Checks that the set is usable for `n_stages` stages; the error names the field.
+    pub fn check(&self, n_stages: usize) -> Result<(), String> {
+        if self.vm_shares.is_empty() || self.vm_shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
+            return Err("action_set.vm_shares: needs at least one share, each in [0, 1]".into());
+        }
+        match (self.vm_deltas.is_empty(), self.vm_need_multiples.is_empty()) {
+            (true, true) | (false, false) => {
+                Err("action_set: give exactly one of vm_deltas and vm_need_multiples".into())
+            }
+            (false, true) if !self.vm_capacity_rps.is_empty() || self.vm_scale_in_tolerance != 0.0 => {
+                Err("action_set: vm_capacity_rps and vm_scale_in_tolerance go with vm_need_multiples".into())
+            }
+            (false, true) => Ok(()),
+            (true, false) => {
+                if self.vm_need_multiples.iter().any(|m| !(m.is_finite() && *m >= 0.0)) {
+                    return Err("action_set.vm_need_multiples: each must be finite and >= 0".into());
+                }
+                if self.vm_capacity_rps.len() != n_stages {
+                    return Err(format!(
+                        "action_set.vm_capacity_rps: has {} entries for {n_stages} stages",
+                        self.vm_capacity_rps.len()
+                    ));
+                }
+                if self.vm_capacity_rps.iter().any(|c| !(c.is_finite() && *c > 0.0)) {
+                    return Err("action_set.vm_capacity_rps: each must be finite and > 0".into());
+                }
+                if !(0.0..1.0).contains(&self.vm_scale_in_tolerance) {
+                    return Err("action_set.vm_scale_in_tolerance: must lie in [0, 1)".into());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Number of VM choices per stage.
+    fn vm_choices(&self) -> usize {
+        if self.is_need_relative() { 1 + self.vm_need_multiples.len() } else { self.vm_deltas.len() }
+    }
+
+    /// Choices per action dimension: `[vm, shares]` repeated for every stage.
     pub fn nvec(&self, n_stages: usize) -> Vec<usize> {
-        (0..n_stages).flat_map(|_| [self.vm_deltas.len(), self.vm_shares.len()]).collect()
+        (0..n_stages).flat_map(|_| [self.vm_choices(), self.vm_shares.len()]).collect()
+    }
+
+    /// The indices of the default a new actor leans to: delta 0 (keep what runs), or the first need
+    /// multiple listed; and the share nearest 1 (offer VMs everything).
+    pub fn default_indices(&self, n_stages: usize) -> Vec<usize> {
+        let nearest = |values: &mut dyn Iterator<Item = f32>, to: f32| {
+            values
+                .enumerate()
+                .min_by(|(_, a), (_, b)| (a - to).abs().total_cmp(&(b - to).abs()))
+                .map_or(0, |(i, _)| i)
+        };
+        let vm = if self.is_need_relative() {
+            1
+        } else {
+            nearest(&mut self.vm_deltas.iter().map(|&d| d as f32), 0.0)
+        };
+        let share = nearest(&mut self.vm_shares.iter().copied(), 1.0);
+        (0..n_stages).flat_map(|_| [vm, share]).collect()
     }
 
     /// Writes the mask of allowed choices (true = allowed), laid out like the concatenated logits of
     /// `nvec`: a delta is allowed when it keeps the stage's VM count within `[0, max_vms[k]]`; every
-    /// share is allowed.
+    /// need multiple (clamped on decoding) and every share is allowed.
     pub fn mask(&self, obs: &Observation, max_vms: &[u32], out: &mut [bool]) {
         let mut i = 0;
         for (k, &max) in max_vms.iter().enumerate() {
             let current = i64::from(obs.committed_vms(k));
-            for &d in &self.vm_deltas {
-                out[i] = (0..=i64::from(max)).contains(&(current + i64::from(d)));
-                i += 1;
+            if self.is_need_relative() {
+                out[i..i + self.vm_choices()].fill(true);
+            } else {
+                for (o, &d) in out[i..].iter_mut().zip(&self.vm_deltas) {
+                    *o = (0..=i64::from(max)).contains(&(current + i64::from(d)));
+                }
             }
-            for _ in &self.vm_shares {
-                out[i] = true;
-                i += 1;
-            }
+            i += self.vm_choices();
+            out[i..i + self.vm_shares.len()].fill(true);
+            i += self.vm_shares.len();
         }
     }
 
@@ -288,10 +400,23 @@ impl ActionSet {
     pub fn decode(&self, indices: &[usize], obs: &Observation, max_vms: &[u32], out: &mut Action) {
         out.stages.resize(max_vms.len(), StageAction::FAAS_ONLY);
         for (k, &max) in max_vms.iter().enumerate() {
-            let delta = self.vm_deltas[indices[2 * k]];
+            let vm = indices[2 * k];
             let current = i64::from(obs.committed_vms(k));
+            let measured = obs.global(GlobalFeature::CostRate) > 0.0;
+            let target = if !self.is_need_relative() {
+                current + i64::from(self.vm_deltas[vm])
+            } else if vm == 0 || !measured {
+                current
+            } else {
+                let need = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0))
+                    / f64::from(self.vm_capacity_rps[k]);
+                // Saturating: a huge need clamps to `max` below.
+                let wanted = (f64::from(self.vm_need_multiples[vm - 1]) * need).ceil() as i64;
+                let tolerated = current as f64 * (1.0 - f64::from(self.vm_scale_in_tolerance));
+                if wanted < current && wanted as f64 >= tolerated { current } else { wanted }
+            };
             out.stages[k] = StageAction {
-                vm_target: (current + i64::from(delta)).clamp(0, i64::from(max)) as u32,
+                vm_target: target.clamp(0, i64::from(max)) as u32,
                 vm_share: self.vm_shares[indices[2 * k + 1]],
                 vm_rate_limit: None,
             };
@@ -341,6 +466,71 @@ mod tests {
         set.decode(&[4, 2], &obs, &[2], &mut action);
         assert_eq!(action.stages[0].vm_target, 2);
         assert_eq!(action.stages[0].vm_share, 0.5);
+    }
+
+    #[test]
+    fn need_multiples_set_targets_from_the_arrival_rate() {
+        let set = ActionSet::need_relative(vec![0.0, 1.0, 1.5], vec![100.0, 10.0], 0.0);
+        set.check(2).unwrap();
+        assert_eq!(set.nvec(2), vec![4, 5, 4, 5]);
+        assert_eq!(set.default_indices(2), vec![1, 4, 1, 4]);
+        let mut obs = Observation::zeros(2);
+        obs.set_stage(0, StageFeature::VmsReady, 3.0);
+        let mut action = Action::faas_only(2);
+        set.decode(&[2, 4, 1, 4], &obs, &[20, 20], &mut action);
+        assert_eq!(action.stages[0].vm_target, 3, "nothing measured yet: hold");
+        obs.set_global(GlobalFeature::CostRate, 1.0);
+        obs.set_stage(0, StageFeature::ArrivalRate, 1_050.0);
+        obs.set_stage(1, StageFeature::ArrivalRate, 1_000.0);
+        let mut mask = vec![false; 18];
+        set.mask(&obs, &[20, 20], &mut mask);
+        assert!(mask.iter().all(|&m| m));
+        let target = |action: &Action, k: usize| action.stages[k].vm_target;
+        set.decode(&[2, 4, 3, 0], &obs, &[20, 20], &mut action);
+        assert_eq!((target(&action, 0), target(&action, 1)), (11, 20)); // ceil(10.5); 150 clamped
+        assert_eq!(action.stages[1].vm_share, 0.0);
+        set.decode(&[0, 4, 1, 4], &obs, &[20, 20], &mut action);
+        assert_eq!((target(&action, 0), target(&action, 1)), (3, 0)); // hold; multiple 0
+
+        // With a 20 % scale-in tolerance, 12 committed VMs stay for a target of 10 or 11, not 9.
+        let tolerant = ActionSet { vm_scale_in_tolerance: 0.2, ..set };
+        obs.set_stage(0, StageFeature::VmsReady, 12.0);
+        let mut decoded = |rate: f32, action: &mut Action| {
+            obs.set_stage(0, StageFeature::ArrivalRate, rate);
+            tolerant.decode(&[2, 4, 2, 4], &obs, &[20, 20], action);
+            action.stages[0].vm_target
+        };
+        assert_eq!(decoded(1_050.0, &mut action), 12);
+        assert_eq!(decoded(950.0, &mut action), 12);
+        assert_eq!(decoded(850.0, &mut action), 9);
+        assert_eq!(decoded(1_250.0, &mut action), 13);
+    }
+
+    #[test]
+    fn action_set_check_names_the_field() {
+        let fields = |set: ActionSet| set.check(2).unwrap_err();
+        assert!(ActionSet::default().check(2).is_ok());
+        assert!(fields(ActionSet { vm_deltas: Vec::new(), ..ActionSet::default() }).contains("exactly one"));
+        assert!(fields(ActionSet::need_relative(vec![1.0], vec![5.0], 0.0)).contains("vm_capacity_rps"));
+        assert!(
+            fields(ActionSet::need_relative(vec![f32::NAN], vec![5.0, 5.0], 0.0))
+                .contains("vm_need_multiples")
+        );
+        assert!(
+            fields(ActionSet::need_relative(vec![1.0], vec![5.0, 5.0], 1.0))
+                .contains("vm_scale_in_tolerance")
+        );
+        assert!(
+            fields(ActionSet { vm_scale_in_tolerance: 0.1, ..ActionSet::default() })
+                .contains("need_multiples")
+        );
+        assert!(fields(ActionSet { vm_shares: vec![1.5], ..ActionSet::default() }).contains("vm_shares"));
+        let both = ActionSet {
+            vm_need_multiples: vec![1.0],
+            vm_capacity_rps: vec![1.0, 1.0],
+            ..ActionSet::default()
+        };
+        assert!(fields(both).contains("exactly one"));
     }
 
     #[test]
