@@ -22,7 +22,14 @@ fn decide(c: &mut Criterion) {
     let nvec = ActionSet::default().nvec(scenario.n_stages());
     let nets = ActorCriticConfig::default().init(dim, &nvec, 1, None, &mut SimRng::new(1, Stream::Training));
     let norm = ObsNormalizer::new(dim);
-    let mut learned = Learned::new(policy_file(&nets, &norm, &scenario, String::new())).unwrap();
+    let mut learned = Learned::new(policy_file(
+        &nets,
+        &norm,
+        &scenario,
+        &serflow_policies::ActionSet::default(),
+        String::new(),
+    ))
+    .unwrap();
     let mut group = c.benchmark_group("decide_one_observation");
     group.bench_function("learned_act", |b| {
         b.iter(|| learned.act(black_box(&obs), &mut action));

@@ -13,6 +13,7 @@ pub fn policy_file(
     nets: &ActorCritic,
     norm: &ObsNormalizer,
     scenario: &Scenario,
+    action_set: &ActionSet,
     notes: String,
 ) -> LearnedPolicyFile {
     let (obs_mean, obs_std) = norm.mean_std();
@@ -25,7 +26,7 @@ pub fn policy_file(
         obs_mean,
         obs_std,
         obs_clip: norm.clip as f32,
-        action_set: ActionSet::default(),
+        action_set: action_set.clone(),
         max_vms: vec![scenario.config.vm.max_per_stage; n_stages],
         actor: nets.actor.clone(),
         notes,

@@ -79,7 +79,7 @@ impl TrainPlan {
             }
             EnvKind::Serflow => {
                 let (resolved, scenario) = ResolvedScenario::resolve(&config.scenario, &config.traces)?;
-                let task = ServingTask { scenario, random_initial_vms: config.random_initial_vms };
+                let task = ServingTask::new(scenario, &config)?;
                 let state = init_state(&task, config, Some(resolved), run_name, log_dir, checkpoint_dir)?;
                 Self { task: Task::Serving(task), state }
             }
@@ -92,10 +92,9 @@ impl TrainPlan {
         state.config.validate()?;
         let task = match (&state.config.env, &state.scenario) {
             (EnvKind::Cartpole, _) => Task::CartPole(CartPoleTask),
-            (EnvKind::Serflow, Some(resolved)) => Task::Serving(ServingTask {
-                scenario: resolved.load()?,
-                random_initial_vms: state.config.random_initial_vms,
-            }),
+            (EnvKind::Serflow, Some(resolved)) => {
+                Task::Serving(ServingTask::new(resolved.load()?, &state.config)?)
+            }
             (EnvKind::Serflow, None) => {
                 let why =
                     "the checkpoint records no scenario (written before serflow saved it); start a new run";

@@ -2,7 +2,9 @@
 //! evaluate a policy on it deterministically, which reference lines to draw, and its SLO.
 
 use crate::comparison::mean_cost_and_attainment;
+use crate::config::TrainConfig;
 use crate::credit::{Credit, CreditMode};
+use crate::error::{Error, Result};
 use crate::export::policy_file;
 use crate::networks::ActorCritic;
 use crate::normalizer::ObsNormalizer;
@@ -10,7 +12,9 @@ use crate::registry::PolicyRegistry;
 use rayon::prelude::*;
 use serflow_env::cartpole::CartPole;
 use serflow_env::metrics::EpisodeReport;
+use serflow_env::profile::profile;
 use serflow_env::{Env, IntervalReport, Scenario, ServingEnv, run_episode};
+use serflow_policies::ActionSet;
 use serflow_policies::learned::{Learned, masked_argmax};
 use std::sync::Arc;
 
@@ -73,6 +77,19 @@ pub trait TrainTask: Sync {
 
     /// Evaluates the greedy policy of `nets` on `seeds`.
     fn evaluate(&self, nets: &ActorCritic, norm: &ObsNormalizer, seeds: &[u64]) -> Evaluation;
+
+    /// Evaluations of the greedy policy on each workload of a workload distribution, named, run
+    /// once at the end of training (how it fares per trace, not only on the mix); empty when the
+    /// environment has one workload.
+    fn evaluate_per_workload(
+        &self,
+        nets: &ActorCritic,
+        norm: &ObsNormalizer,
+        seeds: &[u64],
+    ) -> Vec<(String, Evaluation)> {
+        let _ = (nets, norm, seeds);
+        Vec::new()
+    }
 
     /// Reference metrics on the same seeds (logged beside the evaluation), computed once.
     fn reference(&self, seeds: &[u64]) -> Vec<(String, f64)>;
@@ -166,6 +183,60 @@ pub struct ServingTask {
     pub scenario: Arc<Scenario>,
     /// Training episodes start with `0..=N` VMs per stage (`TrainConfig::random_initial_vms`).
     pub random_initial_vms: Option<u32>,
+    /// What the actor's indices mean.
+    pub action_set: ActionSet,
+}
+
+impl ServingTask {
+    /// The task `config` trains on `scenario`.
+    pub fn new(scenario: Arc<Scenario>, config: &TrainConfig) -> Result<Self> {
+        let action_set = action_set(&scenario, config)?;
+        Ok(Self { scenario, random_initial_vms: config.random_initial_vms, action_set })
+    }
+}
+
+impl ServingTask {
+    /// The greedy policy of `nets` on `scenario` (the task's own, or one workload of it).
+    fn evaluate_on(
+        &self,
+        scenario: &Arc<Scenario>,
+        nets: &ActorCritic,
+        norm: &ObsNormalizer,
+        seeds: &[u64],
+    ) -> Evaluation {
+        let file = policy_file(nets, norm, scenario, &self.action_set, String::new());
+        let reports: Vec<_> = seeds
+            .par_iter()
+            .map(|&seed| {
+                let mut policy =
+                    Learned::new(file.clone()).expect("the trainer's own networks fit the schema");
+                run_episode(scenario, &mut policy, seed, |_, _| {})
+            })
+            .collect();
+        let means = EpisodeMeans::of(&reports);
+        // Cheapest wins among policies at the target; below it, every 0.1 % of attainment short
+        // outweighs a dollar.
+        let shortfall = (scenario.config.slo.attainment_target - means.slo_attainment).max(0.0);
+        Evaluation { metrics: means.metrics(""), score: -means.cost - 1e3 * shortfall }
+    }
+}
+
+/// The action set of a run: VM changes when `config.vm_need_multiples` is empty, else VM targets as
+/// those multiples of each stage's need, in units of one VM's throughput (the scenario's profile);
+/// `config.vm_shares` when given.
+pub fn action_set(scenario: &Scenario, config: &TrainConfig) -> Result<ActionSet> {
+    let mut set = if config.vm_need_multiples.is_empty() {
+        ActionSet { vm_scale_in_tolerance: config.vm_scale_in_tolerance, ..ActionSet::default() }
+    } else {
+        let capacity = profile(scenario).stages.iter().map(|s| s.vm_throughput_rps as f32).collect();
+        ActionSet::need_relative(config.vm_need_multiples.clone(), capacity, config.vm_scale_in_tolerance)
+    };
+    if !config.vm_shares.is_empty() {
+        set.vm_shares = config.vm_shares.clone();
+    }
+    // The config's fields are the set's, named without the prefix.
+    set.check(scenario.n_stages()).map_err(|e| Error::new(e.replace("action_set.", "")))?;
+    Ok(set)
 }
 
 /// Means over evaluation episodes of the serving environment: what `eval/*` logs.
@@ -212,7 +283,9 @@ impl TrainTask for ServingTask {
     type Env = ServingEnv;
 
     fn make_env(&self) -> ServingEnv {
-        let env = ServingEnv::new(self.scenario.clone());
+        let env = ServingEnv::new(self.scenario.clone())
+            .with_action_set(self.action_set.clone())
+            .expect("checked when the task was made");
         match self.random_initial_vms {
             Some(up_to) => env.with_random_initial_vms(up_to),
             None => env,
@@ -220,20 +293,20 @@ impl TrainTask for ServingTask {
     }
 
     fn evaluate(&self, nets: &ActorCritic, norm: &ObsNormalizer, seeds: &[u64]) -> Evaluation {
-        let file = policy_file(nets, norm, &self.scenario, String::new());
-        let reports: Vec<_> = seeds
-            .par_iter()
-            .map(|&seed| {
-                let mut policy =
-                    Learned::new(file.clone()).expect("the trainer's own networks fit the schema");
-                run_episode(&self.scenario, &mut policy, seed, |_, _| {})
-            })
-            .collect();
-        let means = EpisodeMeans::of(&reports);
-        // Cheapest wins among policies at the target; below it, every 0.1 % of attainment short
-        // outweighs a dollar.
-        let shortfall = (self.scenario.config.slo.attainment_target - means.slo_attainment).max(0.0);
-        Evaluation { metrics: means.metrics(""), score: -means.cost - 1e3 * shortfall }
+        self.evaluate_on(&self.scenario, nets, norm, seeds)
+    }
+
+    fn evaluate_per_workload(
+        &self,
+        nets: &ActorCritic,
+        norm: &ObsNormalizer,
+        seeds: &[u64],
+    ) -> Vec<(String, Evaluation)> {
+        let components = self.scenario.mixture_components();
+        components
+            .into_iter()
+            .map(|(name, part)| (name, self.evaluate_on(&part, nets, norm, seeds)))
+            .collect()
     }
 
     fn reference(&self, seeds: &[u64]) -> Vec<(String, f64)> {
@@ -281,11 +354,9 @@ impl TrainTask for ServingTask {
         out[credit.components - 1] = r.slo_part(info, weight);
     }
 
-    /// Hold every stage's VM count and offer VMs all traffic (what VMs cannot take spills to FaaS).
+    /// Keep the VM count (or follow the need) and offer VMs all traffic (what VMs cannot take spills
+    /// to FaaS).
     fn default_action(&self) -> Option<Vec<usize>> {
-        let set = serflow_policies::ActionSet::default();
-        let hold = set.vm_deltas.iter().position(|&d| d == 0)?;
-        let all = set.vm_shares.iter().position(|&s| s == 1.0)?;
-        Some((0..self.scenario.n_stages()).flat_map(|_| [hold, all]).collect())
+        Some(self.action_set.default_indices(self.scenario.n_stages()))
     }
 }

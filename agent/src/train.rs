@@ -409,7 +409,7 @@ pub fn train<T: TrainTask>(
             && rollout_finished > 0
         {
             let rate = violation_rate(rollout_violations, rollout_finished);
-            state.lambda = (state.lambda + l.lr * (rate - (1.0 - target))).max(0.0);
+            state.lambda = l.update(state.lambda, rate, target);
         }
         state.iteration = iteration;
         state.envs = venv.state();
@@ -439,6 +439,17 @@ pub fn train<T: TrainTask>(
             if state.best_score.is_none_or(|b| eval.score > b) {
                 state.best_score = Some(eval.score);
                 checkpoint::save(&state, &state.checkpoint_dir, BEST)?;
+            }
+            if last {
+                for (workload, eval) in task.evaluate_per_workload(&state.nets, &state.obs_norm, &eval_seeds)
+                {
+                    let named: Vec<_> =
+                        eval.metrics.iter().map(|(name, v)| (format!("{workload}/{name}"), *v)).collect();
+                    for (name, value) in &named {
+                        log.scalar(&format!("eval/{name}"), *value, step);
+                    }
+                    observer.evaluated(step, &named);
+                }
             }
         }
         if last || (cfg.checkpoint_every > 0 && iteration.is_multiple_of(cfg.checkpoint_every)) {

@@ -128,7 +128,13 @@ fn bad_policy_files_fail_cleanly() {
     let dim = serflow_policies::schema::observation_len(4);
     let nvec = serflow_policies::ActionSet::default().nvec(4);
     let nets = ActorCriticConfig::default().init(dim, &nvec, 1, None, &mut SimRng::new(1, Stream::Training));
-    let good = policy_file(&nets, &ObsNormalizer::new(dim), &scenario, String::new());
+    let good = policy_file(
+        &nets,
+        &ObsNormalizer::new(dim),
+        &scenario,
+        &serflow_policies::ActionSet::default(),
+        String::new(),
+    );
     let text = ron::ser::to_string(&good).unwrap();
     let ok = file("good.ron", &text);
     let out = serflow(&["simulate", "--duration", "60", "--policy", &ok]);

@@ -40,7 +40,7 @@ fn exported_policy_matches_the_burn_actor_on_10k_real_observations() {
     let n_stages = scenario.n_stages();
     let nvec = serflow_policies::ActionSet::default().nvec(n_stages);
     let nets = config.init(dim, &nvec, 1, None, &mut SimRng::new(7, Stream::Training));
-    let file = policy_file(&nets, &norm, &scenario, String::new());
+    let file = policy_file(&nets, &norm, &scenario, &serflow_policies::ActionSet::default(), String::new());
     let mut learned = Learned::new(file.clone()).unwrap();
 
     let mut normalized = vec![0.0; flat.len()];

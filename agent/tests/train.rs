@@ -161,3 +161,57 @@ fn per_stage_credit_needs_an_environment_with_stages() {
         .unwrap_err();
     assert!(err.to_string().contains("ppo.credit"), "{err}");
 }
+
+#[test]
+fn need_relative_targets_train_export_and_report_per_workload() {
+    let dir = run_dir("need-relative-scenario");
+    std::fs::create_dir_all(&dir).unwrap();
+    let default = include_str!("../../env/src/scenarios/default.ron");
+    let cut = default.find("    workload:").unwrap();
+    let mixture = "    workload: Mixture(components: [
+        Component(weight: 1.0, workload: Poisson(rate: Diurnal(mean: 300.0, amplitude: 0.8, period_s: 600.0))),
+        Component(weight: 1.0, workload: Poisson(rate: Steps([(0.0, 100.0), (300.0, 600.0)]))),
+    ], rate_scale: (0.8, 1.2)),
+)";
+    let text = format!("{}{mixture}", &default[..cut]).replace("horizon_s: 3600.0", "horizon_s: 600.0");
+    let path = dir.join("mixture.ron");
+    std::fs::write(&path, text).unwrap();
+
+    let mut config = TrainConfig::default_for(EnvKind::Serflow);
+    config.scenario = path.display().to_string();
+    config.vm_need_multiples = vec![1.5, 0.0, 1.0];
+    config.vm_scale_in_tolerance = 0.1;
+    config.ppo.num_envs = 2;
+    config.ppo.num_steps = 30;
+    config.ppo.num_minibatches = 2;
+    config.ppo.total_timesteps = 2 * 60;
+    config.eval_every = 0;
+    config.eval_episodes = 1;
+    let outcome = plan(config.clone(), "need-relative").train(&options(None)).unwrap();
+    let tags: Vec<&str> = outcome.log.points.iter().map(|p| p.tag.as_str()).collect();
+    for tag in ["eval/cost", "eval/diurnal/cost", "eval/steps/slo_attainment"] {
+        assert!(tags.contains(&tag), "{tag} not logged");
+    }
+
+    let resumed = TrainPlan::resume(&outcome.state.checkpoint_dir).unwrap();
+    let Task::Serving(task) = &resumed.task else { panic!("a serving run resumes as one") };
+    assert_eq!(task.action_set.vm_need_multiples, config.vm_need_multiples);
+    assert_eq!(task.action_set.nvec(4), vec![4, 5, 4, 5, 4, 5, 4, 5]);
+    assert!(task.action_set.vm_capacity_rps.iter().all(|&c| c > 10.0), "capacities come from the profile");
+    assert_eq!(task.action_set.vm_scale_in_tolerance, 0.1);
+    let file = serflow_agent::export::policy_file(
+        &outcome.state.nets,
+        &outcome.state.obs_norm,
+        &task.scenario,
+        &task.action_set,
+        String::new(),
+    );
+    let text = ron::ser::to_string_pretty(&file, ron::ser::PrettyConfig::default()).unwrap();
+    let loaded = serflow_policies::Learned::parse(&text, "policy.ron").unwrap();
+    assert_eq!(loaded.file().action_set, task.action_set);
+
+    config.vm_need_multiples = vec![-1.0];
+    let dir = run_dir("need-relative-bad");
+    let err = TrainPlan::start(config, "bad".into(), dir.join("log"), dir.join("ckpt")).err().unwrap();
+    assert!(err.to_string().contains("vm_need_multiples"), "{err}");
+}

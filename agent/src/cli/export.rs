@@ -42,7 +42,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
         state.config.seed,
         path.display()
     );
-    let file = policy_file(&state.nets, &state.obs_norm, &scenario, notes);
+    let action_set = serflow_agent::task::action_set(&scenario, &state.config)?;
+    let file = policy_file(&state.nets, &state.obs_norm, &scenario, &action_set, notes);
     Learned::new(file.clone())
         .map_err(|e| anyhow::anyhow!("{}: exported policy is invalid: {e}", path.display()))?;
     let text = ron::ser::to_string_pretty(&file, ron::ser::PrettyConfig::default().depth_limit(3))?;
