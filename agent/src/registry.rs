@@ -40,11 +40,18 @@ pub struct ShippedFile {
 }
 
 /// The shipped learned policies; `learned` on a scenario without its own uses the first.
-pub const SHIPPED: [ShippedFile; 1] = [ShippedFile {
-    scenario: "default",
-    path: "checkpoints/default/policy.ron",
-    text: include_str!("../../checkpoints/default/policy.ron"),
-}];
+pub const SHIPPED: [ShippedFile; 2] = [
+    ShippedFile {
+        scenario: "default",
+        path: "checkpoints/default/policy.ron",
+        text: include_str!("../../checkpoints/default/policy.ron"),
+    },
+    ShippedFile {
+        scenario: "production",
+        path: "checkpoints/production/policy.ron",
+        text: include_str!("../../checkpoints/production/policy.ron"),
+    },
+];
 
 /// The shipped calibrations (`serflow tune --scenario NAME` reproduces each).
 pub const SHIPPED_CALIBRATIONS: [ShippedFile; 2] = [
@@ -248,4 +255,20 @@ fn check_stages(policy: Learned, path: &str, scenario: &Scenario) -> Result<Lear
         ));
     }
     Ok(policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learned_resolves_to_each_scenarios_own_shipped_policy() {
+        for shipped in &SHIPPED {
+            assert_eq!(shipped_for(shipped.scenario).path, shipped.path);
+            Learned::parse(shipped.text, shipped.path).unwrap();
+        }
+        assert_eq!(shipped_for("my-scenario").path, SHIPPED[0].path, "others fall back to the first");
+        let production = Learned::parse(shipped_for("production").text, "production").unwrap();
+        assert!(production.file().action_set.is_need_relative(), "the production policy sets VM targets");
+    }
 }
