@@ -193,9 +193,7 @@ impl ServingTask {
         let action_set = action_set(&scenario, config)?;
         Ok(Self { scenario, random_initial_vms: config.random_initial_vms, action_set })
     }
-}
 
-impl ServingTask {
     /// The greedy policy of `nets` on `scenario` (the task's own, or one workload of it).
     fn evaluate_on(
         &self,

@@ -257,6 +257,11 @@ pub struct Scenario {
     pub workload: Arc<LoadedWorkload>,
 }
 
+/// The longest whole number of `interval_s` intervals within `available_s` seconds.
+fn whole_intervals(available_s: f64, interval_s: f64) -> f64 {
+    (available_s / interval_s + 1e-9).floor() * interval_s
+}
+
 /// How long an episode lasts when the scenario is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Horizon {
@@ -286,7 +291,7 @@ impl Scenario {
         if let (Horizon::WholeTrace, Some(available)) = (horizon, workload.available_s()) {
             let interval = config.control_interval_s;
             if interval > 0.0 && interval.is_finite() {
-                config.horizon_s = (available / interval + 1e-9).floor() * interval;
+                config.horizon_s = whole_intervals(available, interval);
             }
         }
         validate::validate(&config, &c)?;
@@ -321,8 +326,8 @@ impl Scenario {
             let mut config = self.config.clone();
             config.workload = component.workload.clone();
             if let Some(available) = workload.available_s() {
-                let interval = config.control_interval_s;
-                config.horizon_s = config.horizon_s.min((available / interval + 1e-9).floor() * interval);
+                config.horizon_s =
+                    config.horizon_s.min(whole_intervals(available, config.control_interval_s));
             }
             let scenario = Scenario {
                 config,
