@@ -4,9 +4,9 @@
 //! `cargo run --release --example controller [-- POLICY [SCENARIO]]` (POLICY: a built-in name or a
 //! policy file exported by `serflow export`; default: the shipped `learned` policy on `default`).
 
-use serflow_agent::registry::PolicyRegistry;
 use serflow_agent::sim_cluster::SimulatedCluster;
 use serflow_env::Scenario;
+use serflow_env::registry::PolicyRegistry;
 use serflow_policies::controller::{Controller, Tick};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,34 +1,10 @@
-//! Writing files so that nothing a user saved is ever half-written: a temporary file beside the
-//! target, synced, then renamed over it (atomic on POSIX file systems).
+//! Atomic file writes for the agent (checkpoints, configs, timelines): the policies crate's
+//! [`serflow_policies::files::write_atomic`], with the agent's error type.
 
 use crate::error::{Error, Result};
-use std::io::Write;
 use std::path::Path;
 
 /// Writes `contents` to `path` atomically (creating its directory if needed).
 pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create directory", e))?;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, "cannot write", e))?;
-    file.write_all(contents.as_bytes()).map_err(|e| Error::io(&tmp, "cannot write", e))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, "cannot sync", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, "cannot replace", e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_write_replaces_whole_files_and_leaves_no_temp() {
-        let tmp = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp");
-        let dir = tmp.join(format!("serflow-files-{}", std::process::id()));
-        let path = dir.join("x.ron");
-        write_atomic(&path, "first").unwrap();
-        write_atomic(&path, "second").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
-        assert!(!path.with_extension("tmp").exists());
-        std::fs::remove_dir_all(dir).ok();
-    }
+    serflow_policies::files::write_atomic(path, contents).map_err(Error::new)
 }

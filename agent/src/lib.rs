@@ -9,13 +9,12 @@
 //! - [`task`]: what the trainer needs from an environment (evaluation, reference lines, SLO).
 //! - [`train`]: the training loop and its resumable state; [`checkpoint`]: atomic save and load.
 //! - [`logging`]: TensorBoard curves; [`export`]: the backend-free policy file.
-//! - [`registry`]: policies by name; [`comparison`]: policies side by side over seeds;
-//!   [`seeds`]: the named seed ranges; [`tune`]: calibration of the rule-based baselines.
+//! - [`tune`]: calibration of the rule-based baselines (policies by name, comparisons and the named
+//!   seed ranges are `serflow_env`'s, so the Python package shares them without Burn).
 //! - [`sim_cluster`]: the simulator behind the controller's metrics and actuator traits.
 
 pub mod adam;
 pub mod checkpoint;
-pub mod comparison;
 pub mod config;
 pub mod credit;
 pub mod error;
@@ -26,9 +25,7 @@ pub mod networks;
 pub mod normalizer;
 pub mod plan;
 pub mod ppo;
-pub mod registry;
 pub mod rollout;
-pub mod seeds;
 pub mod sim_cluster;
 pub mod task;
 pub mod train;

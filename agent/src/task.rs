@@ -1,19 +1,18 @@
 //! What the trainer needs to know about an environment beyond [`Env`]: how to make one, how to
 //! evaluate a policy on it deterministically, which reference lines to draw, and its SLO.
 
-use crate::comparison::mean_cost_and_attainment;
 use crate::config::TrainConfig;
 use crate::credit::{Credit, CreditMode};
 use crate::error::{Error, Result};
 use crate::export::policy_file;
 use crate::networks::ActorCritic;
 use crate::normalizer::ObsNormalizer;
-use crate::registry::PolicyRegistry;
 use rayon::prelude::*;
 use serflow_env::cartpole::CartPole;
+use serflow_env::comparison::mean_cost_and_attainment;
 use serflow_env::metrics::EpisodeReport;
-use serflow_env::profile::profile;
-use serflow_env::{Env, IntervalReport, Scenario, ServingEnv, run_episode};
+use serflow_env::registry::PolicyRegistry;
+use serflow_env::{Env, IntervalReport, Scenario, ServingEnv, action_set_for, run_episode};
 use serflow_policies::ActionSet;
 use serflow_policies::learned::{Learned, masked_argmax};
 use std::sync::Arc;
@@ -223,18 +222,9 @@ impl ServingTask {
 /// those multiples of each stage's need, in units of one VM's throughput (the scenario's profile);
 /// `config.vm_shares` when given.
 pub fn action_set(scenario: &Scenario, config: &TrainConfig) -> Result<ActionSet> {
-    let mut set = if config.vm_need_multiples.is_empty() {
-        ActionSet { vm_scale_in_tolerance: config.vm_scale_in_tolerance, ..ActionSet::default() }
-    } else {
-        let capacity = profile(scenario).stages.iter().map(|s| s.vm_throughput_rps as f32).collect();
-        ActionSet::need_relative(config.vm_need_multiples.clone(), capacity, config.vm_scale_in_tolerance)
-    };
-    if !config.vm_shares.is_empty() {
-        set.vm_shares = config.vm_shares.clone();
-    }
     // The config's fields are the set's, named without the prefix.
-    set.check(scenario.n_stages()).map_err(|e| Error::new(e.replace("action_set.", "")))?;
-    Ok(set)
+    action_set_for(scenario, &config.vm_need_multiples, &config.vm_shares, config.vm_scale_in_tolerance)
+        .map_err(|e| Error::new(e.replace("action_set.", "")))
 }
 
 /// Means over evaluation episodes of the serving environment: what `eval/*` logs.
@@ -309,8 +299,9 @@ impl TrainTask for ServingTask {
 
     fn reference(&self, seeds: &[u64]) -> Vec<(String, f64)> {
         let registry = PolicyRegistry::new(&self.scenario);
-        let reports = crate::comparison::run_policy(&self.scenario, &registry, "serflow", seeds, &[], &|| {})
-            .expect("serflow is a built-in policy");
+        let reports =
+            serflow_env::comparison::run_policy(&self.scenario, &registry, "serflow", seeds, &[], &|| {})
+                .expect("serflow is a built-in policy");
         EpisodeMeans::of(&reports).metrics("heuristic_")
     }
 

@@ -12,9 +12,9 @@
 //! - `tuned-hpa`, `serflow-tuned`: coordinate descent, one parameter at a time over a grid, from
 //!   HPA's defaults and SERFLOW's published defaults (transfer-aware) respectively.
 
-use crate::comparison::{mean_cost_and_attainment, stage_arrivals};
-use crate::registry::PolicyRegistry;
 use rayon::prelude::*;
+use serflow_env::comparison::{mean_cost_and_attainment, stage_arrivals};
+use serflow_env::registry::PolicyRegistry;
 use serflow_env::{Scenario, run_episode};
 use serflow_policies::Policy;
 use serflow_policies::baselines::{

@@ -1,8 +1,8 @@
 //! The controller embedded against a simulated cluster: policy decisions reach the cluster, and a
 //! metrics source that stops answering makes it fall back without stopping.
 
-use serflow_agent::registry::PolicyRegistry;
 use serflow_agent::sim_cluster::SimulatedCluster;
+use serflow_env::registry::PolicyRegistry;
 use serflow_env::{Scenario, run_episode};
 use serflow_policies::controller::{Controller, Fallback, MetricsSource, Tick};
 use serflow_policies::{Observation, StageAction};

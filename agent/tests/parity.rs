@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use serflow_agent::export::policy_file;
 use serflow_agent::networks::{ActorCriticConfig, Backend, BurnMlp, matrix};
 use serflow_agent::normalizer::ObsNormalizer;
-use serflow_agent::registry::PolicyRegistry;
+use serflow_env::registry::PolicyRegistry;
 use serflow_env::rng::{SimRng, Stream};
 use serflow_env::{Scenario, run_episode};
 use serflow_policies::learned::masked_argmax;

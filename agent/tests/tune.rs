@@ -4,9 +4,9 @@
 
 mod common;
 
-use serflow_agent::comparison::{mean_cost_and_attainment, run_policy};
-use serflow_agent::registry::{CALIBRATED, PolicyRegistry};
 use serflow_agent::tune::tune;
+use serflow_env::comparison::{mean_cost_and_attainment, run_policy};
+use serflow_env::registry::{CALIBRATED, PolicyRegistry};
 use serflow_env::scenario::{BUILTINS, StageConfig, parse};
 use serflow_env::workload::{TraceFormat, WorkloadConfig};
 use serflow_env::{Horizon, Scenario};

@@ -10,10 +10,12 @@
 //!   are not part of the observation.
 //! - Calling `step` after `terminated` or `truncated` without `reset` is a logic error of the caller.
 
+use crate::metrics::EpisodeReport;
+use crate::profile::profile;
 use crate::rng::{SimRng, Stream};
 use crate::scenario::Scenario;
 use crate::sim::{IntervalReport, Simulator};
-use serflow_policies::schema::observation_len;
+use serflow_policies::schema::feature_names;
 use serflow_policies::{Action, ActionSet};
 use std::sync::Arc;
 
@@ -121,6 +123,27 @@ pub struct ServingEnv {
     action: Action,
 }
 
+/// The action set a learner picks from on `scenario`: VM changes (`vm_need_multiples` empty) or
+/// need-relative VM targets whose unit of need is each stage's busy-VM throughput from the scenario's
+/// profile; `vm_shares` replaces the default shares when given. `Err` names the bad field.
+pub fn action_set_for(
+    scenario: &Scenario,
+    vm_need_multiples: &[f32],
+    vm_shares: &[f32],
+    vm_scale_in_tolerance: f32,
+) -> Result<ActionSet, String> {
+    let mut set = if vm_need_multiples.is_empty() {
+        ActionSet { vm_scale_in_tolerance, ..ActionSet::default() }
+    } else {
+        let capacity = profile(scenario).stages.iter().map(|s| s.vm_throughput_rps as f32).collect();
+        ActionSet::need_relative(vm_need_multiples.to_vec(), capacity, vm_scale_in_tolerance)
+    };
+    if !vm_shares.is_empty() {
+        set.vm_shares = vm_shares.to_vec();
+    }
+    set.check(scenario.n_stages()).map(|()| set)
+}
+
 impl ServingEnv {
     /// An environment over `scenario` with the default action set.
     pub fn new(scenario: Arc<Scenario>) -> Self {
@@ -162,6 +185,18 @@ impl ServingEnv {
         &self.sim
     }
 
+    /// The scenario simulated.
+    pub fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+
+    /// Ends the episode as [`crate::run_episode`] does (requests in flight complete and are billed)
+    /// and returns its report under the policy name `policy`; reset before stepping again.
+    pub fn finish(&mut self, policy: &str) -> EpisodeReport {
+        let ended = std::mem::replace(&mut self.sim, Simulator::new(self.scenario.clone(), 0));
+        ended.finish(policy)
+    }
+
     /// The reward the scenario defines for one interval's report (see [`crate::reward`]).
     pub fn reward(&self, report: &IntervalReport) -> f32 {
         let r = &self.scenario.config.reward;
@@ -172,9 +207,12 @@ impl ServingEnv {
 impl Env for ServingEnv {
     type Info = IntervalReport;
 
+    /// Every feature but `rate_trend` is a count, rate, fraction, latency or cost: at least 0. The
+    /// bounds are finite (the largest `f32`) so that Gymnasium's checker accepts the space.
     fn observation_space(&self) -> BoxSpace {
-        let n = observation_len(self.scenario.n_stages());
-        BoxSpace { low: vec![f32::NEG_INFINITY; n], high: vec![f32::INFINITY; n] }
+        let names = feature_names(self.scenario.n_stages());
+        let low = names.iter().map(|n| if n == "rate_trend" { f32::MIN } else { 0.0 }).collect();
+        BoxSpace { low, high: vec![f32::MAX; names.len()] }
     }
 
     fn action_space(&self) -> MultiDiscrete {

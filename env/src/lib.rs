@@ -14,8 +14,12 @@
 //! - [`profile`]: the offline profiling heuristics rely on.
 //! - [`sim`]: the simulator; [`reward`]: an interval's reward and its parts; [`metrics`]: its reports; [`episode`]: running a policy through it.
 //! - [`env`], [`vec_env`], [`cartpole`]: the RL-facing environments.
+//! - [`registry`]: policies by name; [`comparison`]: policies side by side over seeds; [`seeds`]: the
+//!   named seed ranges. Here rather than in the agent so that every front end (the `serflow` binary,
+//!   the Python package) offers the same policies without a deep-learning framework.
 
 pub mod cartpole;
+pub mod comparison;
 pub mod dist;
 pub mod engine;
 pub mod env;
@@ -26,18 +30,20 @@ pub mod limits;
 pub mod metrics;
 pub mod network;
 pub mod profile;
+pub mod registry;
 pub mod reward;
 pub mod rng;
 pub mod scenario;
+pub mod seeds;
 pub mod sim;
 pub mod vec_env;
 pub mod vm_pool;
 pub mod workload;
 
-pub use env::{BoxSpace, Env, MultiDiscrete, ServingEnv, Step};
+pub use env::{BoxSpace, Env, MultiDiscrete, ServingEnv, Step, action_set_for};
 pub use episode::run_episode;
 pub use error::ScenarioError;
 pub use metrics::EpisodeReport;
-pub use scenario::{Horizon, Scenario, ScenarioConfig};
+pub use scenario::{Horizon, Scenario, ScenarioConfig, ScenarioOptions};
 pub use sim::{IntervalReport, Simulator};
 pub use vec_env::{VecEnv, VecEnvState, VecStep};

@@ -45,6 +45,21 @@ pub struct LearnedPolicyFile {
     pub notes: String,
 }
 
+impl LearnedPolicyFile {
+    /// The file's text, as `serflow export` writes it.
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default().depth_limit(3))
+            .expect("a policy file serialises")
+    }
+
+    /// Checks the file loads as a policy, then writes it to `path` atomically; `Err` is one line
+    /// naming the path.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        Learned::new(self.clone()).map_err(|e| format!("{}: the policy is invalid: {e}", path.display()))?;
+        crate::files::write_atomic(path, &self.to_ron())
+    }
+}
+
 /// Why a policy file cannot be used.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadError {

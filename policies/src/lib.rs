@@ -19,6 +19,7 @@ pub mod baselines;
 pub mod calibration;
 #[cfg(feature = "controller")]
 pub mod controller;
+pub mod files;
 pub mod hindsight;
 pub mod learned;
 pub mod mlp;

@@ -3,9 +3,9 @@
 //! shipped learned policy costs less than the heuristic at the target. A regression guard for the
 //! simulator, the heuristics and the shipped policy together; the measured figures are in the README.
 
-use serflow_agent::comparison::{mean_cost_and_attainment, run_policy};
-use serflow_agent::registry::PolicyRegistry;
 use serflow_env::Scenario;
+use serflow_env::comparison::{mean_cost_and_attainment, run_policy};
+use serflow_env::registry::PolicyRegistry;
 use std::sync::Arc;
 
 /// Mean `(cost, attainment)` of `policy` over `seeds`, as `serflow compare` computes them.

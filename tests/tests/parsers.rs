@@ -4,9 +4,9 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use serflow_agent::registry::SHIPPED;
 use serflow_env::Simulator;
 use serflow_env::limits::{MAX_EPISODE_ARRIVALS, MAX_EPISODE_INTERVALS};
+use serflow_env::registry::SHIPPED;
 use serflow_env::scenario::{BUILTINS, Horizon, Scenario, parse};
 use serflow_env::workload::{parse_counts, parse_csv};
 use serflow_policies::{Action, Learned, Observation, Policy, StageAction};

@@ -4,14 +4,11 @@ use super::simulate::thousands;
 use super::{ScenarioArgs, progress, seed_range};
 use anyhow::Result;
 use clap::Args;
-use rayon::prelude::*;
-use serflow_agent::comparison::{Row, Run, StageArrivals, run_policy, stage_arrivals};
-use serflow_agent::registry::{CALIBRATED, POLICIES, PolicyRegistry};
-use serflow_agent::seeds::parse_first_seed;
 use serflow_env::Scenario;
+use serflow_env::comparison::{Comparison, Row, compare};
+use serflow_env::registry::{CALIBRATED, POLICIES};
+use serflow_env::seeds::parse_first_seed;
 use serflow_policies::SystemProfile;
-use serflow_policies::hindsight::{FluidFloor, fluid_floor};
-use std::sync::Arc;
 
 /// Arguments of `serflow compare`.
 #[derive(Args, Debug)]
@@ -58,7 +55,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
         if args.explain {
             print!("{}", explain(scenario, registry.profile()));
         }
-        let (rows, runs, floors) = compare(scenario, &registry, &policies, &seeds, trace.as_deref())?;
+        let steps = scenario.steps_per_episode() as u64;
+        let bar = progress(steps * seeds.len() as u64 * (policies.len() as u64 + 1), "compare");
+        let Comparison { rows, runs, floors } =
+            compare(scenario, &registry, &policies, &seeds, trace.as_deref(), &|| bar.inc(1))?;
+        bar.finish_and_clear();
         if args.json {
             all_runs.extend(runs);
         } else if args.csv {
@@ -80,40 +81,6 @@ pub fn run(args: CompareArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&all_runs)?);
     }
     Ok(())
-}
-
-/// Every policy over `seeds` of one scenario: rows, runs and the floor of each seed.
-fn compare(
-    scenario: &Arc<Scenario>,
-    registry: &PolicyRegistry<'_>,
-    policies: &[String],
-    seeds: &[u64],
-    trace: Option<&str>,
-) -> Result<(Vec<Row>, Vec<Run>, Vec<FluidFloor>)> {
-    let steps = scenario.steps_per_episode() as u64;
-    let bar = progress(steps * seeds.len() as u64 * (policies.len() as u64 + 1), "compare");
-    let tick = || bar.inc(1);
-    let arrivals: Vec<StageArrivals> =
-        seeds.par_iter().map(|&seed| stage_arrivals(scenario, seed, &tick)).collect();
-    let floors: Vec<FluidFloor> =
-        arrivals.iter().map(|a| fluid_floor(registry.profile(), &a.per_interval())).collect();
-    let mut runs = Vec::with_capacity(seeds.len() * policies.len());
-    for name in policies {
-        let reports = run_policy(scenario, registry, name, seeds, &arrivals, &tick)?;
-        runs.extend(reports.into_iter().zip(&floors).map(|(report, floor)| Run {
-            report,
-            floor: floor.clone(),
-            first_stage_vms_vs_rate: None,
-            trace: trace.map(String::from),
-        }));
-    }
-    bar.finish_and_clear();
-    let rows = policies
-        .iter()
-        .zip(runs.chunks(seeds.len()))
-        .map(|(name, chunk)| Row::new(name, &chunk.iter().collect::<Vec<_>>()))
-        .collect();
-    Ok((rows, runs, floors))
 }
 
 /// The headroom line under a table with the oracle: how much cheaper than the best calibrated

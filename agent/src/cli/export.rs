@@ -5,9 +5,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use serflow_agent::checkpoint::{self, BEST, LATEST};
 use serflow_agent::export::policy_file;
-use serflow_agent::files::write_atomic;
 use serflow_agent::train::TrainState;
-use serflow_policies::Learned;
 use std::path::PathBuf;
 
 /// Arguments of `serflow export`.
@@ -44,10 +42,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
     );
     let action_set = serflow_agent::task::action_set(&scenario, &state.config)?;
     let file = policy_file(&state.nets, &state.obs_norm, &scenario, &action_set, notes);
-    Learned::new(file.clone())
-        .map_err(|e| anyhow::anyhow!("{}: exported policy is invalid: {e}", path.display()))?;
-    let text = ron::ser::to_string_pretty(&file, ron::ser::PrettyConfig::default().depth_limit(3))?;
-    write_atomic(&args.out, &text)?;
+    file.save(&args.out).map_err(anyhow::Error::msg)?;
     eprintln!("wrote {} ({} stages, from {})", args.out.display(), file.n_stages, path.display());
     Ok(())
 }

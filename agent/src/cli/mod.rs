@@ -12,10 +12,8 @@ mod tune;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use serflow_agent::registry::PolicyRegistry;
-use serflow_env::scenario::load_config;
-use serflow_env::workload::WorkloadConfig;
-use serflow_env::{Horizon, Scenario};
+use serflow_env::registry::PolicyRegistry;
+use serflow_env::{Scenario, ScenarioOptions};
 use std::sync::Arc;
 
 /// serflow: learn and ship autoscaling policies for early-exit ML inference on VMs and FaaS.
@@ -73,16 +71,13 @@ impl ScenarioArgs {
     /// Loads the scenario with the overrides applied and validates it; several traces make one
     /// workload that draws a trace per episode.
     pub fn load(&self) -> Result<Arc<Scenario>> {
-        self.load_with(&self.trace)
+        Ok(self.options().load(&flag)?)
     }
 
     /// One scenario per trace (labelled with the trace), or the scenario alone without `--trace`:
     /// what commands that report per trace run.
     pub fn load_each(&self) -> Result<Vec<(Option<String>, Arc<Scenario>)>> {
-        if self.trace.is_empty() {
-            return Ok(vec![(None, self.load()?)]);
-        }
-        self.trace.iter().map(|t| Ok((Some(t.clone()), self.load_with(std::slice::from_ref(t))?))).collect()
+        Ok(self.options().load_each(&flag)?)
     }
 
     /// The policies of `scenario`, with `--calibration` when given.
@@ -94,46 +89,20 @@ impl ScenarioArgs {
         })
     }
 
-    fn load_with(&self, traces: &[String]) -> Result<Arc<Scenario>> {
-        let (mut config, source, mut base) = load_config(&self.scenario)?;
-        if !traces.is_empty() {
-            // A trace given on the command line is relative to the working directory.
-            config.use_traces(traces, self.trace_scale, self.time_scale, false);
-            base = ".".into();
-        } else if self.trace_scale.is_some() || self.time_scale != 1.0 {
-            match &mut config.workload {
-                WorkloadConfig::Trace { rate_scale, time_scale, .. } => {
-                    *rate_scale = self.trace_scale.unwrap_or(*rate_scale);
-                    *time_scale *= self.time_scale;
-                }
-                _ => anyhow::bail!(
-                    "--trace-scale/--time-scale: the scenario's workload is not one trace (give --trace FILE)"
-                ),
-            }
+    fn options(&self) -> ScenarioOptions {
+        ScenarioOptions {
+            scenario: self.scenario.clone(),
+            traces: self.trace.clone(),
+            trace_scale: self.trace_scale,
+            time_scale: self.time_scale,
+            duration: self.duration,
         }
-        let horizon = match (self.duration, traces.is_empty()) {
-            (Some(d), _) => {
-                config.horizon_s = d;
-                Horizon::AsConfigured
-            }
-            (None, false) => Horizon::WholeTrace,
-            (None, true) => Horizon::AsConfigured,
-        };
-        let scenario = Scenario::from_config(config, &source, &base, horizon).map_err(|mut e| {
-            // Name the flag that set the field, when one did.
-            let flag = match e.field.as_str() {
-                "horizon_s" if self.duration.is_some() => Some("--duration"),
-                "workload.rate_scale" if self.trace_scale.is_some() => Some("--trace-scale"),
-                "workload.time_scale" if self.time_scale != 1.0 => Some("--time-scale"),
-                _ => None,
-            };
-            if let Some(flag) = flag {
-                e.field = format!("{} (set by {flag})", e.field);
-            }
-            e
-        })?;
-        Ok(Arc::new(scenario))
     }
+}
+
+/// The command-line flag of a [`ScenarioOptions`] field (`trace_scale` -> `--trace-scale`).
+fn flag(option: &str) -> String {
+    format!("--{}", option.replace('_', "-"))
 }
 
 /// Parses arguments and runs; returns the process exit code.
@@ -172,18 +141,9 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Most seeds one `compare` or `eval` runs (each one a whole episode per policy).
-pub const MAX_SEEDS: u64 = 10_000;
-
 /// Seeds `first..first + count` for a command's `--first-seed` and `count_flag`.
 pub fn seed_range(first: u64, count: u64, count_flag: &str) -> anyhow::Result<Vec<u64>> {
-    if count == 0 || count > MAX_SEEDS {
-        anyhow::bail!("{count_flag}: must be between 1 and {MAX_SEEDS}, got {count}");
-    }
-    let end = first
-        .checked_add(count)
-        .ok_or_else(|| anyhow::anyhow!("--first-seed: {first} + {count} seeds overflows"))?;
-    Ok((first..end).collect())
+    serflow_env::seeds::seed_range(first, count, "--first-seed", count_flag).map_err(anyhow::Error::msg)
 }
 
 /// A progress bar on stderr drawn with `template` (hidden when stderr is not a terminal).

@@ -3,7 +3,7 @@
 use super::{ScenarioArgs, progress};
 use anyhow::Result;
 use clap::Args;
-use serflow_agent::comparison::stage_arrivals;
+use serflow_env::comparison::stage_arrivals;
 use serflow_env::metrics::EpisodeReport;
 use serflow_env::run_episode;
 use std::time::Instant;

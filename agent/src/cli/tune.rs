@@ -5,8 +5,8 @@ use super::{ScenarioArgs, progress_bar, seed_range};
 use anyhow::Result;
 use clap::Args;
 use serflow_agent::files::write_atomic;
-use serflow_agent::seeds::parse_first_seed;
 use serflow_agent::tune::{episodes_per_seed, tune};
+use serflow_env::seeds::parse_first_seed;
 use serflow_policies::calibration::Fit;
 use std::path::PathBuf;
 

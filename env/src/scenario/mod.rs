@@ -13,9 +13,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 mod builtin;
+mod options;
 mod validate;
 
 pub use builtin::{BUILTINS, TRACES_ENV, load_config, parse, trace_dirs};
+pub use options::ScenarioOptions;
 
 /// One stage: a block of layers ending in a classifier where requests may exit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2,14 +2,14 @@
 //! one row of means per policy. What `compare`, `eval` and the tests share; the command line only
 //! formats the rows.
 
+use crate::metrics::EpisodeReport;
 use crate::registry::PolicyRegistry;
+use crate::{Scenario, ScenarioError, run_episode};
 use rayon::prelude::*;
 use serde::Serialize;
-use serflow_env::metrics::EpisodeReport;
-use serflow_env::{Scenario, ScenarioError, run_episode};
 use serflow_policies::StageFeature;
 use serflow_policies::baselines::FaasOnly;
-use serflow_policies::hindsight::FluidFloor;
+use serflow_policies::hindsight::{FluidFloor, fluid_floor};
 use std::sync::Arc;
 
 /// One run, as `compare --json` prints it: the simulate object plus the hindsight floor of its seed.
@@ -135,6 +135,53 @@ pub fn run_policy(
         .collect()
 }
 
+/// What [`compare`] measured: a row per policy, every run (policy after policy, seed order within),
+/// and the hindsight floor of each seed.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    /// One row of means per policy, in the order given.
+    pub rows: Vec<Row>,
+    /// Every episode.
+    pub runs: Vec<Run>,
+    /// The floor of each seed.
+    pub floors: Vec<FluidFloor>,
+}
+
+/// Every policy in `policies` over `seeds` of one scenario, beside the hindsight floor of each seed;
+/// `trace` labels the runs; `tick` runs once per simulated interval (the arrivals pass included).
+pub fn compare(
+    scenario: &Arc<Scenario>,
+    registry: &PolicyRegistry<'_>,
+    policies: &[String],
+    seeds: &[u64],
+    trace: Option<&str>,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Comparison, ScenarioError> {
+    for name in policies {
+        registry.check(name)?; // reject unknown names before any work
+    }
+    let arrivals: Vec<StageArrivals> =
+        seeds.par_iter().map(|&seed| stage_arrivals(scenario, seed, tick)).collect();
+    let floors: Vec<FluidFloor> =
+        arrivals.iter().map(|a| fluid_floor(registry.profile(), &a.per_interval())).collect();
+    let mut runs = Vec::with_capacity(seeds.len() * policies.len());
+    for name in policies {
+        let reports = run_policy(scenario, registry, name, seeds, &arrivals, tick)?;
+        runs.extend(reports.into_iter().zip(&floors).map(|(report, floor)| Run {
+            report,
+            floor: floor.clone(),
+            first_stage_vms_vs_rate: None,
+            trace: trace.map(String::from),
+        }));
+    }
+    let rows = policies
+        .iter()
+        .zip(runs.chunks(seeds.len()))
+        .map(|(name, chunk)| Row::new(name, &chunk.iter().collect::<Vec<_>>()))
+        .collect();
+    Ok(Comparison { rows, runs, floors })
+}
+
 /// Requests reaching each stage in each step of one episode: the future the hindsight floor and the
 /// oracle are given.
 #[derive(Clone, Debug, PartialEq)]
@@ -191,17 +238,11 @@ mod tests {
 
     #[test]
     fn one_second_steps_see_the_same_arrivals_as_the_control_intervals() {
-        let mut config =
-            serflow_env::scenario::parse("default", serflow_env::scenario::BUILTINS[0].1).unwrap();
+        let mut config = crate::scenario::parse("default", crate::scenario::BUILTINS[0].1).unwrap();
         config.horizon_s = 600.0;
         let scenario = Arc::new(
-            Scenario::from_config(
-                config,
-                "default",
-                std::path::Path::new("."),
-                serflow_env::Horizon::AsConfigured,
-            )
-            .unwrap(),
+            Scenario::from_config(config, "default", std::path::Path::new("."), crate::Horizon::AsConfigured)
+                .unwrap(),
         );
         let arrivals = stage_arrivals(&scenario, 4, &|| {});
         assert_eq!((arrivals.steps_per_interval, arrivals.per_step.len()), (10, 600));

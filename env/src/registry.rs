@@ -2,13 +2,16 @@
 //! offers the same set. The scenario's offline profile (what the heuristics size VMs from) is
 //! computed once per registry, not once per policy and seed.
 
+use crate::ScenarioError;
 use crate::comparison::StageArrivals;
-use serflow_env::ScenarioError;
-use serflow_env::profile::profile;
-use serflow_env::scenario::Scenario;
+use crate::profile::profile;
+use crate::scenario::Scenario;
 use serflow_policies::baselines::{FaasOnly, Hpa, HpaConfig, Libra, Oracle, Serflow, StaticAllocation};
 use serflow_policies::calibration::{Calibrated, Calibration};
-use serflow_policies::{Learned, Policy, SystemProfile};
+use serflow_policies::learned::FORMAT_VERSION;
+use serflow_policies::mlp::Mlp;
+use serflow_policies::schema::{SCHEMA_VERSION, feature_names};
+use serflow_policies::{ActionSet, Learned, LearnedPolicyFile, Policy, SystemProfile};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -191,12 +194,7 @@ impl<'a> PolicyRegistry<'a> {
                     "the oracle plans with one episode's future arrivals: build it with build_for_episode",
                 ));
             }
-            "learned" => {
-                let shipped = shipped_for(&self.scenario.config.name);
-                let policy = Learned::parse(shipped.text, shipped.path)
-                    .map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
-                Box::new(check_stages(policy, shipped.path, self.scenario)?)
-            }
+            "learned" => Box::new(shipped_learned(self.scenario)?),
             _ => {
                 let known: Vec<&str> = POLICIES.iter().map(|p| p.0).collect();
                 return Err(ScenarioError::new(
@@ -232,6 +230,40 @@ impl<'a> PolicyRegistry<'a> {
             Calibrated::VmOnly => Box::new(Hpa::new("vm-only", self.profile.clone(), HpaConfig::vm_only())),
         })
     }
+}
+
+/// A policy file for an actor trained on `scenario`'s serving environment: `actor` over observations
+/// normalised as `clip((obs - obs_mean) / obs_std, ±obs_clip)`, choosing from `action_set`; the
+/// versions, feature names and VM maxima come from this build and the scenario.
+pub fn learned_policy_file(
+    scenario: &Scenario,
+    actor: Mlp,
+    (obs_mean, obs_std, obs_clip): (Vec<f32>, Vec<f32>, f32),
+    action_set: ActionSet,
+    notes: String,
+) -> LearnedPolicyFile {
+    let n_stages = scenario.n_stages();
+    LearnedPolicyFile {
+        format_version: FORMAT_VERSION,
+        schema_version: SCHEMA_VERSION,
+        n_stages,
+        feature_names: feature_names(n_stages),
+        obs_mean,
+        obs_std,
+        obs_clip,
+        action_set,
+        max_vms: vec![scenario.config.vm.max_per_stage; n_stages],
+        actor,
+        notes,
+    }
+}
+
+/// The shipped learned policy for `scenario` (see [`shipped_for`]), checked against its stages.
+pub fn shipped_learned(scenario: &Scenario) -> Result<Learned, ScenarioError> {
+    let shipped = shipped_for(&scenario.config.name);
+    let policy =
+        Learned::parse(shipped.text, shipped.path).map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
+    check_stages(policy, shipped.path, scenario)
 }
 
 /// Loads a learned policy file and checks it controls `scenario`'s stages.

@@ -27,6 +27,19 @@ pub fn parse_first_seed(text: &str) -> Result<u64, String> {
     })
 }
 
+/// Most seeds one comparison or evaluation runs (each one a whole episode per policy).
+pub const MAX_SEEDS: u64 = 10_000;
+
+/// Seeds `first..first + count`; errors call the two what the caller does (`--first-seed`, `--seeds`).
+pub fn seed_range(first: u64, count: u64, first_name: &str, count_name: &str) -> Result<Vec<u64>, String> {
+    if count == 0 || count > MAX_SEEDS {
+        return Err(format!("{count_name}: must be between 1 and {MAX_SEEDS}, got {count}"));
+    }
+    let end =
+        first.checked_add(count).ok_or_else(|| format!("{first_name}: {first} + {count} seeds overflows"))?;
+    Ok((first..end).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,37 @@
+//! Writing files so that nothing a user saved is ever half-written: a temporary file beside the
+//! target, synced, then renamed over it (atomic on POSIX file systems).
+
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `contents` to `path` atomically (creating its directory if needed); the error is one line,
+/// `PATH: WHAT: CAUSE`.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
+    let failed = |p: &Path, what: &str, e: std::io::Error| format!("{}: {what}: {e}", p.display());
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| failed(dir, "cannot create directory", e))?;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp).map_err(|e| failed(&tmp, "cannot write", e))?;
+    file.write_all(contents.as_bytes()).map_err(|e| failed(&tmp, "cannot write", e))?;
+    file.sync_all().map_err(|e| failed(&tmp, "cannot sync", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| failed(path, "cannot replace", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_files_and_leaves_no_temp() {
+        let tmp = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp");
+        let dir = tmp.join(format!("serflow-files-{}", std::process::id()));
+        let path = dir.join("x.ron");
+        write_atomic(&path, "first").unwrap();
+        write_atomic(&path, "second").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
+        assert!(!path.with_extension("tmp").exists());
+        let e = write_atomic(&path.join("under-a-file"), "x").unwrap_err();
+        assert!(e.starts_with(&path.display().to_string()) && !e.contains('\n'), "{e}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
