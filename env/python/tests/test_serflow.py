@@ -1,0 +1,245 @@
+"""The Python package against the Rust it wraps: Gymnasium's checker, episodes and batches equal to the
+Rust loops bit for bit, the shipped policy acting as the Rust runtime does, exported actors, bad input."""
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import serflow
+
+REPO = Path(__file__).resolve().parents[3]
+SHIPPED_DEFAULT = REPO / "checkpoints" / "default" / "policy.ron"
+
+
+def random_actions(env, steps, seed):
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.integers(0, env.action_space.nvec) for _ in range(steps)]).astype(np.int64)
+
+
+def test_passes_gymnasium_check_env_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(serflow.ServingEnv(duration=600), skip_render_check=True)
+        made = gym.make(serflow.ENV_ID, scenario="default", duration=600)
+        check_env(made.unwrapped, skip_render_check=True)
+    assert made.unwrapped.feature_names[0] == "stage0.arrival_rate"
+    assert made.action_space == gym.spaces.MultiDiscrete([5] * 8)
+
+
+def test_python_episode_equals_rust_episode_for_same_seed_and_actions():
+    env = serflow.ServingEnv(duration=1200)
+    actions = random_actions(env, env.steps_per_episode, seed=3)
+    rust_obs, rust_rewards, _ = env.replay(11, actions)
+    obs, info = env.reset(seed=11)
+    assert info == {}
+    observed, rewards = [obs], []
+    for step, action in enumerate(actions):
+        obs, reward, terminated, truncated, info = env.step(action)
+        observed.append(obs)
+        rewards.append(reward)
+        assert not terminated
+        assert truncated == (step == len(actions) - 1)
+        assert obs.dtype == np.float32 and env.observation_space.contains(obs)
+    assert np.array_equal(np.stack(observed), rust_obs)
+    assert np.array_equal(np.array(rewards), rust_rewards)
+    # Another seed is another episode.
+    other, _ = env.replay(12, actions)[:2]
+    assert not np.array_equal(other, rust_obs)
+
+
+def test_shipped_policy_acts_as_the_rust_runtime():
+    """The shipped learned policy, stepped from Python with Policy.choose, gives the episode the Rust
+    runtime gives (serflow simulate): the same action at every one of its 360 decisions."""
+    for policy in (serflow.Policy.load("learned"), serflow.Policy.load(str(SHIPPED_DEFAULT))):
+        env = serflow.ServingEnv()
+        obs, _ = env.reset(seed=7)
+        policy.reset()
+        truncated = False
+        while not truncated:
+            obs, _, _, truncated, _ = env.step(policy.choose(obs))
+        assert env.episode_report("learned") == serflow.simulate("learned", seed=7)
+
+
+def test_act_decodes_the_chosen_choices():
+    policy = serflow.Policy.load("learned")
+    env = serflow.ServingEnv(duration=300)
+    obs, _ = env.reset(seed=2)
+    names = env.feature_names
+    deltas, shares = [-2, -1, 0, 1, 2], [0.0, 0.25, 0.5, 0.75, 1.0]
+    for _ in range(10):
+        choice = policy.choose(obs)
+        action = policy.act(obs)
+        for k in range(4):
+            vms = obs[names.index(f"stage{k}.vms_ready")] + obs[names.index(f"stage{k}.vms_booting")]
+            assert action["vm_target"][k] == max(0, int(vms) + deltas[choice[2 * k]])
+            assert action["vm_share"][k] == shares[choice[2 * k + 1]]
+            assert action["vm_rate_limit"][k] is None
+        obs, *_ = env.step(choice)
+    baseline = serflow.Policy.load("vm-only")
+    assert len(baseline.act(obs)["vm_target"]) == 4
+    with pytest.raises(ValueError, match="only a learned policy"):
+        baseline.choose(obs)
+
+
+def test_vector_env_autoresets_like_its_single_environments():
+    """Three environments of 6 steps stepped 20 times: each ends three times. Every observation, reward,
+    final observation and final report equals that of a single environment reset with the batch's
+    seeding rule (environment i, e-th episode: seed + i + e * num_envs)."""
+    n, seed = 3, 40
+    venv = serflow.VectorEnv(n, duration=60)
+    assert venv.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
+    singles = [serflow.ServingEnv(duration=60) for _ in range(n)]
+    episodes = [0] * n
+    obs, _ = venv.reset(seed=seed)
+    expected = np.stack([s.reset(seed=seed + i)[0] for i, s in enumerate(singles)])
+    assert np.array_equal(obs, expected)
+    rng = np.random.default_rng(0)
+    ended_count = 0
+    for _ in range(20):
+        actions = np.stack([rng.integers(0, venv.single_action_space.nvec) for _ in range(n)])
+        obs, rewards, terminated, truncated, infos = venv.step(actions)
+        assert obs.shape == (n, len(venv.feature_names)) and rewards.dtype == np.float64
+        for i, single in enumerate(singles):
+            s_obs, s_reward, s_term, s_trunc, s_info = single.step(actions[i])
+            assert rewards[i] == s_reward and terminated[i] == s_term and truncated[i] == s_trunc
+            if s_trunc:
+                ended_count += 1
+                assert infos["_final_obs"][i] and np.array_equal(infos["final_obs"][i], s_obs)
+                assert infos["final_info"]["cost"][i] == s_info["cost"]
+                assert np.array_equal(infos["final_info"]["stage_costs"][i], s_info["stage_costs"])
+                assert not infos.get("_cost", np.zeros(n, bool))[i]
+                episodes[i] += 1
+                s_obs, _ = single.reset(seed=seed + i + episodes[i] * n)
+            else:
+                assert infos["_cost"][i] and infos["cost"][i] == s_info["cost"]
+                assert not infos.get("_final_obs", np.zeros(n, bool))[i]
+            assert np.array_equal(obs[i], s_obs)
+    assert ended_count == 3 * n
+    # The batch's Rust loop gives the same rewards as stepping it from Python.
+    plan = np.stack([random_actions(singles[0], n, s) for s in range(15)])
+    rust_rewards, _ = venv.replay(seed, plan)
+    venv.reset(seed=seed)
+    assert np.array_equal(np.stack([venv.step(actions)[1] for actions in plan]), rust_rewards)
+
+
+def test_vector_env_from_make_vec_and_masks():
+    venv = gym.make_vec(serflow.ENV_ID, num_envs=2, vectorization_mode="vector_entry_point", duration=60)
+    obs, _ = venv.reset(seed=1)
+    assert obs.shape == (2, 44)
+    masks = venv.action_masks()
+    assert masks.shape == (2, 40) and masks.dtype == bool
+    single = serflow.ServingEnv(duration=60)
+    single.reset(seed=1)
+    assert np.array_equal(masks[0], single.action_masks())
+
+
+def test_simulate_and_compare_return_the_json_fields():
+    report = serflow.simulate("serflow", seed=3, duration=600)
+    assert report["policy"] == "serflow" and report["seed"] == 3
+    assert math.isclose(report["cost"]["total"], sum(report["cost"][k] for k in ("vm", "faas", "transfer")))
+    runs = serflow.compare(["faas-only", "vm-only"], seeds=2, first_seed="heldout", duration=600)
+    assert [(r["policy"], r["seed"]) for r in runs] == [
+        ("faas-only", 2_000_000),
+        ("faas-only", 2_000_001),
+        ("vm-only", 2_000_000),
+        ("vm-only", 2_000_001),
+    ]
+    assert all(r["floor"]["total"] <= r["cost"]["total"] for r in runs)
+    assert json.dumps(runs)  # plain JSON types
+    assert "oracle" in serflow.POLICIES and "production" in serflow.SCENARIOS
+
+
+def test_traces_replay_and_report_per_trace(tmp_path):
+    counts = tmp_path / "counts.txt"
+    counts.write_text("\n".join(str(50 + (t % 7) * 10) for t in range(300)) + "\n")
+    env = serflow.ServingEnv(trace=counts)
+    assert env.horizon_s == 300.0
+    runs = serflow.compare(["faas-only"], seeds=1, trace=[counts, REPO / "traces" / "azure_llm_conv_2023.csv"], duration=300)
+    assert [Path(r["trace"]).name for r in runs] == ["counts.txt", "azure_llm_conv_2023.csv"]
+
+
+def test_exported_actor_runs_in_the_rust_runtime(tmp_path):
+    """An actor written by export_policy acts as its numpy forward pass says (masked argmax of
+    tanh-MLP logits over normalised, clipped features)."""
+    env = serflow.ServingEnv(duration=300)
+    rng = np.random.default_rng(5)
+    dims = [44, 16, int(env.action_space.nvec.sum())]
+    layers = [(rng.normal(0, 0.5, (a, b)).astype(np.float32), rng.normal(0, 0.1, b).astype(np.float32)) for a, b in zip(dims, dims[1:])]
+    mean = rng.normal(0, 1, 44).astype(np.float32)
+    std = rng.uniform(0.5, 20, 44).astype(np.float32)
+    path = tmp_path / "sub" / "actor.ron"
+    serflow.export_policy(path, layers, mean, std, 5.0, notes="test actor")
+    policy = serflow.Policy.load(str(path))
+    obs, _ = env.reset(seed=4)
+    for _ in range(20):
+        x = np.clip((obs - mean) / std, -5, 5)
+        x = np.tanh(x @ layers[0][0] + layers[0][1]) @ layers[1][0] + layers[1][1]
+        x[~env.action_masks()] = -np.inf
+        expected = [int(np.argmax(part)) for part in np.split(x, np.cumsum(env.action_space.nvec)[:-1])]
+        assert list(policy.choose(obs)) == expected
+        obs, *_ = env.step(np.array(expected))
+    assert not list(tmp_path.glob("sub/*.tmp")), "written atomically"
+    saved = path.read_text()
+    with pytest.raises(ValueError, match="actor.ron: the policy is invalid"):
+        serflow.export_policy(path, layers[:1], mean, std, 5.0)
+    assert path.read_text() == saved, "a rejected export leaves the saved file whole"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: serflow.ServingEnv(scenario="nope"), "nope"),
+        (lambda: serflow.ServingEnv(trace="/no/such/trace.txt"), "/no/such/trace.txt"),
+        (lambda: serflow.ServingEnv(duration=-5), r"horizon_s \(set by duration\)"),
+        (lambda: serflow.ServingEnv(trace_scale=2.0), "trace_scale/time_scale"),
+        (lambda: serflow.ServingEnv(vm_shares=[1.5]), "vm_shares"),
+        (lambda: serflow.VectorEnv(0), "num_envs"),
+        (lambda: serflow.Policy.load("nope"), "unknown policy"),
+        (lambda: serflow.Policy.load("/no/such/policy.ron"), "/no/such/policy.ron"),
+        (lambda: serflow.Policy.load("oracle"), "oracle"),
+        (lambda: serflow.compare(["faas-only"], first_seed="soon"), "first_seed"),
+        (lambda: serflow.compare(["faas-only"], seeds=0), "seeds"),
+        (lambda: serflow.simulate("faas-only", seed=-1), "seed"),
+    ],
+)
+def test_bad_input_raises_value_error_with_one_line(make, message):
+    with pytest.raises(ValueError, match=message) as raised:
+        make()
+    assert "\n" not in str(raised.value)
+
+
+def test_bad_actions_and_seeds_raise_value_error():
+    env = serflow.ServingEnv(duration=60)
+    with pytest.raises(ValueError, match="no episode running"):
+        env.step(np.zeros(8, np.int64))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="expected 8 choices"):
+        env.step(np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match=r"action\[2\]: 9 is outside 0..5"):
+        env.step(np.array([0, 0, 9, 0, 0, 0, 0, 0]))
+    with pytest.raises(ValueError, match=r"action\[0\]: -1"):
+        env.step([-1] * 8)
+    with pytest.raises(ValueError, match="seed"):
+        env.reset(seed=-3)
+    with pytest.raises(ValueError, match="seed"):
+        env.reset(seed=2**64)
+    with pytest.raises(ValueError, match="obs: observation has 3 values"):
+        serflow.Policy.load("learned").act(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="not finite"):
+        serflow.Policy.load("serflow").act(np.full(44, np.nan, np.float32))
+    venv = serflow.VectorEnv(2, duration=60)
+    venv.reset(seed=0)
+    with pytest.raises(ValueError, match="expected 2 rows"):
+        venv.step(np.zeros((3, 8), np.int64))
+    with pytest.raises(ValueError, match="row 1"):
+        venv.step(np.array([[0] * 8, [7] * 8]))
+    with pytest.raises(ValueError, match="actions"):
+        venv.step(np.zeros((2, 8), np.float32))
+    # The environment still works after every rejection.
+    env.step(np.full(8, 2))
