@@ -17,7 +17,7 @@ use serflow_env::{
 };
 use serflow_policies::mlp::{Dense, Mlp};
 use serflow_policies::schema::feature_names;
-use serflow_policies::{Action, ActionSet, Learned, Observation, Policy as _};
+use serflow_policies::{Action, ActionSet, Learned, Observation};
 use std::fmt::Display;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -479,10 +479,33 @@ struct Policy {
     n_stages: usize,
 }
 
+impl Loaded {
+    fn policy(&mut self) -> &mut dyn serflow_policies::Policy {
+        match self {
+            Loaded::Learned(p) => p.as_mut(),
+            Loaded::Rule(p) => p.as_mut(),
+        }
+    }
+}
+
 impl Policy {
-    fn observation(&self, obs: PyReadonlyArray1<'_, f32>) -> PyResult<Observation> {
-        Observation::from_values(self.n_stages, obs.as_array().to_vec())
-            .map_err(|e| value_error(format!("obs: {e}")))
+    /// An observation given as a float32 array, or any sequence of numbers (float64 arrays, lists),
+    /// checked to fit the policy.
+    fn observation(
+        &self,
+        obs: &Bound<'_, PyAny>,
+        policy: &dyn serflow_policies::Policy,
+    ) -> PyResult<Observation> {
+        let values = match obs.extract::<PyReadonlyArray1<'_, f32>>() {
+            Ok(array) => array.as_array().to_vec(),
+            Err(_) => {
+                obs.extract::<Vec<f32>>().map_err(|_| value_error("obs: expected a sequence of numbers"))?
+            }
+        };
+        let obs =
+            Observation::from_values(self.n_stages, values).map_err(|e| value_error(format!("obs: {e}")))?;
+        policy.check(&obs).map_err(|e| value_error(format!("obs: {e}")))?;
+        Ok(obs)
     }
 }
 
@@ -510,23 +533,16 @@ impl Policy {
 
     /// Forgets history (EWMA state, timers): call at the start of an episode.
     fn reset(&self) {
-        match &mut *self.policy.lock().expect("policy lock") {
-            Loaded::Learned(p) => p.reset(),
-            Loaded::Rule(p) => p.reset(),
-        }
+        self.policy.lock().expect("policy lock").policy().reset();
     }
 
     /// The action for `obs`: per stage, the VM target, the share offered to VMs and the optional
     /// per-second cap on it, as a dict of three lists.
-    fn act<'py>(&self, py: Python<'py>, obs: PyReadonlyArray1<'py, f32>) -> PyResult<Bound<'py, PyDict>> {
-        let obs = self.observation(obs)?;
-        let mut action = Action::faas_only(self.n_stages);
+    fn act<'py>(&self, py: Python<'py>, obs: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
         let mut guard = self.policy.lock().expect("policy lock");
-        let policy: &mut dyn serflow_policies::Policy = match &mut *guard {
-            Loaded::Learned(p) => p.as_mut(),
-            Loaded::Rule(p) => p.as_mut(),
-        };
-        policy.check(&obs).map_err(|e| value_error(format!("obs: {e}")))?;
+        let policy = guard.policy();
+        let obs = self.observation(obs, policy)?;
+        let mut action = Action::faas_only(self.n_stages);
         policy.act(&obs, &mut action);
         let d = PyDict::new(py);
         d.set_item("vm_target", action.stages.iter().map(|s| s.vm_target).collect::<Vec<_>>())?;
@@ -537,12 +553,7 @@ impl Policy {
 
     /// For a learned policy: the environment action (one index per dimension) it picks for `obs`,
     /// the masked argmax of its logits.
-    fn choose<'py>(
-        &self,
-        py: Python<'py>,
-        obs: PyReadonlyArray1<'py, f32>,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let obs = self.observation(obs)?;
+    fn choose<'py>(&self, py: Python<'py>, obs: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let mut guard = self.policy.lock().expect("policy lock");
         let Loaded::Learned(policy) = &mut *guard else {
             return Err(value_error(format!(
@@ -550,7 +561,7 @@ impl Policy {
                 self.name
             )));
         };
-        policy.check(&obs).map_err(|e| value_error(format!("obs: {e}")))?;
+        let obs = self.observation(obs, policy.as_ref())?;
         Ok(PyArray1::from_iter(py, policy.choose(&obs).iter().map(|&i| i as i64)))
     }
 

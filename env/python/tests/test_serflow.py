@@ -81,6 +81,7 @@ def test_act_decodes_the_chosen_choices():
             assert action["vm_share"][k] == shares[choice[2 * k + 1]]
             assert action["vm_rate_limit"][k] is None
         obs, *_ = env.step(choice)
+    assert policy.act(obs.astype(np.float64)) == policy.act(obs) == policy.act(obs.tolist())
     baseline = serflow.Policy.load("vm-only")
     assert len(baseline.act(obs)["vm_target"]) == 4
     with pytest.raises(ValueError, match="only a learned policy"):
@@ -233,6 +234,8 @@ def test_bad_actions_and_seeds_raise_value_error():
         serflow.Policy.load("learned").act(np.zeros(3, np.float32))
     with pytest.raises(ValueError, match="not finite"):
         serflow.Policy.load("serflow").act(np.full(44, np.nan, np.float32))
+    with pytest.raises(ValueError, match="obs: expected a sequence of numbers"):
+        serflow.Policy.load("serflow").act("forty-four features")
     venv = serflow.VectorEnv(2, duration=60)
     venv.reset(seed=0)
     with pytest.raises(ValueError, match="expected 2 rows"):
