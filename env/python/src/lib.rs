@@ -93,10 +93,11 @@ fn serving_envs(
     random_initial_vms: Option<u32>,
 ) -> PyResult<impl Fn() -> ServingEnv> {
     let scenario = scenario.load()?;
-    let set = actions.action_set(&scenario)?;
-    ServingEnv::new(scenario.clone()).with_action_set(set.clone()).map_err(value_error)?;
+    let set = actions.action_set(&scenario)?; // checked against the scenario's stages
     Ok(move || {
-        let env = ServingEnv::new(scenario.clone()).with_action_set(set.clone()).expect("checked above");
+        let env = ServingEnv::new(scenario.clone())
+            .with_action_set(set.clone())
+            .expect("action_set_for checked it");
         match random_initial_vms {
             Some(up_to) => env.with_random_initial_vms(up_to),
             None => env,
@@ -149,22 +150,39 @@ fn action_values(action: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
         .map_err(|_| value_error("action: expected a sequence of integers (one per MultiDiscrete dimension)"))
 }
 
+/// A named field of an interval's report.
+type Field<T> = (&'static str, fn(&IntervalReport) -> T);
+
+/// The scalar fields of an interval's report, in `info` order: dollars, times and fractions.
+const FLOAT_FIELDS: [Field<f64>; 7] = [
+    ("time_s", |r| r.time_s),
+    ("cost", |r| r.cost),
+    ("vm_cost", |r| r.vm_cost),
+    ("faas_cost", |r| r.faas_cost),
+    ("transfer_cost", |r| r.transfer_cost),
+    ("faas_share", |r| r.faas_share),
+    ("slo_attainment", |r| r.slo_attainment),
+];
+
+/// ... and counts.
+const COUNT_FIELDS: [Field<u64>; 6] = [
+    ("arrivals", |r| r.arrivals),
+    ("finished", |r| r.finished),
+    ("violations", |r| r.violations),
+    ("throttled", |r| r.throttled),
+    ("vm_cold_starts", |r| r.vm_cold_starts),
+    ("faas_cold_starts", |r| r.faas_cold_starts),
+];
+
 /// One interval's report as a dict of Python numbers (`stage_costs` a float64 array).
 fn info_dict<'py>(py: Python<'py>, r: &IntervalReport) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("time_s", r.time_s)?;
-    d.set_item("cost", r.cost)?;
-    d.set_item("vm_cost", r.vm_cost)?;
-    d.set_item("faas_cost", r.faas_cost)?;
-    d.set_item("transfer_cost", r.transfer_cost)?;
-    d.set_item("arrivals", r.arrivals)?;
-    d.set_item("finished", r.finished)?;
-    d.set_item("violations", r.violations)?;
-    d.set_item("throttled", r.throttled)?;
-    d.set_item("faas_share", r.faas_share)?;
-    d.set_item("vm_cold_starts", r.vm_cold_starts)?;
-    d.set_item("faas_cold_starts", r.faas_cold_starts)?;
-    d.set_item("slo_attainment", r.slo_attainment)?;
+    for (name, field) in FLOAT_FIELDS {
+        d.set_item(name, field(r))?;
+    }
+    for (name, field) in COUNT_FIELDS {
+        d.set_item(name, field(r))?;
+    }
     d.set_item("stage_costs", PyArray1::from_slice(py, &r.stage_costs))?;
     Ok(d)
 }
@@ -172,21 +190,12 @@ fn info_dict<'py>(py: Python<'py>, r: &IntervalReport) -> PyResult<Bound<'py, Py
 /// The reports of a batch as a dict of arrays, one entry per environment (`stage_costs` 2-D).
 fn info_arrays<'py>(py: Python<'py>, reports: &[IntervalReport]) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let floats = |f: fn(&IntervalReport) -> f64| PyArray1::from_iter(py, reports.iter().map(f));
-    let ints = |f: fn(&IntervalReport) -> u64| PyArray1::from_iter(py, reports.iter().map(|r| f(r) as i64));
-    d.set_item("time_s", floats(|r| r.time_s))?;
-    d.set_item("cost", floats(|r| r.cost))?;
-    d.set_item("vm_cost", floats(|r| r.vm_cost))?;
-    d.set_item("faas_cost", floats(|r| r.faas_cost))?;
-    d.set_item("transfer_cost", floats(|r| r.transfer_cost))?;
-    d.set_item("arrivals", ints(|r| r.arrivals))?;
-    d.set_item("finished", ints(|r| r.finished))?;
-    d.set_item("violations", ints(|r| r.violations))?;
-    d.set_item("throttled", ints(|r| r.throttled))?;
-    d.set_item("faas_share", floats(|r| r.faas_share))?;
-    d.set_item("vm_cold_starts", ints(|r| r.vm_cold_starts))?;
-    d.set_item("faas_cold_starts", ints(|r| r.faas_cold_starts))?;
-    d.set_item("slo_attainment", floats(|r| r.slo_attainment))?;
+    for (name, field) in FLOAT_FIELDS {
+        d.set_item(name, PyArray1::from_iter(py, reports.iter().map(field)))?;
+    }
+    for (name, field) in COUNT_FIELDS {
+        d.set_item(name, PyArray1::from_iter(py, reports.iter().map(|r| field(r) as i64)))?;
+    }
     let stages = reports.first().map_or(0, |r| r.stage_costs.len());
     let costs: Vec<f64> = reports.iter().flat_map(|r| r.stage_costs.iter().copied()).collect();
     d.set_item("stage_costs", PyArray1::from_vec(py, costs).reshape([reports.len(), stages])?)?;
