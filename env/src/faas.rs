@@ -6,7 +6,7 @@
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::FaasTotals;
 use crate::scenario::FaasConfig;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 /// The platform's price list: a fee per request plus GB-seconds of duration rounded up to the
 /// granularity, the cold start's init time included when the platform bills it.
@@ -44,8 +44,9 @@ impl FaasBilling {
     }
 }
 
-/// A container slot index, carried by the invocation that runs on it.
-pub type ContainerId = u32;
+/// A container, named by its creation number (the first container of a function is 0), carried by
+/// the invocation that runs on it.
+pub type ContainerId = u64;
 
 /// How an invocation starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,28 +59,35 @@ pub enum Start {
     Throttled,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Container {
-    /// Creation order: the larger, the more recently created.
-    created: u64,
-    /// When it last became idle; `None` while busy or once expired.
-    idle_since: Option<SimTime>,
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Container {
+    Busy,
+    /// Idle, warm, since the given time.
+    Idle(SimTime),
+    /// Expired.
+    Gone,
 }
 
 /// The containers of one function.
 ///
-/// Idle containers sit in a max-heap by creation order (warm starts take the newest) and in a FIFO by
-/// idle time (releases happen in time order, so the oldest idle container is always at the front and
-/// expiry is O(1)). Entries made stale by reuse or expiry are skipped lazily and compacted away.
+/// Containers are indexed by creation number from the oldest not yet gone, with one bit per container
+/// set while it idles: the newest idle container (warm starts take it) is the highest set bit, found
+/// from the top, where reuse keeps the idle ones. Releases happen in time order, so a FIFO by idle time
+/// has the oldest idle container at its front and expiry is O(1); FIFO entries made stale by reuse are
+/// skipped. Expired containers at the old end are dropped, so the window spans the containers created
+/// within about one keep-alive.
 #[derive(Debug)]
 pub struct FaasFunction {
     keep_alive: SimDuration,
     concurrency_limit: u32,
-    containers: Vec<Container>,
-    free_slots: Vec<ContainerId>,
-    newest_idle: BinaryHeap<(u64, ContainerId)>,
+    /// The containers from creation number `first` on.
+    containers: VecDeque<Container>,
+    first: ContainerId,
+    /// Idle bits: bit `c % 64` of word `c / 64 - first_word` is set while container `c` idles.
+    idle_bits: VecDeque<u64>,
+    first_word: u64,
     idle_order: VecDeque<(SimTime, ContainerId)>,
-    created: u64,
+    created: ContainerId,
     idle: u32,
     in_flight: u32,
 }
@@ -90,9 +98,10 @@ impl FaasFunction {
         Self {
             keep_alive,
             concurrency_limit,
-            containers: Vec::new(),
-            free_slots: Vec::new(),
-            newest_idle: BinaryHeap::new(),
+            containers: VecDeque::new(),
+            first: 0,
+            idle_bits: VecDeque::new(),
+            first_word: 0,
             idle_order: VecDeque::new(),
             created: 0,
             idle: 0,
@@ -100,28 +109,51 @@ impl FaasFunction {
         }
     }
 
+    fn state(&mut self, c: ContainerId) -> &mut Container {
+        &mut self.containers[(c - self.first) as usize]
+    }
+
+    /// Sets or clears container `c`'s idle bit.
+    fn mark_idle(&mut self, c: ContainerId, idle: bool) {
+        let at = c - self.first_word * 64;
+        let word = &mut self.idle_bits[(at / 64) as usize];
+        if idle {
+            *word |= 1 << (at % 64);
+        } else {
+            *word &= !(1 << (at % 64));
+        }
+    }
+
     /// Drops containers whose keep-alive ran out at or before `now`.
     fn expire(&mut self, now: SimTime) {
-        while let Some(&(since, id)) = self.idle_order.front() {
+        while let Some(&(since, c)) = self.idle_order.front() {
             if since + self.keep_alive > now {
                 break;
             }
             self.idle_order.pop_front();
-            let c = &mut self.containers[id as usize];
-            if c.idle_since == Some(since) {
-                c.idle_since = None;
+            if c >= self.first && *self.state(c) == Container::Idle(since) {
+                *self.state(c) = Container::Gone;
+                self.mark_idle(c, false);
                 self.idle -= 1;
-                self.free_slots.push(id);
             }
         }
-        if self.newest_idle.len() > 2 * self.idle as usize + 64 {
-            let containers = &self.containers;
-            let idle = |&(created, id): &(u64, ContainerId)| {
-                let c = containers[id as usize];
-                c.created == created && c.idle_since.is_some()
-            };
-            self.newest_idle.retain(idle);
+        while self.containers.front() == Some(&Container::Gone) {
+            self.containers.pop_front();
+            self.first += 1;
         }
+        while self.first_word < self.first / 64 {
+            self.idle_bits.pop_front();
+            self.first_word += 1;
+        }
+    }
+
+    /// The newest idle container, if any.
+    fn newest_idle(&self) -> Option<ContainerId> {
+        if self.idle == 0 {
+            return None;
+        }
+        let (word, bits) = self.idle_bits.iter().enumerate().rev().find(|(_, bits)| **bits != 0)?;
+        Some((self.first_word + word as u64) * 64 + u64::from(63 - bits.leading_zeros()))
     }
 
     /// Starts an invocation at `now`.
@@ -131,36 +163,27 @@ impl FaasFunction {
         }
         self.in_flight += 1;
         self.expire(now);
-        while let Some((created, id)) = self.newest_idle.pop() {
-            let c = &mut self.containers[id as usize];
-            if c.created == created && c.idle_since.is_some() {
-                c.idle_since = None;
-                self.idle -= 1;
-                return Start::Warm(id);
-            }
+        if let Some(c) = self.newest_idle() {
+            *self.state(c) = Container::Busy;
+            self.mark_idle(c, false);
+            self.idle -= 1;
+            return Start::Warm(c);
         }
-        let container = Container { created: self.created, idle_since: None };
+        let c = self.created;
         self.created += 1;
-        let id = match self.free_slots.pop() {
-            Some(id) => {
-                self.containers[id as usize] = container;
-                id
-            }
-            None => {
-                self.containers.push(container);
-                self.containers.len() as ContainerId - 1
-            }
-        };
-        Start::Cold(id)
+        self.containers.push_back(Container::Busy);
+        while self.first_word + (self.idle_bits.len() as u64) <= c / 64 {
+            self.idle_bits.push_back(0);
+        }
+        Start::Cold(c)
     }
 
     /// An invocation on `container` ended at `now`; the container idles, warm.
     pub fn release(&mut self, container: ContainerId, now: SimTime) {
         self.in_flight -= 1;
         self.idle += 1;
-        let c = &mut self.containers[container as usize];
-        c.idle_since = Some(now);
-        self.newest_idle.push((c.created, container));
+        *self.state(container) = Container::Idle(now);
+        self.mark_idle(container, true);
         self.idle_order.push_back((now, container));
     }
 
@@ -217,10 +240,85 @@ mod tests {
         assert_eq!(f.warm(SimTime(109)), 2);
         assert_eq!(f.warm(SimTime(110)), 1, "container 0 idle since 10 expires at 110");
         assert_eq!(f.invoke(SimTime(139)), Start::Warm(1));
-        assert_eq!(f.invoke(SimTime(139)), Start::Cold(0), "a new container in the expired one's slot");
-        f.release(0, SimTime(150));
+        assert_eq!(f.invoke(SimTime(139)), Start::Cold(2));
+        f.release(2, SimTime(150));
         f.release(1, SimTime(150));
-        assert_eq!(f.invoke(SimTime(160)), Start::Warm(0), "the newer container (created at 139) first");
+        assert_eq!(f.invoke(SimTime(160)), Start::Warm(2), "the newer container (created at 139) first");
+    }
+
+    /// The rules stated plainly: scan every container.
+    #[derive(Default)]
+    struct Reference {
+        /// Per container ever created: when it went idle (`None` while busy), and whether it expired.
+        containers: Vec<(Option<SimTime>, bool)>,
+        in_flight: u32,
+    }
+
+    impl Reference {
+        fn expire(&mut self, now: SimTime, keep_alive: SimDuration) {
+            for (idle_since, gone) in &mut self.containers {
+                if idle_since.is_some_and(|t| t + keep_alive <= now) {
+                    (*idle_since, *gone) = (None, true);
+                }
+            }
+        }
+
+        fn invoke(&mut self, now: SimTime, keep_alive: SimDuration, limit: u32) -> Start {
+            if self.in_flight >= limit {
+                return Start::Throttled;
+            }
+            self.in_flight += 1;
+            self.expire(now, keep_alive);
+            if let Some(c) = self.containers.iter().rposition(|(idle_since, _)| idle_since.is_some()) {
+                self.containers[c].0 = None;
+                return Start::Warm(c as ContainerId);
+            }
+            self.containers.push((None, false));
+            Start::Cold(self.containers.len() as ContainerId - 1)
+        }
+
+        fn warm(&mut self, now: SimTime, keep_alive: SimDuration) -> u32 {
+            self.expire(now, keep_alive);
+            self.containers.iter().filter(|(idle_since, _)| idle_since.is_some()).count() as u32
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, rng_seed: proptest::test_runner::RngSeed::Fixed(20261130), ..Default::default() })]
+
+        /// Random invocations, releases (of a random busy container) and warm counts, at
+        /// non-decreasing times: the function starts, reuses and expires as the reference does.
+        #[test]
+        fn starts_reuses_and_expires_as_the_rules_say(
+            ops in proptest::collection::vec((0..4u8, 0..40u64, 0..1000usize), 1..600),
+            keep_alive in 1..200u64,
+            limit in 1..150u32,
+        ) {
+            let keep_alive = SimDuration(keep_alive);
+            let mut f = FaasFunction::new(keep_alive, limit);
+            let mut reference = Reference::default();
+            let (mut now, mut busy) = (SimTime(0), Vec::new());
+            for (op, step, pick) in ops {
+                now = now + SimDuration(step);
+                match op {
+                    0 | 1 => {
+                        let start = f.invoke(now);
+                        proptest::prop_assert_eq!(start, reference.invoke(now, keep_alive, limit));
+                        if let Start::Warm(c) | Start::Cold(c) = start {
+                            busy.push(c);
+                        }
+                    }
+                    2 if !busy.is_empty() => {
+                        let c = busy.swap_remove(pick % busy.len());
+                        f.release(c, now);
+                        reference.in_flight -= 1;
+                        reference.containers[c as usize].0 = Some(now);
+                    }
+                    _ => proptest::prop_assert_eq!(f.warm(now), reference.warm(now, keep_alive)),
+                }
+                proptest::prop_assert_eq!(f.in_flight(), reference.in_flight);
+            }
+        }
     }
 
     #[test]
