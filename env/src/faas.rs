@@ -74,8 +74,8 @@ enum Container {
 /// set while it idles: the newest idle container (warm starts take it) is the highest set bit, found
 /// from the top, where reuse keeps the idle ones. Releases happen in time order, so a FIFO by idle time
 /// has the oldest idle container at its front and expiry is O(1); FIFO entries made stale by reuse are
-/// skipped. Expired containers at the old end are dropped, so the window spans the containers created
-/// within about one keep-alive.
+/// skipped. Expired containers at the old end are dropped, so the window runs from the oldest live
+/// container to the newest (expired ones in between stay as `Gone` until the old end passes them).
 #[derive(Debug)]
 pub struct FaasFunction {
     keep_alive: SimDuration,
