@@ -254,6 +254,7 @@ pub fn learned_policy_file(
         action_set,
         max_vms: vec![scenario.config.vm.max_per_stage; n_stages],
         actor,
+        frame_stack: 1,
         notes,
     }
 }

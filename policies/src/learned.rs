@@ -16,6 +16,17 @@ use std::path::Path;
 /// Version of the policy file layout; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The most observations a policy file may stack.
+pub const MAX_FRAME_STACK: usize = 64;
+
+fn one_frame() -> usize {
+    1
+}
+
+fn is_one_frame(n: &usize) -> bool {
+    *n == 1
+}
+
 /// The policy file as stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename = "LearnedPolicy")]
@@ -38,8 +49,13 @@ pub struct LearnedPolicyFile {
     pub action_set: ActionSet,
     /// Per-stage VM maxima (masks).
     pub max_vms: Vec<u32>,
-    /// The actor: `[features] -> [2 x stages x choices]` logits.
+    /// The actor: `[frame_stack x features] -> [2 x stages x choices]` logits.
     pub actor: Mlp,
+    /// Observations the actor sees at once: the last `frame_stack` decisions' observations, each
+    /// normalised, oldest first, zeros before an episode's first (Stable-Baselines3's `VecFrameStack`
+    /// over `VecNormalize`). 1, the default and omitted from files, is the current one alone.
+    #[serde(default = "one_frame", skip_serializing_if = "is_one_frame")]
+    pub frame_stack: usize,
     /// Free-form provenance (scenario, steps, seed, git revision).
     #[serde(default)]
     pub notes: String,
@@ -99,7 +115,8 @@ pub fn masked_argmax(logits: &[f32], mask: &[bool], nvec: &[usize], out: &mut [u
 pub struct Learned {
     file: LearnedPolicyFile,
     nvec: Vec<usize>,
-    normalized: Vec<f32>,
+    /// The actor's input: the last `frame_stack` normalised observations, oldest first.
+    frames: Vec<f32>,
     scratch: Vec<f32>,
     logits: Vec<f32>,
     mask: Vec<bool>,
@@ -165,17 +182,22 @@ impl Learned {
         }
         file.action_set.check(file.n_stages)?;
         file.actor.check().map_err(|e| format!("actor: {e}"))?;
+        if !(1..=MAX_FRAME_STACK).contains(&file.frame_stack) {
+            return Err(format!("frame_stack must be 1 to {MAX_FRAME_STACK}, got {}", file.frame_stack));
+        }
         let nvec = file.action_set.nvec(file.n_stages);
         let n_logits: usize = nvec.iter().sum();
-        if file.actor.inputs() != dim || file.actor.outputs() != n_logits {
+        let inputs = file.frame_stack * dim;
+        if file.actor.inputs() != inputs || file.actor.outputs() != n_logits {
             return Err(format!(
-                "actor maps {} -> {}, the schema needs {dim} -> {n_logits}",
+                "actor maps {} -> {}, the schema needs {inputs} -> {n_logits} ({} frame(s) of {dim} features)",
                 file.actor.inputs(),
-                file.actor.outputs()
+                file.actor.outputs(),
+                file.frame_stack
             ));
         }
         Ok(Self {
-            normalized: vec![0.0; dim],
+            frames: vec![0.0; inputs],
             scratch: vec![0.0; 2 * file.actor.max_width()],
             logits: vec![0.0; n_logits],
             mask: vec![true; n_logits],
@@ -190,17 +212,21 @@ impl Learned {
         &self.file
     }
 
-    /// The actor's raw logits for `obs` (before masking), e.g. for parity checks.
+    /// The actor's raw logits for `obs` (before masking), e.g. for parity checks. Each call is one
+    /// decision: `obs` becomes the newest stacked frame.
     pub fn logits(&mut self, obs: &Observation) -> &[f32] {
         let f = &self.file;
+        let dim = f.obs_mean.len();
+        self.frames.copy_within(dim.., 0);
+        let newest = self.frames.len() - dim;
         for (i, ((x, m), s)) in obs.values().iter().zip(&f.obs_mean).zip(&f.obs_std).enumerate() {
-            self.normalized[i] = ((x - m) / s).clamp(-f.obs_clip, f.obs_clip);
+            self.frames[newest + i] = ((x - m) / s).clamp(-f.obs_clip, f.obs_clip);
         }
-        f.actor.forward(&self.normalized, &mut self.scratch, &mut self.logits);
+        f.actor.forward(&self.frames, &mut self.scratch, &mut self.logits);
         &self.logits
     }
 
-    /// The chosen indices (two per stage) for `obs`: masked argmax.
+    /// The chosen indices (two per stage) for `obs`: masked argmax. One decision, like [`Self::logits`].
     pub fn choose(&mut self, obs: &Observation) -> &[usize] {
         self.logits(obs);
         self.file.action_set.mask(obs, &self.file.max_vms, &mut self.mask);
@@ -216,6 +242,11 @@ impl Policy for Learned {
 
     fn check(&self, obs: &Observation) -> Result<(), ObservationError> {
         obs.check(self.file.n_stages)
+    }
+
+    /// Forgets the stacked observations: the next decision sees zeros before its own.
+    fn reset(&mut self) {
+        self.frames.fill(0.0);
     }
 
     fn act(&mut self, obs: &Observation, action: &mut Action) {
@@ -247,6 +278,7 @@ mod tests {
             action_set: ActionSet::default(),
             max_vms: vec![3],
             actor,
+            frame_stack: 1,
             notes: String::new(),
         }
     }
@@ -266,6 +298,42 @@ mod tests {
     }
 
     #[test]
+    fn stacked_frames_are_oldest_first_zero_before_the_episode_and_forgotten_on_reset() {
+        let dim = observation_len(1);
+        let mut file = tiny();
+        file.frame_stack = 2;
+        file.actor = Mlp::zeros(&[2 * dim, 10]);
+        file.actor.layers[0].biases[2] = 0.5; // hold, unless...
+        file.actor.layers[0].biases[9] = 1.0;
+        // ...the older frame's ready VMs push "+1" above it.
+        file.actor.layers[0].weights[StageFeature::VmsReady as usize * 10 + 3] = 1.0;
+        let mut p = Learned::new(file).unwrap();
+        let mut obs = Observation::zeros(1);
+        obs.set_stage(0, StageFeature::VmsReady, 1.0);
+        let mut a = Action::faas_only(1);
+        let mut targets = vec![];
+        for reset in [false, false, true, false] {
+            if reset {
+                p.reset();
+            }
+            p.act(&obs, &mut a);
+            targets.push(a.stages[0].vm_target);
+        }
+        assert_eq!(targets, [1, 2, 1, 2]);
+    }
+
+    #[test]
+    fn one_frame_is_left_out_of_the_file_and_more_round_trip() {
+        assert!(!tiny().to_ron().contains("frame_stack"), "files of one frame read as before");
+        let mut f = tiny();
+        f.frame_stack = 3;
+        f.actor = Mlp::zeros(&[3 * observation_len(1), 10]);
+        let back: LearnedPolicyFile = ron::from_str(&f.to_ron()).unwrap();
+        assert_eq!(back, f);
+        assert!(Learned::new(f).is_ok());
+    }
+
+    #[test]
     fn rejects_files_that_do_not_fit_the_schema() {
         let mut f = tiny();
         f.schema_version = 99;
@@ -282,6 +350,12 @@ mod tests {
         let mut f = tiny();
         f.obs_std[0] = 0.0;
         assert!(Learned::new(f).unwrap_err().contains("obs_std"));
+        let mut f = tiny();
+        f.frame_stack = 2;
+        assert!(Learned::new(f).unwrap_err().contains("2 frame(s)"), "the actor must read every frame");
+        let mut f = tiny();
+        f.frame_stack = 0;
+        assert!(Learned::new(f).unwrap_err().contains("frame_stack"));
         let p = Learned::new(tiny()).unwrap();
         assert!(p.check(&Observation::zeros(2)).is_err());
     }

@@ -9,6 +9,9 @@ this is plain masked PPO on the scenario's fixed violation penalty.
 
     pip install ./env/python sb3-contrib torch
     python env/python/examples/sb3_ppo.py --steps 1000000 --out runs/sb3/policy.ron
+
+`--frame-stack N` gives the actor the last N observations (VecFrameStack over VecNormalize); the
+exported file records N and serflow's runtime stacks them the same way.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import torch
 from heldout import heldout_table
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
 
 import serflow
 
@@ -33,11 +36,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1_000_000, help="environment steps to train for")
     parser.add_argument("--seed", type=int, default=1, help="training seed (environment i starts with seed + i)")
     parser.add_argument("--out", default="runs/sb3/policy.ron", help="where to write the serflow policy file")
+    parser.add_argument("--frame-stack", type=int, default=1, help="observations the actor sees at once")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     envs = make_vec_env(serflow.ServingEnv, n_envs=8, seed=args.seed, env_kwargs={"scenario": args.scenario})
-    envs = VecNormalize(envs, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=0.99)
+    normalized = VecNormalize(envs, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=0.99)
+    envs = VecFrameStack(normalized, n_stack=args.frame_stack) if args.frame_stack > 1 else normalized
     model = MaskablePPO(
         "MlpPolicy",
         envs,
@@ -62,19 +67,20 @@ def main() -> None:
     print(f"trained {model.num_timesteps} steps in {seconds:.0f} s ({model.num_timesteps / seconds:.0f} steps/s)")
 
     # The actor as serflow's runtime runs it: policy_net (Linear, Tanh, Linear, Tanh) then action_net
-    # (Linear) over VecNormalize's normalised observations.
+    # (Linear) over VecNormalize's normalised observations, stacked by VecFrameStack.
     linears = [m for m in model.policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
     linears.append(model.policy.action_net)
     layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in linears]
-    stats = envs.obs_rms
+    stats = normalized.obs_rms
     out = Path(args.out)
     serflow.export_policy(
         out,
         layers,
         stats.mean,
-        np.sqrt(stats.var + envs.epsilon),
-        envs.clip_obs,
+        np.sqrt(stats.var + normalized.epsilon),
+        normalized.clip_obs,
         scenario=args.scenario,
+        frame_stack=args.frame_stack,
         notes=f"sb3-contrib MaskablePPO, {model.num_timesteps} steps, seed {args.seed}",
     )
     print(f"wrote {out}")

@@ -17,7 +17,7 @@ use serflow_env::{
 };
 use serflow_policies::mlp::{Dense, Mlp};
 use serflow_policies::schema::feature_names;
-use serflow_policies::{Action, ActionSet, Learned, Observation};
+use serflow_policies::{Action, ActionSet, Learned, LearnedPolicyFile, Observation};
 use std::fmt::Display;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -634,10 +634,11 @@ fn compare(
 
 /// Writes a policy file from a trained actor (hidden layers tanh, the last linear; `layers` are
 /// `(weights, biases)` with weights `inputs x outputs`) and the observation normaliser it was trained
-/// with (`(obs - obs_mean) / obs_std`, clipped to `obs_clip`), for `scenario` and the action set the
-/// environment was built with. Written atomically; checked to load before it is.
+/// with (`(obs - obs_mean) / obs_std`, clipped to `obs_clip`), reading the last `frame_stack` such
+/// observations, for `scenario` and the action set the environment was built with. Written
+/// atomically; checked to load before it is.
 #[pyfunction]
-#[pyo3(signature = (path, layers, obs_mean, obs_std, obs_clip, scenario, actions, notes))]
+#[pyo3(signature = (path, layers, obs_mean, obs_std, obs_clip, scenario, actions, frame_stack, notes))]
 #[allow(clippy::too_many_arguments)] // the policy file's parts, one each
 fn write_policy_file(
     path: &str,
@@ -647,8 +648,11 @@ fn write_policy_file(
     obs_clip: f32,
     scenario: &str,
     actions: ActionArgs,
+    frame_stack: i64,
     notes: String,
 ) -> PyResult<()> {
+    let frame_stack = usize::try_from(frame_stack)
+        .map_err(|_| value_error(format!("frame_stack: must be at least 1, got {frame_stack}")))?;
     let scenario = ScenarioOptions::named(scenario).load(&keyword).map_err(value_error)?;
     let action_set = actions.action_set(&scenario)?;
     let layers = layers
@@ -665,7 +669,7 @@ fn write_policy_file(
         .collect();
     let normaliser = (obs_mean, obs_std, obs_clip);
     let file = learned_policy_file(&scenario, Mlp { layers }, normaliser, action_set, notes);
-    file.save(Path::new(path)).map_err(value_error)
+    LearnedPolicyFile { frame_stack, ..file }.save(Path::new(path)).map_err(value_error)
 }
 
 /// The built-in scenario names and the policy names with one line each.

@@ -165,31 +165,41 @@ def test_traces_replay_and_report_per_trace(tmp_path):
     assert [Path(r["trace"]).name for r in runs] == ["counts.txt", "azure_llm_conv_2023.csv"]
 
 
-def test_exported_actor_runs_in_the_rust_runtime(tmp_path):
+@pytest.mark.parametrize("frame_stack", [1, 3])
+def test_exported_actor_runs_in_the_rust_runtime(tmp_path, frame_stack):
     """An actor written by export_policy acts as its numpy forward pass says (masked argmax of
-    tanh-MLP logits over normalised, clipped features)."""
+    tanh-MLP logits over normalised, clipped features; with frame_stack, over the last observations,
+    oldest first, zeros before the episode's first, as VecFrameStack stacks them)."""
     env = serflow.ServingEnv(duration=300)
     rng = np.random.default_rng(5)
-    dims = [44, 16, int(env.action_space.nvec.sum())]
+    dims = [44 * frame_stack, 16, int(env.action_space.nvec.sum())]
     layers = [(rng.normal(0, 0.5, (a, b)).astype(np.float32), rng.normal(0, 0.1, b).astype(np.float32)) for a, b in zip(dims, dims[1:])]
     mean = rng.normal(0, 1, 44).astype(np.float32)
     std = rng.uniform(0.5, 20, 44).astype(np.float32)
     path = tmp_path / "sub" / "actor.ron"
-    serflow.export_policy(path, layers, mean, std, 5.0, notes="test actor")
+    serflow.export_policy(path, layers, mean, std, 5.0, frame_stack=frame_stack, notes="test actor")
     policy = serflow.Policy.load(str(path))
-    obs, _ = env.reset(seed=4)
-    for _ in range(20):
-        x = np.clip((obs - mean) / std, -5, 5)
-        x = np.tanh(x @ layers[0][0] + layers[0][1]) @ layers[1][0] + layers[1][1]
-        x[~env.action_masks()] = -np.inf
-        expected = [int(np.argmax(part)) for part in np.split(x, np.cumsum(env.action_space.nvec)[:-1])]
-        assert list(policy.choose(obs)) == expected
-        obs, *_ = env.step(np.array(expected))
+    for episode, steps in [(4, 20), (9, 5)]:
+        obs, _ = env.reset(seed=episode)
+        policy.reset()
+        frames = np.zeros((frame_stack, 44), dtype=np.float32)
+        for _ in range(steps):
+            frames = np.roll(frames, -1, axis=0)
+            frames[-1] = np.clip((obs - mean) / std, -5, 5)
+            x = np.tanh(frames.reshape(-1) @ layers[0][0] + layers[0][1]) @ layers[1][0] + layers[1][1]
+            x[~env.action_masks()] = -np.inf
+            expected = [int(np.argmax(part)) for part in np.split(x, np.cumsum(env.action_space.nvec)[:-1])]
+            assert list(policy.choose(obs)) == expected
+            obs, *_ = env.step(np.array(expected))
     assert not list(tmp_path.glob("sub/*.tmp")), "written atomically"
     saved = path.read_text()
     with pytest.raises(ValueError, match="actor.ron: the policy is invalid"):
         serflow.export_policy(path, layers[:1], mean, std, 5.0)
     assert path.read_text() == saved, "a rejected export leaves the saved file whole"
+    for bad in (0, -1, 65):
+        with pytest.raises(ValueError, match="frame_stack"):
+            serflow.export_policy(path, layers, mean, std, 5.0, frame_stack=bad)
+    assert path.read_text() == saved
 
 
 @pytest.mark.parametrize(

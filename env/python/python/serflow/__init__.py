@@ -346,6 +346,7 @@ def export_policy(
     vm_need_multiples: Iterable[float] = (),
     vm_shares: Iterable[float] = (),
     vm_scale_in_tolerance: float = 0.0,
+    frame_stack: int = 1,
     notes: str = "",
 ) -> None:
     """Writes an actor trained in Python as a serflow policy file (atomically, after checking it loads).
@@ -354,8 +355,10 @@ def export_policy(
     tanh between layers and none after the last, whose outputs are the logits of every action dimension
     concatenated (Stable-Baselines3's ``MultiCategorical`` layout). Observations are normalised as
     ``clip((obs - obs_mean) / obs_std, -obs_clip, obs_clip)`` before the first layer (SB3's
-    ``VecNormalize`` with ``obs_std = sqrt(var + epsilon)``). The action-set arguments must be the ones
-    the training environment was built with.
+    ``VecNormalize`` with ``obs_std = sqrt(var + epsilon)``). With ``frame_stack = n`` the actor reads
+    the last ``n`` normalised observations, oldest first, zeros before an episode's first
+    (``VecFrameStack(VecNormalize(env), n)``); ``Policy.reset()`` starts an episode. The action-set
+    arguments must be the ones the training environment was built with.
     """
     native_layers = [
         (np.ascontiguousarray(w, dtype=np.float32), np.ascontiguousarray(b, dtype=np.float32).reshape(-1))
@@ -372,6 +375,7 @@ def export_policy(
         float(obs_clip),
         os.fspath(scenario),
         _actions(vm_need_multiples, vm_shares, vm_scale_in_tolerance),
+        int(frame_stack),
         notes,
     )
 
