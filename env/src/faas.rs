@@ -80,12 +80,10 @@ enum Container {
 pub struct FaasFunction {
     keep_alive: SimDuration,
     concurrency_limit: u32,
-    /// The containers from creation number `first` on.
+    /// The containers from creation number [`Self::first`] to `created - 1`.
     containers: VecDeque<Container>,
-    first: ContainerId,
-    /// Idle bits: bit `c % 64` of word `c / 64 - first_word` is set while container `c` idles.
+    /// Idle bits: bit `c % 64` of word `c / 64 - first / 64` is set while container `c` idles.
     idle_bits: VecDeque<u64>,
-    first_word: u64,
     idle_order: VecDeque<(SimTime, ContainerId)>,
     created: ContainerId,
     idle: u32,
@@ -99,9 +97,7 @@ impl FaasFunction {
             keep_alive,
             concurrency_limit,
             containers: VecDeque::new(),
-            first: 0,
             idle_bits: VecDeque::new(),
-            first_word: 0,
             idle_order: VecDeque::new(),
             created: 0,
             idle: 0,
@@ -109,13 +105,19 @@ impl FaasFunction {
         }
     }
 
+    /// The creation number of the oldest container kept.
+    fn first(&self) -> ContainerId {
+        self.created - self.containers.len() as ContainerId
+    }
+
     fn state(&mut self, c: ContainerId) -> &mut Container {
-        &mut self.containers[(c - self.first) as usize]
+        let first = self.first();
+        &mut self.containers[(c - first) as usize]
     }
 
     /// Sets or clears container `c`'s idle bit.
     fn mark_idle(&mut self, c: ContainerId, idle: bool) {
-        let at = c - self.first_word * 64;
+        let at = c - self.first() / 64 * 64;
         let word = &mut self.idle_bits[(at / 64) as usize];
         if idle {
             *word |= 1 << (at % 64);
@@ -131,20 +133,17 @@ impl FaasFunction {
                 break;
             }
             self.idle_order.pop_front();
-            if c >= self.first && *self.state(c) == Container::Idle(since) {
+            if c >= self.first() && *self.state(c) == Container::Idle(since) {
                 *self.state(c) = Container::Gone;
                 self.mark_idle(c, false);
                 self.idle -= 1;
             }
         }
+        let first_word = self.first() / 64;
         while self.containers.front() == Some(&Container::Gone) {
             self.containers.pop_front();
-            self.first += 1;
         }
-        while self.first_word < self.first / 64 {
-            self.idle_bits.pop_front();
-            self.first_word += 1;
-        }
+        self.idle_bits.drain(..((self.first() / 64 - first_word) as usize).min(self.idle_bits.len()));
     }
 
     /// The newest idle container, if any.
@@ -153,7 +152,7 @@ impl FaasFunction {
             return None;
         }
         let (word, bits) = self.idle_bits.iter().enumerate().rev().find(|(_, bits)| **bits != 0)?;
-        Some((self.first_word + word as u64) * 64 + u64::from(63 - bits.leading_zeros()))
+        Some((self.first() / 64 + word as u64) * 64 + u64::from(63 - bits.leading_zeros()))
     }
 
     /// Starts an invocation at `now`.
@@ -172,7 +171,7 @@ impl FaasFunction {
         let c = self.created;
         self.created += 1;
         self.containers.push_back(Container::Busy);
-        while self.first_word + (self.idle_bits.len() as u64) <= c / 64 {
+        while self.first() / 64 + (self.idle_bits.len() as u64) <= c / 64 {
             self.idle_bits.push_back(0);
         }
         Start::Cold(c)
