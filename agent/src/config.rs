@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::networks::Backend;
 use crate::ppo::PpoConfig;
 use serde::{Deserialize, Serialize};
+use serflow_policies::learned::MAX_FRAME_STACK;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -73,6 +74,11 @@ pub struct TrainConfig {
     /// and leaves FaaS what they cannot take.
     #[serde(default)]
     pub vm_shares: Vec<f32>,
+    /// Observations the actor and critic read at once: the last `frame_stack` normalised
+    /// observations, oldest first (SB3's `VecFrameStack`); exported policies stack the same. 1 (the
+    /// default, then omitted when saved) reads the current observation only.
+    #[serde(default = "one_frame", skip_serializing_if = "is_one_frame")]
+    pub frame_stack: usize,
     /// Evaluate every this many iterations (and at the end).
     pub eval_every: u64,
     /// Evaluation episodes (seeds `eval_seed..eval_seed + eval_episodes`).
@@ -81,6 +87,14 @@ pub struct TrainConfig {
     pub eval_seed: u64,
     /// Checkpoint every this many iterations (and at the end).
     pub checkpoint_every: u64,
+}
+
+fn one_frame() -> usize {
+    1
+}
+
+fn is_one_frame(frames: &usize) -> bool {
+    *frames == 1
 }
 
 impl LagrangianConfig {
@@ -128,6 +142,9 @@ impl TrainConfig {
                 "ppo.credit: {:?} needs env: Serflow (an environment with stages)",
                 self.ppo.credit
             ));
+        }
+        if !(1..=MAX_FRAME_STACK).contains(&self.frame_stack) {
+            return fail(format!("frame_stack: must be 1 to {MAX_FRAME_STACK}, got {}", self.frame_stack));
         }
         if self.eval_episodes == 0 {
             return fail("eval_episodes: must be at least 1".into());
@@ -184,6 +201,17 @@ mod tests {
         let config: TrainConfig = ron::from_str(include_str!("../configs/production.ron")).unwrap();
         config.validate().unwrap();
         assert_eq!(config.scenario, "production");
+    }
+
+    #[test]
+    fn frame_stacks_outside_one_to_the_runtimes_limit_are_refused_by_name() {
+        let mut config = TrainConfig::default_for(EnvKind::Serflow);
+        for bad in [0, MAX_FRAME_STACK + 1] {
+            config.frame_stack = bad;
+            assert!(config.validate().unwrap_err().to_string().starts_with("frame_stack"), "{bad}");
+        }
+        config.frame_stack = 1;
+        assert!(!ron::to_string(&config).unwrap().contains("frame_stack"), "one frame is saved as before");
     }
 
     #[test]

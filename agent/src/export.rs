@@ -1,6 +1,8 @@
 //! From trained networks to the policy file `serflow-policies` loads: the actor's `f32` weights, the
-//! observation normaliser, the action mapping, the schema version and the feature names.
+//! observation normaliser, the frames it stacks, the action mapping, the schema version and the
+//! feature names.
 
+use crate::frames::frames_read;
 use crate::networks::ActorCritic;
 use crate::normalizer::ObsNormalizer;
 use serflow_env::Scenario;
@@ -18,5 +20,6 @@ pub fn policy_file(
 ) -> LearnedPolicyFile {
     let (obs_mean, obs_std) = norm.mean_std();
     let normaliser = (obs_mean, obs_std, norm.clip as f32);
-    learned_policy_file(scenario, nets.actor.clone(), normaliser, action_set.clone(), notes)
+    let frame_stack = frames_read(nets, norm);
+    learned_policy_file(scenario, nets.actor.clone(), normaliser, action_set.clone(), frame_stack, notes)
 }

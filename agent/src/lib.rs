@@ -2,7 +2,8 @@
 //! that resume exactly, and export to the backend-free policy format.
 //!
 //! - [`networks`]: actor and critic (plain `f32` parameters, Burn tensors for training).
-//! - [`normalizer`]: observation normalisation and reward scaling statistics.
+//! - [`normalizer`]: observation normalisation and reward scaling statistics; [`frames`]: the
+//!   stacked observation history the networks read.
 //! - [`adam`]: the optimiser step and global gradient clipping.
 //! - [`rollout`]: experience storage and GAE; [`credit`]: which reward parts each decision answers for.
 //! - [`ppo`]: hyper-parameters and the clipped actor-critic update.
@@ -20,6 +21,7 @@ pub mod credit;
 pub mod error;
 pub mod export;
 pub mod files;
+pub mod frames;
 pub mod logging;
 pub mod networks;
 pub mod normalizer;

@@ -5,6 +5,7 @@ use crate::config::TrainConfig;
 use crate::credit::{Credit, CreditMode};
 use crate::error::{Error, Result};
 use crate::export::policy_file;
+use crate::frames::{FrameHistory, frames_read};
 use crate::networks::ActorCritic;
 use crate::normalizer::ObsNormalizer;
 use rayon::prelude::*;
@@ -158,6 +159,8 @@ pub fn greedy_return(nets: &ActorCritic, norm: &ObsNormalizer, seed: u64) -> f64
     let nvec = env.action_space().nvec;
     let (mut obs, _) = env.reset(seed);
     let mut normalized = vec![0.0; obs.len()];
+    let mut frames = FrameHistory::new(1, obs.len(), frames_read(nets, norm));
+    let mut input = vec![0.0; nets.actor.inputs()];
     let mut scratch = vec![0.0; 2 * nets.actor.max_width()];
     let mut logits = vec![0.0; nets.actor.outputs()];
     let mask = vec![true; logits.len()];
@@ -165,7 +168,9 @@ pub fn greedy_return(nets: &ActorCritic, norm: &ObsNormalizer, seed: u64) -> f64
     let mut total = 0.0;
     loop {
         norm.normalize(&obs, &mut normalized);
-        nets.actor.forward(&normalized, &mut scratch, &mut logits);
+        frames.stack(0, &normalized, &mut input);
+        frames.push(0, &normalized);
+        nets.actor.forward(&input, &mut scratch, &mut logits);
         masked_argmax(&logits, &mask, &nvec, &mut action);
         let step = env.step(&action);
         total += f64::from(step.reward);

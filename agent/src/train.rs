@@ -4,13 +4,14 @@
 //!
 //! Everything that determines the future of a run lives in [`TrainState`]: parameters, Adam moments,
 //! the learning-rate schedule position (iteration), the step counter, the random stream, the
-//! normalisers, the Lagrange multiplier and where every environment is (replayed on resume). Saving
-//! it and loading it again continues the same curve, bit for bit.
+//! normalisers, the stacked frames, the Lagrange multiplier and where every environment is (replayed
+//! on resume). Saving it and loading it again continues the same curve, bit for bit.
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, BEST, LATEST};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
+use crate::frames::FrameHistory;
 use crate::logging::RunLog;
 use crate::networks::ActorCritic;
 use crate::normalizer::{ObsNormalizer, RewardScaler};
@@ -86,6 +87,10 @@ pub struct TrainState {
     pub obs_norm: ObsNormalizer,
     /// Reward statistics.
     pub reward_scaler: RewardScaler,
+    /// Each environment's frames before its current observation (`config.frame_stack`; none for 1,
+    /// and checkpoints written before stacking hold none).
+    #[serde(default)]
+    pub frames: FrameHistory,
     /// Sampling and shuffling stream.
     pub rng: SimRng,
     /// Current SLO-violation multiplier.
@@ -179,7 +184,7 @@ pub fn init_state<T: TrainTask>(
     let credit = task.credit(config.ppo.credit, nvec.len()).map_err(Error::new)?;
     let mut rng = SimRng::new(config.seed, Stream::Training);
     let nets = config.ppo.network.init(
-        obs_dim,
+        obs_dim * config.frame_stack,
         &nvec,
         credit.components,
         task.default_action().as_deref(),
@@ -193,6 +198,7 @@ pub fn init_state<T: TrainTask>(
     }
     Ok(TrainState {
         reward_scaler: RewardScaler::new(config.ppo.num_envs, config.ppo.gamma),
+        frames: FrameHistory::new(config.ppo.num_envs, obs_dim, config.frame_stack),
         lambda: config.lagrangian.as_ref().map_or(0.0, |l| l.initial),
         envs: venv.state(),
         episodes: vec![EpisodeProgress::default(); config.ppo.num_envs],
@@ -259,6 +265,10 @@ pub fn train<T: TrainTask>(
         .restore(&state.envs)
         .ok_or_else(|| Error::new("checkpoint does not match the number of environments"))?;
     let obs_dim = venv.observation_space().dim();
+    if !state.frames.fits(p.num_envs, obs_dim, cfg.frame_stack) {
+        return Err(Error::new("checkpoint's stacked frames do not match its frame_stack and environments"));
+    }
+    let input_dim = obs_dim * cfg.frame_stack;
     let nvec = venv.action_space().nvec;
     let n_logits: usize = nvec.iter().sum();
     let dims = nvec.len();
@@ -274,9 +284,11 @@ pub fn train<T: TrainTask>(
     let observer = options.observer;
     observer.started(state.global_step, total_iterations * p.batch_size() as u64);
 
-    let widths = BufferWidths { obs_dim, act_dims: dims, n_logits, components, groups };
+    let widths = BufferWidths { obs_dim: input_dim, act_dims: dims, n_logits, components, groups };
     let mut buffer = RolloutBuffer::new(p.num_steps, p.num_envs, widths);
     let mut obs = vec![0.0f32; obs_raw.len()];
+    let mut input = vec![0.0f32; input_dim];
+    let mut final_obs_normalized = vec![0.0f32; obs_dim];
     let mut logits = vec![0.0f32; n_logits];
     let mut logprobs = vec![0.0f32; dims];
     let mut value = vec![0.0f32; components];
@@ -307,17 +319,17 @@ pub fn train<T: TrainTask>(
             state.obs_norm.normalize(&obs_raw, &mut obs);
             venv.action_masks(&mut masks);
             for e in 0..p.num_envs {
-                let row = &obs[e * obs_dim..(e + 1) * obs_dim];
+                state.frames.stack(e, &obs[e * obs_dim..(e + 1) * obs_dim], &mut input);
                 let mask = &masks[e * n_logits..(e + 1) * n_logits];
-                state.nets.actor.forward(row, &mut scratch, &mut logits);
+                state.nets.actor.forward(&input, &mut scratch, &mut logits);
                 sample(&logits, mask, &nvec, &mut state.rng, &mut actions[e], &mut logprobs);
                 let i = t * p.num_envs + e;
                 state.nets.critic.forward(
-                    row,
+                    &input,
                     &mut scratch,
                     &mut buffer.values[i * components..(i + 1) * components],
                 );
-                buffer.obs[i * obs_dim..(i + 1) * obs_dim].copy_from_slice(row);
+                buffer.obs[i * input_dim..(i + 1) * input_dim].copy_from_slice(&input);
                 buffer.masks[i * n_logits..(i + 1) * n_logits].copy_from_slice(mask);
                 buffer.actions[i * dims..(i + 1) * dims].copy_from_slice(&actions[e]);
                 credit.group_logprobs(&logprobs, &mut buffer.logprobs[i * groups..(i + 1) * groups]);
@@ -341,13 +353,17 @@ pub fn train<T: TrainTask>(
             }
             for e in 0..p.num_envs {
                 let parts = &mut rewards[e * components..(e + 1) * components];
+                state.frames.push(e, &obs[e * obs_dim..(e + 1) * obs_dim]);
                 if let (true, false, Some(final_obs)) =
                     (step.truncated[e], step.terminated[e], &step.final_obs[e])
                 {
-                    let mut normalized = vec![0.0; obs_dim];
-                    state.obs_norm.normalize(final_obs, &mut normalized);
-                    state.nets.critic.forward(&normalized, &mut scratch, &mut value);
+                    state.obs_norm.normalize(final_obs, &mut final_obs_normalized);
+                    state.frames.stack(e, &final_obs_normalized, &mut input);
+                    state.nets.critic.forward(&input, &mut scratch, &mut value);
                     parts.iter_mut().zip(&value).for_each(|(r, v)| *r += p.gamma as f32 * v);
+                }
+                if dones[e] {
+                    state.frames.clear(e);
                 }
                 let i = t * p.num_envs + e;
                 buffer.rewards[i * components..(i + 1) * components].copy_from_slice(parts);
@@ -367,8 +383,9 @@ pub fn train<T: TrainTask>(
         // Bootstrap from the observation after the last step.
         state.obs_norm.normalize(&obs_raw, &mut obs);
         let mut last_values = vec![0.0f32; p.num_envs * components];
-        for (row, out) in obs.chunks(obs_dim).zip(last_values.chunks_mut(components)) {
-            state.nets.critic.forward(row, &mut scratch, out);
+        for (e, (row, out)) in obs.chunks(obs_dim).zip(last_values.chunks_mut(components)).enumerate() {
+            state.frames.stack(e, row, &mut input);
+            state.nets.critic.forward(&input, &mut scratch, out);
         }
         let (advantages, returns) = compute_gae(
             &buffer.rewards,

@@ -1,14 +1,18 @@
 //! Training: CartPole gets solved, a seed fixes the curve, a resumed run continues the same curve bit
-//! for bit, and a non-finite loss stops training without touching the last checkpoint.
+//! for bit (stacked frames included), an exported policy reads what the trainer's actor read, and a
+//! non-finite loss stops training without touching the last checkpoint.
 
 mod common;
 use common::scratch;
 use serflow_agent::checkpoint;
 use serflow_agent::config::{EnvKind, TrainConfig};
+use serflow_agent::frames::FrameHistory;
 use serflow_agent::logging::Point;
 use serflow_agent::plan::{Task, TrainPlan};
 use serflow_agent::task::{CartPoleTask, TrainTask};
 use serflow_agent::train::{Quiet, Stop, TrainOptions, TrainState, init_state, train};
+use serflow_env::Env;
+use serflow_policies::learned::masked_argmax;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -114,16 +118,23 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
-#[test]
-fn the_serving_environment_resumes_mid_episode_bit_for_bit_from_its_own_scenario() {
+/// The serving default cut to `iterations` rollouts of `num_steps` in two environments, evaluated
+/// once on one episode.
+fn small_serving(num_steps: usize, iterations: u64) -> TrainConfig {
     let mut config = TrainConfig::default_for(EnvKind::Serflow);
-    config.random_initial_vms = Some(3); // the random start must replay on resume too
     config.ppo.num_envs = 2;
-    config.ppo.num_steps = 40;
+    config.ppo.num_steps = num_steps;
     config.ppo.num_minibatches = 2;
-    config.ppo.total_timesteps = 4 * 80;
+    config.ppo.total_timesteps = iterations * 2 * num_steps as u64;
     config.eval_every = 0;
     config.eval_episodes = 1;
+    config
+}
+
+#[test]
+fn the_serving_environment_resumes_mid_episode_bit_for_bit_from_its_own_scenario() {
+    let mut config = small_serving(40, 4);
+    config.random_initial_vms = Some(3); // the random start must replay on resume too
     let whole = plan(config.clone(), "serve-whole").train(&options(None)).unwrap();
     let first = plan(config, "serve-split").train(&options(Some(2))).unwrap();
     // Resumed from the checkpoint alone: the scenario travels in it.
@@ -177,16 +188,10 @@ fn need_relative_targets_train_export_and_report_per_workload() {
     let path = dir.join("mixture.ron");
     std::fs::write(&path, text).unwrap();
 
-    let mut config = TrainConfig::default_for(EnvKind::Serflow);
+    let mut config = small_serving(30, 2);
     config.scenario = path.display().to_string();
     config.vm_need_multiples = vec![1.5, 0.0, 1.0];
     config.vm_scale_in_tolerance = 0.1;
-    config.ppo.num_envs = 2;
-    config.ppo.num_steps = 30;
-    config.ppo.num_minibatches = 2;
-    config.ppo.total_timesteps = 2 * 60;
-    config.eval_every = 0;
-    config.eval_episodes = 1;
     let outcome = plan(config.clone(), "need-relative").train(&options(None)).unwrap();
     let tags: Vec<&str> = outcome.log.points.iter().map(|p| p.tag.as_str()).collect();
     for tag in ["eval/cost", "eval/diurnal/cost", "eval/steps/slo_attainment"] {
@@ -214,4 +219,74 @@ fn need_relative_targets_train_export_and_report_per_workload() {
     let dir = run_dir("need-relative-bad");
     let err = TrainPlan::start(config, "bad".into(), dir.join("log"), dir.join("ckpt")).err().unwrap();
     assert!(err.to_string().contains("vm_need_multiples"), "{err}");
+}
+
+#[test]
+fn stacked_frames_resume_bit_for_bit_and_export_what_the_runtime_reads() {
+    // 17-step episodes: rollouts of 30 steps cross episode ends, and the run's 120 steps per
+    // environment stop one step into an episode (7 x 17 = 119).
+    let dir = run_dir("frames-scenario");
+    std::fs::create_dir_all(&dir).unwrap();
+    let short =
+        include_str!("../../env/src/scenarios/default.ron").replace("horizon_s: 3600.0", "horizon_s: 170.0");
+    let path = dir.join("short.ron");
+    std::fs::write(&path, short).unwrap();
+    let mut config = small_serving(30, 4);
+    config.scenario = path.display().to_string();
+    config.frame_stack = 3;
+
+    let whole = plan(config.clone(), "frames-whole").train(&options(None)).unwrap();
+    let first = plan(config, "frames-split").train(&options(Some(2))).unwrap();
+    let resumed = TrainPlan::resume(&first.state.checkpoint_dir).unwrap();
+    assert_eq!(resumed.state.frames, first.state.frames, "the history travels in the checkpoint");
+    let second = resumed.train(&options(None)).unwrap();
+    let mut joined = curve(&first.log.points);
+    joined.extend(curve(&second.log.points));
+    assert_eq!(joined, curve(&whole.log.points));
+    assert!(second.state.nets == whole.state.nets, "nets differ");
+    assert!(second.state.frames == whole.state.frames, "frames differ");
+    // One step into an episode, the history is a zero frame then the episode's first observation.
+    let dim = whole.state.obs_norm.stats.mean.len();
+    let mut stacked = vec![1.0; 3 * dim];
+    for e in 0..2 {
+        whole.state.frames.stack(e, &vec![0.0; dim], &mut stacked);
+        assert!(stacked[..dim].iter().all(|&x| x == 0.0), "the last episode's frames were kept");
+        assert!(stacked[dim..2 * dim].iter().any(|&x| x != 0.0), "the first observation was not kept");
+    }
+
+    // The exported policy stacks the same frames: its logits over two episodes (reset between)
+    // equal the trainer's, computed from the networks, the normaliser and a fresh history.
+    let Task::Serving(task) = &TrainPlan::resume(&whole.state.checkpoint_dir).unwrap().task else {
+        panic!("a serving run resumes as one")
+    };
+    let (nets, norm) = (&whole.state.nets, &whole.state.obs_norm);
+    let file =
+        serflow_agent::export::policy_file(nets, norm, &task.scenario, &task.action_set, String::new());
+    assert_eq!(file.frame_stack, 3);
+    let mut policy = serflow_policies::Learned::new(file).unwrap();
+    let mut env = task.make_env();
+    let n_stages = task.scenario.n_stages();
+    let nvec = env.action_space().nvec;
+    let mut normalized = vec![0.0; dim];
+    let mut input = vec![0.0; 3 * dim];
+    let mut scratch = vec![0.0; 2 * nets.actor.max_width()];
+    let mut logits = vec![0.0; nets.actor.outputs()];
+    let mut mask = vec![true; logits.len()];
+    let mut action = vec![0; nvec.len()];
+    for seed in [7, 8] {
+        let (mut obs, _) = env.reset(seed);
+        serflow_policies::Policy::reset(&mut policy);
+        let mut frames = FrameHistory::new(1, dim, 3);
+        for _ in 0..12 {
+            norm.normalize(&obs, &mut normalized);
+            frames.stack(0, &normalized, &mut input);
+            frames.push(0, &normalized);
+            nets.actor.forward(&input, &mut scratch, &mut logits);
+            let observation = serflow_policies::Observation::from_values(n_stages, obs.clone()).unwrap();
+            assert_eq!(policy.logits(&observation), &logits[..]);
+            env.action_mask(&mut mask);
+            masked_argmax(&logits, &mask, &nvec, &mut action);
+            obs = env.step(&action).obs;
+        }
+    }
 }

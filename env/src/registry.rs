@@ -240,6 +240,7 @@ pub fn learned_policy_file(
     actor: Mlp,
     (obs_mean, obs_std, obs_clip): (Vec<f32>, Vec<f32>, f32),
     action_set: ActionSet,
+    frame_stack: usize,
     notes: String,
 ) -> LearnedPolicyFile {
     let n_stages = scenario.n_stages();
@@ -254,7 +255,7 @@ pub fn learned_policy_file(
         action_set,
         max_vms: vec![scenario.config.vm.max_per_stage; n_stages],
         actor,
-        frame_stack: 1,
+        frame_stack,
         notes,
     }
 }

@@ -17,7 +17,7 @@ use serflow_env::{
 };
 use serflow_policies::mlp::{Dense, Mlp};
 use serflow_policies::schema::feature_names;
-use serflow_policies::{Action, ActionSet, Learned, LearnedPolicyFile, Observation};
+use serflow_policies::{Action, ActionSet, Learned, Observation};
 use std::fmt::Display;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -668,8 +668,8 @@ fn write_policy_file(
         })
         .collect();
     let normaliser = (obs_mean, obs_std, obs_clip);
-    let file = learned_policy_file(&scenario, Mlp { layers }, normaliser, action_set, notes);
-    LearnedPolicyFile { frame_stack, ..file }.save(Path::new(path)).map_err(value_error)
+    let file = learned_policy_file(&scenario, Mlp { layers }, normaliser, action_set, frame_stack, notes);
+    file.save(Path::new(path)).map_err(value_error)
 }
 
 /// The built-in scenario names and the policy names with one line each.
