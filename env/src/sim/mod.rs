@@ -136,7 +136,7 @@ impl Simulator {
         let next_arrival = source.next_arrival();
         let mut events = EventQueue::default();
         if let Some(a) = next_arrival {
-            events.schedule(a.time.since(SimTime::ZERO), Event::Arrival);
+            events.schedule_stream(a.time.since(SimTime::ZERO), Event::Arrival);
         }
         let mut sim = Self {
             seed,
@@ -243,7 +243,7 @@ impl Simulator {
         self.dispatch(req, place);
         self.next_arrival = self.source.next_arrival();
         if let Some(next) = self.next_arrival {
-            self.events.schedule(next.time.since(now), Event::Arrival);
+            self.events.schedule_stream(next.time.since(now), Event::Arrival);
         }
     }
 
