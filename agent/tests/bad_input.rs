@@ -193,6 +193,11 @@ fn bad_training_configs_name_file_field_and_reason() {
     train(&start, &[&start, "random_initial_vms", "Serflow"]);
     let scenario = with("scenario.ron", serving, "scenario: \"default\"", "scenario: \"nosuch\"");
     train(&scenario, &["unknown scenario", "nosuch"]);
+    let frames = with("frames.ron", serving, "eval_every:", "frame_stack: 0, eval_every:");
+    train(&frames, &[&frames, "frame_stack", "1 to 64"]);
+    for bad in ["0", "65"] {
+        fails_with(&["train", "--frame-stack", bad, "--logdir", &logdir], &["--frame-stack", bad]);
+    }
     fails_with(&["train", "--resume", "/nonexistent/run"], &["/nonexistent/run"]);
     let runs = std::fs::read_dir(&logdir).map(|d| d.count()).unwrap_or(0);
     assert_eq!(runs, 0, "a failed start must not leave a run directory in {logdir}");

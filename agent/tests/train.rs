@@ -221,16 +221,22 @@ fn need_relative_targets_train_export_and_report_per_workload() {
     assert!(err.to_string().contains("vm_need_multiples"), "{err}");
 }
 
-#[test]
-fn stacked_frames_resume_bit_for_bit_and_export_what_the_runtime_reads() {
-    // 17-step episodes: rollouts of 30 steps cross episode ends, and the run's 120 steps per
-    // environment stop one step into an episode (7 x 17 = 119).
-    let dir = run_dir("frames-scenario");
+/// `default` cut to 170 s (17 steps an episode), written to a fresh scratch directory `name`.
+fn short_default_scenario(name: &str) -> PathBuf {
+    let dir = run_dir(name);
     std::fs::create_dir_all(&dir).unwrap();
     let short =
         include_str!("../../env/src/scenarios/default.ron").replace("horizon_s: 3600.0", "horizon_s: 170.0");
     let path = dir.join("short.ron");
     std::fs::write(&path, short).unwrap();
+    path
+}
+
+#[test]
+fn stacked_frames_resume_bit_for_bit_and_export_what_the_runtime_reads() {
+    // 17-step episodes: rollouts of 30 steps cross episode ends, and the run's 120 steps per
+    // environment stop one step into an episode (7 x 17 = 119).
+    let path = short_default_scenario("frames-scenario");
     let mut config = small_serving(30, 4);
     config.scenario = path.display().to_string();
     config.frame_stack = 3;
@@ -289,4 +295,32 @@ fn stacked_frames_resume_bit_for_bit_and_export_what_the_runtime_reads() {
             obs = env.step(&action).obs;
         }
     }
+}
+
+#[test]
+fn the_command_line_trains_and_exports_a_stacked_policy() {
+    let dir = run_dir("frames-cli");
+    let scenario = short_default_scenario("frames-cli-scenario").display().to_string();
+    let logdir = dir.display().to_string();
+    let ok = |args: &[&str]| {
+        let out = common::serflow(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    ok(&[
+        "train",
+        "--scenario",
+        &scenario,
+        "--steps",
+        "2880",
+        "--frame-stack",
+        "2",
+        "--logdir",
+        &logdir,
+        "--run-name",
+        "fs",
+    ]);
+    let policy = dir.join("policy.ron").display().to_string();
+    ok(&["export", "--checkpoint", &format!("{logdir}/fs/checkpoints"), "--out", &policy]);
+    assert!(std::fs::read_to_string(&policy).unwrap().contains("frame_stack: 2"));
+    ok(&["simulate", "--scenario", &scenario, "--policy", &policy]);
 }

@@ -10,6 +10,7 @@ use serflow_agent::files::write_atomic;
 use serflow_agent::networks::Backend;
 use serflow_agent::plan::TrainPlan;
 use serflow_agent::train::{Stop, TrainObserver, TrainOptions};
+use serflow_policies::learned::MAX_FRAME_STACK;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +40,11 @@ pub struct TrainArgs {
     /// Burn backend for the updates.
     #[arg(long, conflicts_with = "resume", value_parser = names(Backend::NAMES))]
     backend: Option<Backend>,
+    /// Observations the networks read at once: the last N, oldest first (SB3's VecFrameStack);
+    /// exported policies stack the same.
+    #[arg(long, value_name = "N", conflicts_with = "resume",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_FRAME_STACK as u64))]
+    frame_stack: Option<u64>,
     /// Directory holding one TensorBoard directory per run.
     #[arg(long, value_name = "DIR", default_value = "runs")]
     logdir: PathBuf,
@@ -79,6 +85,9 @@ impl TrainArgs {
         }
         if let Some(b) = self.backend {
             config.backend = b;
+        }
+        if let Some(n) = self.frame_stack {
+            config.frame_stack = n as usize;
         }
         let source = match &self.config {
             Some(path) => path.clone(),
