@@ -77,7 +77,10 @@ pub struct TrainConfig {
     /// Observations the actor and critic read at once: the last `frame_stack` normalised
     /// observations, oldest first (SB3's `VecFrameStack`); exported policies stack the same. 1 (the
     /// default, then omitted when saved) reads the current observation only.
-    #[serde(default = "one_frame", skip_serializing_if = "is_one_frame")]
+    #[serde(
+        default = "serflow_policies::learned::one_frame",
+        skip_serializing_if = "serflow_policies::learned::is_one_frame"
+    )]
     pub frame_stack: usize,
     /// Evaluate every this many iterations (and at the end).
     pub eval_every: u64,
@@ -87,14 +90,6 @@ pub struct TrainConfig {
     pub eval_seed: u64,
     /// Checkpoint every this many iterations (and at the end).
     pub checkpoint_every: u64,
-}
-
-fn one_frame() -> usize {
-    1
-}
-
-fn is_one_frame(frames: &usize) -> bool {
-    *frames == 1
 }
 
 impl LagrangianConfig {

@@ -19,11 +19,13 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The most observations a policy file may stack.
 pub const MAX_FRAME_STACK: usize = 64;
 
-fn one_frame() -> usize {
+/// The `frame_stack` of files (and training configs) that do not say: the current observation alone.
+pub fn one_frame() -> usize {
     1
 }
 
-fn is_one_frame(n: &usize) -> bool {
+/// True for the default `frame_stack`, which files leave out (so one-frame files read as before).
+pub fn is_one_frame(n: &usize) -> bool {
     *n == 1
 }
 
