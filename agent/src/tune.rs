@@ -11,6 +11,10 @@
 //!   quantile for all stages, a grid), FaaS taking the overflow; then all traffic to VMs at the best.
 //! - `tuned-hpa`, `serflow-tuned`: coordinate descent, one parameter at a time over a grid, from
 //!   HPA's defaults and SERFLOW's published defaults (transfer-aware) respectively.
+//! - `predictive-hpa`: the same descent from `tuned-hpa`'s best with a forecast one mean VM boot
+//!   ahead: the target utilisation first (a forecast leaves VMs less slack to keep, so the target
+//!   that suits it is higher: searched under the lead, not before it), then the lead (0 included,
+//!   so it is never worse than `tuned-hpa` on these seeds), then the scale-in window.
 
 use rayon::prelude::*;
 use serflow_env::comparison::{mean_cost_and_attainment, stage_arrivals};
@@ -34,11 +38,13 @@ pub fn episodes_per_seed() -> u64 {
         1 + axes.iter().map(|axis| axis(start).len() - 1).sum::<usize>()
     }
     let hpa = descent(&HpaConfig::with_overflow(), &hpa_axes());
+    let predictive =
+        descent(&HpaConfig { forecast_s: 1.0, ..HpaConfig::with_overflow() }, &predictive_axes(1.0));
     let serflow = descent(&serflow_start(), &serflow_axes());
-    (1 + 2 + STATIC_QUANTILES.len() + 1 + hpa + serflow) as u64
+    (1 + 2 + STATIC_QUANTILES.len() + 1 + hpa + predictive + serflow) as u64
 }
 
-/// Calibrates `static-best`, `tuned-hpa` and `serflow-tuned` on `seeds`; `tick` runs after every
+/// Calibrates `static-best`, `tuned-hpa`, `predictive-hpa` and `serflow-tuned` on `seeds`; `tick` runs after every
 /// simulated episode.
 pub fn tune(scenario: &Arc<Scenario>, seeds: &[u64], tick: &(dyn Fn() + Sync)) -> Calibration {
     let registry = PolicyRegistry::new(scenario);
@@ -76,11 +82,16 @@ pub fn tune(scenario: &Arc<Scenario>, seeds: &[u64], tick: &(dyn Fn() + Sync)) -
         let (best, fit) = search.better_of((best, fit), all_to_vms, &build);
         search.finish(best, fit, fallback.clone())
     };
-    let tuned_hpa = {
+    let hpa = |name: &'static str| {
         let p = profile.clone();
-        let build =
-            |c: &HpaConfig| -> Box<dyn Policy> { Box::new(Hpa::new("tuned-hpa", p.clone(), c.clone())) };
-        let (best, fit) = search.descend(HpaConfig::with_overflow(), &hpa_axes(), &build);
+        move |c: &HpaConfig| -> Box<dyn Policy> { Box::new(Hpa::new(name, p.clone(), c.clone())) }
+    };
+    let (hpa_best, hpa_fit) = search.descend(HpaConfig::with_overflow(), &hpa_axes(), &hpa("tuned-hpa"));
+    let tuned_hpa = search.finish(hpa_best.clone(), hpa_fit, fallback.clone());
+    let predictive_hpa = {
+        let boot = profile.vm_boot_s;
+        let start = HpaConfig { forecast_s: boot, ..hpa_best };
+        let (best, fit) = search.descend(start, &predictive_axes(boot), &hpa("predictive-hpa"));
         search.finish(best, fit, fallback.clone())
     };
     let serflow_tuned = {
@@ -98,6 +109,7 @@ pub fn tune(scenario: &Arc<Scenario>, seeds: &[u64], tick: &(dyn Fn() + Sync)) -
         required_attainment: search.required,
         static_best,
         tuned_hpa,
+        predictive_hpa,
         serflow_tuned,
     }
 }
@@ -140,17 +152,36 @@ fn static_allocation(
 
 type Axis<T> = Box<dyn Fn(&T) -> Vec<T>>;
 
+fn target_axis() -> Axis<HpaConfig> {
+    Box::new(|c: &HpaConfig| {
+        [0.4, 0.5, 0.6, 0.7, 0.8, 0.9].map(|t| HpaConfig { target_utilisation: t, ..c.clone() }).to_vec()
+    })
+}
+
+fn stabilisation_axis() -> Axis<HpaConfig> {
+    Box::new(|c: &HpaConfig| {
+        [60.0, 150.0, 300.0, 600.0].map(|s| HpaConfig { stabilisation_s: s, ..c.clone() }).to_vec()
+    })
+}
+
 fn hpa_axes() -> Vec<Axis<HpaConfig>> {
     vec![
-        Box::new(|c: &HpaConfig| {
-            [0.4, 0.5, 0.6, 0.7, 0.8, 0.9].map(|t| HpaConfig { target_utilisation: t, ..c.clone() }).to_vec()
-        }),
-        Box::new(|c| {
-            [60.0, 150.0, 300.0, 600.0].map(|s| HpaConfig { stabilisation_s: s, ..c.clone() }).to_vec()
-        }),
+        target_axis(),
+        stabilisation_axis(),
         Box::new(|c| [0.0, 0.1, 0.2].map(|t| HpaConfig { tolerance: t, ..c.clone() }).to_vec()),
         Box::new(|c| [0, 1, 2].map(|m| HpaConfig { min_vms: m, ..c.clone() }).to_vec()),
         Box::new(|c| [true, false].map(|o| HpaConfig { faas_overflow: o, ..c.clone() }).to_vec()),
+    ]
+}
+
+/// The target, the forecast lead in multiples of the mean VM boot `boot_s`, then the window.
+fn predictive_axes(boot_s: f64) -> Vec<Axis<HpaConfig>> {
+    vec![
+        target_axis(),
+        Box::new(move |c: &HpaConfig| {
+            [0.0, 0.5, 1.0, 1.5].map(|f| HpaConfig { forecast_s: f * boot_s, ..c.clone() }).to_vec()
+        }),
+        stabilisation_axis(),
     ]
 }
 

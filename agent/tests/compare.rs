@@ -49,9 +49,9 @@ fn compare_json_is_an_array_of_simulate_objects_with_floors() {
 fn compare_csv_markdown_and_table_have_one_row_per_policy() {
     let out = stdout(&serflow(&["compare", "--duration", "300", "--seeds", "1", "--csv"]));
     let lines: Vec<&str> = out.lines().collect();
-    // faas-only, vm-only, libra, serflow, the three calibrated rules (default ships a calibration),
+    // faas-only, vm-only, libra, serflow, the four calibrated rules (default ships a calibration),
     // the oracle, learned
-    assert_eq!(lines.len(), 10, "{out}");
+    assert_eq!(lines.len(), 11, "{out}");
     assert!(lines[0].starts_with("policy,seeds,cost_total") && lines[0].ends_with(",trace"));
     let table = stdout(&serflow(&["compare", "--duration", "300", "--seeds", "1", "--explain"]));
     for needle in ["T-CIP", "S-CIP", "block4", "libra", "serflow", "vm-only", "faas-only", "learned", "floor"]
@@ -172,6 +172,20 @@ fn calibrated_baselines_need_a_calibration_and_say_how_to_make_one() {
     let out = serflow(&["compare", "--calibration", "/nonexistent/baselines.ron", "--seeds", "1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/nonexistent/baselines.ron"), "{}", stderr(&out));
+    // A file from before a baseline existed: named once, the missing entry named, the way out given.
+    let shipped = include_str!("../../checkpoints/default/baselines.ron");
+    let start = shipped.find("    predictive_hpa:").expect("the shipped file has predictive_hpa");
+    let end = start + shipped[start..].find("    serflow_tuned:").unwrap();
+    let old = dir.join("old-baselines.ron");
+    std::fs::write(&old, format!("{}{}", &shipped[..start], &shipped[end..])).unwrap();
+    let out = serflow(&["compare", "--calibration", &old.display().to_string(), "--seeds", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.matches("old-baselines.ron").count(), 1, "{err}");
+    assert!(
+        err.contains("predictive_hpa") && err.contains("serflow tune") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]

@@ -16,20 +16,24 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Names [`PolicyRegistry::build`] accepts, with one line each.
-pub const POLICIES: [(&str, &str); 9] = [
+pub const POLICIES: [(&str, &str); 10] = [
     ("faas-only", "every request to FaaS"),
     ("vm-only", "HPA-like: VMs at 60 % target utilisation, stabilised scale-in"),
     ("libra", "LIBRA (IC2E 2021): EWMA mean+std, 300 s updates, 80 % quota to VMs, exits ignored"),
     ("serflow", "SERFLOW heuristic with its published defaults: per-stage S-CIP/T-CIP, FaaS for bursts"),
     ("static-best", "the cheapest fixed allocation meeting the target on training seeds (serflow tune)"),
     ("tuned-hpa", "target tracking with FaaS overflow, calibrated on training seeds (serflow tune)"),
+    (
+        "predictive-hpa",
+        "tuned-hpa scaling out on a trend forecast about one VM boot ahead, calibrated (serflow tune)",
+    ),
     ("serflow-tuned", "SERFLOW heuristic, transfer-aware, calibrated on training seeds (serflow tune)"),
     ("oracle", "knows every future arrival: plans VMs by dynamic programming, launches a p95 boot ahead"),
     ("learned", "the shipped PPO policy for the scenario (checkpoints/<scenario>/policy.ron)"),
 ];
 
 /// The policies that need a calibration (`serflow tune`).
-pub const CALIBRATED: [&str; 3] = ["static-best", "tuned-hpa", "serflow-tuned"];
+pub const CALIBRATED: [&str; 4] = ["static-best", "tuned-hpa", "predictive-hpa", "serflow-tuned"];
 
 /// A file shipped in the repository and compiled into the binary.
 #[derive(Clone, Copy, Debug)]
@@ -89,7 +93,7 @@ impl<'a> PolicyRegistry<'a> {
     pub fn new(scenario: &'a Arc<Scenario>) -> Self {
         let shipped = SHIPPED_CALIBRATIONS.iter().find(|c| c.scenario == scenario.config.name);
         let calibration = shipped.and_then(|file| {
-            let calibration = Calibration::parse(file.text, file.path).ok()?;
+            let calibration = Calibration::parse(file.text).ok()?;
             (calibration.n_stages == scenario.n_stages()).then_some(calibration)
         });
         Self { scenario, profile: profile(scenario), calibration }
@@ -100,8 +104,7 @@ impl<'a> PolicyRegistry<'a> {
         let source = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| ScenarioError::new(&source, "", format!("cannot read: {e}")))?;
-        let calibration =
-            Calibration::parse(&text, &source).map_err(|e| ScenarioError::new(&source, "", e))?;
+        let calibration = Calibration::parse(&text).map_err(|e| ScenarioError::new(&source, "", e))?;
         if calibration.n_stages != self.scenario.n_stages() {
             return Err(ScenarioError::new(
                 &source,
@@ -181,6 +184,11 @@ impl<'a> PolicyRegistry<'a> {
                 name,
                 |c| &c.tuned_hpa.0,
                 |config| Box::new(Hpa::new("tuned-hpa", profile(), config.clone())),
+            )?,
+            "predictive-hpa" => self.calibrated(
+                name,
+                |c| &c.predictive_hpa.0,
+                |config| Box::new(Hpa::new("predictive-hpa", profile(), config.clone())),
             )?,
             "serflow-tuned" => self.calibrated(
                 name,

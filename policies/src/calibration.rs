@@ -1,5 +1,5 @@
 //! Calibrated baselines as a file: what `serflow tune` found for one scenario on training seeds,
-//! so `static-best`, `tuned-hpa` and `serflow-tuned` run by name with no tuning at run time (and a
+//! so `static-best`, `tuned-hpa`, `predictive-hpa` and `serflow-tuned` run by name with no tuning at run time (and a
 //! controller can load the same file). Each entry is the calibrated rule, or the plain baseline the
 //! search fell back to when no setting of the rule was cheaper at the target.
 
@@ -56,15 +56,24 @@ pub struct Calibration {
     pub static_best: (Calibrated<Vec<StaticStage>>, Fit),
     /// Target tracking with FaaS overflow.
     pub tuned_hpa: (Calibrated<HpaConfig>, Fit),
+    /// The same on a trend forecast about one VM boot ahead.
+    pub predictive_hpa: (Calibrated<HpaConfig>, Fit),
     /// The SERFLOW heuristic, transfer-aware, calibrated.
     pub serflow_tuned: (Calibrated<SerflowConfig>, Fit),
 }
 
 impl Calibration {
-    /// Parses a calibration file's text; `source` names it in errors.
-    pub fn parse(text: &str, source: &str) -> Result<Self, String> {
+    /// Parses a calibration file's text; the error says where in the text and why (a file without
+    /// a baseline added since it was written says to calibrate again).
+    pub fn parse(text: &str) -> Result<Self, String> {
         ron::from_str(text).map_err(|e| {
-            format!("{source}: line {}, column {}: {}", e.span.start.line, e.span.start.col, e.code)
+            let hint = match e.code {
+                ron::Error::MissingStructField { .. } => {
+                    " (written by an older serflow: run `serflow tune` again)"
+                }
+                _ => "",
+            };
+            format!("line {}, column {}: {}{hint}", e.span.start.line, e.span.start.col, e.code)
         })
     }
 

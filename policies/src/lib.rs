@@ -8,7 +8,7 @@
 //! - [`policy`]: the [`Policy`] trait every controller drives.
 //! - [`profile`]: what heuristics know offline (prices, capacities, T-CIP).
 //! - [`baselines`]: policies that need no training: FaaS-only, VM-only, LIBRA, SERFLOW, the
-//!   calibrated rules (static-best, tuned-hpa, serflow-tuned) and the forecast oracle.
+//!   calibrated rules (static-best, tuned-hpa, predictive-hpa, serflow-tuned) and the forecast oracle.
 //! - [`calibration`]: the file `serflow tune` writes and the calibrated rules load.
 //! - [`hindsight`]: the fluid cost floor no policy can beat.
 //! - [`mlp`]: the plain-`f32` network a trained policy ships as.

@@ -36,7 +36,7 @@ enum Command {
     Export(export::ExportArgs),
     /// Evaluate one policy over several episodes, with per-interval timelines (TensorBoard, CSV).
     Eval(eval::EvalArgs),
-    /// Calibrate static-best, tuned-hpa and serflow-tuned on training seeds.
+    /// Calibrate static-best, tuned-hpa, predictive-hpa and serflow-tuned on training seeds.
     Tune(tune::TuneArgs),
 }
 
@@ -61,7 +61,7 @@ pub struct ScenarioArgs {
     /// Episode length in simulated seconds (default: the scenario's horizon, or the whole trace).
     #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub duration: Option<f64>,
-    /// The calibration static-best, tuned-hpa and serflow-tuned use (written by `serflow tune`;
+    /// The calibration static-best, tuned-hpa, predictive-hpa and serflow-tuned use (written by `serflow tune`;
     /// default: the one shipped for the scenario, if any).
     #[arg(long, value_name = "FILE")]
     pub calibration: Option<std::path::PathBuf>,

@@ -1,5 +1,5 @@
 //! `serflow tune`: calibrate the rule-based baselines on training seeds and write the file
-//! `static-best`, `tuned-hpa` and `serflow-tuned` load by name.
+//! `static-best`, `tuned-hpa`, `predictive-hpa` and `serflow-tuned` load by name.
 
 use super::{ScenarioArgs, progress_bar, seed_range};
 use anyhow::Result;
@@ -63,6 +63,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
     };
     line("static-best", calibration.static_best.0.label(), &calibration.static_best.1);
     line("tuned-hpa", calibration.tuned_hpa.0.label(), &calibration.tuned_hpa.1);
+    line("predictive-hpa", calibration.predictive_hpa.0.label(), &calibration.predictive_hpa.1);
     line("serflow-tuned", calibration.serflow_tuned.0.label(), &calibration.serflow_tuned.1);
     println!("wrote {}", out.display());
     Ok(())

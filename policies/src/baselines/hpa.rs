@@ -7,12 +7,15 @@
 //! measured utilisation while VMs keep up and keeps growing when they do not (busy time saturates
 //! at 100 %).
 //!
-//! Two forms share the rule. `vm-only` sends every request to VMs (what the balancer's queueing
+//! Three forms share the rule. `vm-only` sends every request to VMs (what the balancer's queueing
 //! bound refuses still spills to FaaS; the report shows how much). `tuned-hpa` offers VMs at most
 //! their SLO-feasible capacity and lets FaaS take the overflow and whatever arrives while VMs boot,
-//! with its parameters calibrated by `serflow tune`.
+//! with its parameters calibrated by `serflow tune`. `predictive-hpa` is `tuned-hpa` scaling out on
+//! a trend forecast about one VM boot ahead (the higher of the forecast and the measured rate), so a
+//! ramp finds its VMs ready instead of spilling to FaaS while they boot; its lead is calibrated too.
 
 use super::stabilised::Stabiliser;
+use super::trend::Trend;
 use crate::policy::Policy;
 use crate::profile::SystemProfile;
 use crate::schema::{Action, Observation, StageAction, StageFeature};
@@ -32,6 +35,14 @@ pub struct HpaConfig {
     pub min_vms: u32,
     /// Offer VMs at most their SLO-feasible capacity; FaaS takes the rest.
     pub faas_overflow: bool,
+    /// Seconds ahead each stage's rate is forecast (Holt's linear trend on the per-interval rate);
+    /// demand is the higher of the forecast and the measured rate. 0: the measured rate only.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub forecast_s: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl HpaConfig {
@@ -44,6 +55,7 @@ impl HpaConfig {
             stabilisation_s: 300.0,
             min_vms: 1,
             faas_overflow: false,
+            forecast_s: 0.0,
         }
     }
 
@@ -60,6 +72,7 @@ pub struct Hpa {
     config: HpaConfig,
     profile: SystemProfile,
     stabilisers: Vec<Stabiliser>,
+    trends: Vec<Trend>,
 }
 
 impl Hpa {
@@ -67,7 +80,8 @@ impl Hpa {
     pub fn new(name: &'static str, profile: SystemProfile, config: HpaConfig) -> Self {
         let window = (config.stabilisation_s / profile.interval_s).ceil().max(1.0) as usize;
         let stabilisers = vec![Stabiliser::new(window); profile.stages.len()];
-        Self { name, config, profile, stabilisers }
+        let trends = vec![Trend::default(); profile.stages.len()];
+        Self { name, config, profile, stabilisers, trends }
     }
 }
 
@@ -78,13 +92,19 @@ impl Policy for Hpa {
 
     fn reset(&mut self) {
         self.stabilisers.iter_mut().for_each(Stabiliser::clear);
+        self.trends.iter_mut().for_each(Trend::clear);
     }
 
     fn act(&mut self, obs: &Observation, action: &mut Action) {
         action.stages.resize(obs.n_stages(), StageAction::FAAS_ONLY);
         let c = &self.config;
         for (k, prof) in self.profile.stages.iter().enumerate() {
-            let demand = f64::from(obs.stage(k, StageFeature::ArrivalRate)) / prof.vm_throughput_rps;
+            let mut rate = f64::from(obs.stage(k, StageFeature::ArrivalRate));
+            if c.forecast_s > 0.0 {
+                self.trends[k].update(rate);
+                rate = rate.max(self.trends[k].forecast(c.forecast_s / self.profile.interval_s));
+            }
+            let demand = rate / prof.vm_throughput_rps;
             let current = obs.committed_vms(k);
             let within_tolerance = c.tolerance > 0.0
                 && current > 0
@@ -145,5 +165,34 @@ mod tests {
         // 72 req/s is 20 % over: 12 VMs.
         p.act(&observation(1, 72.0, 10), &mut a);
         assert_eq!(a.stages[0].vm_target, 12);
+    }
+
+    #[test]
+    fn a_forecast_scales_out_ahead_of_a_ramp_and_never_below_the_measured_rate() {
+        // 10 req/s per VM at 60 %: 6 req/s per VM. Intervals of 10 s; a 60 s lead is 6 intervals.
+        let reactive = HpaConfig { stabilisation_s: 10.0, ..HpaConfig::vm_only() };
+        let predictive = HpaConfig { forecast_s: 60.0, ..reactive.clone() };
+        let mut r = Hpa::new("vm-only", profile(1, 0.1, 10.0), reactive);
+        let mut p = Hpa::new("predictive-hpa", profile(1, 0.1, 10.0), predictive);
+        let (mut ar, mut ap) = (Action::faas_only(1), Action::faas_only(1));
+        // a ramp of 6 req/s per interval: one VM more every interval
+        for i in 0..20 {
+            let obs = observation(1, 60.0 + 6.0 * i as f32, 10);
+            r.act(&obs, &mut ar);
+            p.act(&obs, &mut ap);
+        }
+        assert_eq!(ar.stages[0].vm_target, 29, "the measured 174 req/s");
+        assert!(ap.stages[0].vm_target >= 34, "about six intervals ahead: {}", ap.stages[0].vm_target);
+        // The load falls: the forecast points down, the measured rate is the floor.
+        for _ in 0..3 {
+            let obs = observation(1, 60.0, 10);
+            r.act(&obs, &mut ar);
+            p.act(&obs, &mut ap);
+            assert_eq!(ap.stages[0].vm_target, ar.stages[0].vm_target);
+        }
+        // After reset the forecast starts over: a first interval is the measured rate alone.
+        p.reset();
+        p.act(&observation(1, 120.0, 10), &mut ap);
+        assert_eq!(ap.stages[0].vm_target, 20);
     }
 }

@@ -1,6 +1,6 @@
 //! Policies that need no training: the reference points a learned policy must beat. `static-best`,
-//! `tuned-hpa` and `serflow-tuned` carry parameters `serflow tune` calibrates; the oracle plans with
-//! the future it is given.
+//! `tuned-hpa`, `predictive-hpa` and `serflow-tuned` carry parameters `serflow tune` calibrates; the
+//! oracle plans with the future it is given.
 
 mod ewma;
 mod faas_only;
@@ -10,6 +10,7 @@ mod oracle;
 mod serflow;
 mod stabilised;
 mod static_allocation;
+mod trend;
 
 pub use ewma::Ewma;
 pub use faas_only::FaasOnly;
@@ -19,6 +20,7 @@ pub use oracle::{Oracle, PlanCosts, plan_stage};
 pub use serflow::{Serflow, SerflowConfig, cheapest_vm_count};
 pub use stabilised::Stabiliser;
 pub use static_allocation::{StaticAllocation, StaticStage};
+pub use trend::Trend;
 
 #[cfg(test)]
 pub(crate) mod tests {
