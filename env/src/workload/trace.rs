@@ -260,8 +260,9 @@ impl TraceSource {
                     let n = scaled(f64::from(count), self.plan.rate_scale, &mut self.rng);
                     let second = self.next_second as f64;
                     self.pending.extend((0..n).map(|_| second + self.rng.uniform()));
-                    // Sorted descending so pop() yields arrivals in time order.
-                    self.pending.sort_by(|a, b| b.total_cmp(a));
+                    // Sorted descending so pop() yields arrivals in time order. The times are
+                    // non-negative, where the order of the bits is the order of the numbers.
+                    self.pending.sort_unstable_by_key(|t| std::cmp::Reverse(t.to_bits()));
                     self.next_second += 1;
                 }
                 let t = self.pending.pop()?;
