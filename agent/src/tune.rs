@@ -44,8 +44,8 @@ pub fn episodes_per_seed() -> u64 {
     (1 + 2 + STATIC_QUANTILES.len() + 1 + hpa + predictive + serflow) as u64
 }
 
-/// Calibrates `static-best`, `tuned-hpa`, `predictive-hpa` and `serflow-tuned` on `seeds`; `tick` runs after every
-/// simulated episode.
+/// Calibrates `static-best`, `tuned-hpa`, `predictive-hpa` and `serflow-tuned` on `seeds`; `tick`
+/// runs after every simulated episode.
 pub fn tune(scenario: &Arc<Scenario>, seeds: &[u64], tick: &(dyn Fn() + Sync)) -> Calibration {
     let registry = PolicyRegistry::new(scenario);
     let target = scenario.config.slo.attainment_target;

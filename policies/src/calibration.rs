@@ -1,7 +1,7 @@
 //! Calibrated baselines as a file: what `serflow tune` found for one scenario on training seeds,
-//! so `static-best`, `tuned-hpa`, `predictive-hpa` and `serflow-tuned` run by name with no tuning at run time (and a
-//! controller can load the same file). Each entry is the calibrated rule, or the plain baseline the
-//! search fell back to when no setting of the rule was cheaper at the target.
+//! so `static-best`, `tuned-hpa`, `predictive-hpa` and `serflow-tuned` run by name with no tuning at
+//! run time (and a controller can load the same file). Each entry is the calibrated rule, or the
+//! plain baseline the search fell back to when no setting of the rule was cheaper at the target.
 
 use crate::baselines::{HpaConfig, SerflowConfig, StaticStage};
 use serde::{Deserialize, Serialize};

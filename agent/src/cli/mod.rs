@@ -61,8 +61,8 @@ pub struct ScenarioArgs {
     /// Episode length in simulated seconds (default: the scenario's horizon, or the whole trace).
     #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub duration: Option<f64>,
-    /// The calibration static-best, tuned-hpa, predictive-hpa and serflow-tuned use (written by `serflow tune`;
-    /// default: the one shipped for the scenario, if any).
+    /// The calibration static-best, tuned-hpa, predictive-hpa and serflow-tuned use (written by
+    /// `serflow tune`; default: the one shipped for the scenario, if any).
     #[arg(long, value_name = "FILE")]
     pub calibration: Option<std::path::PathBuf>,
 }
