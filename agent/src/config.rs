@@ -70,6 +70,20 @@ pub struct TrainConfig {
     /// keeps the count (HPA's tolerance, against draining and rebooting on noise).
     #[serde(default)]
     pub vm_scale_in_tolerance: f32,
+    /// With `vm_need_multiples`: control intervals ahead each stage's need is also forecast (Holt's
+    /// linear trend of its rate, never below the measured rate); every lead adds a block of the
+    /// multiples to the VM choices, the first lead's first multiple being where a new actor leans.
+    /// Empty: the measured rate only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vm_need_leads: Vec<f32>,
+    /// Offer each ready VM at most its SLO-feasible capacity, FaaS taking the overflow (how
+    /// `tuned-hpa` routes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vm_offer_slo_capacity: bool,
+    /// Decisions a scale-in waits out: a VM target below the committed count becomes the highest of
+    /// the last this many (HPA's scale-in stabilisation window, in control intervals). 0: none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub vm_scale_in_window: u32,
     /// The VM shares a stage may offer (empty: 0, 0.25, 0.5, 0.75, 1). `[1.0]` offers VMs everything
     /// and leaves FaaS what they cannot take.
     #[serde(default)]
@@ -90,6 +104,10 @@ pub struct TrainConfig {
     pub eval_seed: u64,
     /// Checkpoint every this many iterations (and at the end).
     pub checkpoint_every: u64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl LagrangianConfig {

@@ -13,7 +13,7 @@ use serflow_env::cartpole::CartPole;
 use serflow_env::comparison::mean_cost_and_attainment;
 use serflow_env::metrics::EpisodeReport;
 use serflow_env::registry::PolicyRegistry;
-use serflow_env::{Env, IntervalReport, Scenario, ServingEnv, action_set_for, run_episode};
+use serflow_env::{ActionChoices, Env, IntervalReport, Scenario, ServingEnv, action_set_for, run_episode};
 use serflow_policies::ActionSet;
 use serflow_policies::learned::{Learned, masked_argmax};
 use std::sync::Arc;
@@ -228,8 +228,15 @@ impl ServingTask {
 /// `config.vm_shares` when given.
 pub fn action_set(scenario: &Scenario, config: &TrainConfig) -> Result<ActionSet> {
     // The config's fields are the set's, named without the prefix.
-    action_set_for(scenario, &config.vm_need_multiples, &config.vm_shares, config.vm_scale_in_tolerance)
-        .map_err(|e| Error::new(e.replace("action_set.", "")))
+    let choices = ActionChoices {
+        vm_need_multiples: config.vm_need_multiples.clone(),
+        vm_shares: config.vm_shares.clone(),
+        vm_scale_in_tolerance: config.vm_scale_in_tolerance,
+        vm_need_leads: config.vm_need_leads.clone(),
+        vm_offer_slo_capacity: config.vm_offer_slo_capacity,
+        vm_scale_in_window: config.vm_scale_in_window,
+    };
+    action_set_for(scenario, &choices).map_err(|e| Error::new(e.replace("action_set.", "")))
 }
 
 /// Means over evaluation episodes of the serving environment: what `eval/*` logs.

@@ -192,6 +192,9 @@ fn need_relative_targets_train_export_and_report_per_workload() {
     config.scenario = path.display().to_string();
     config.vm_need_multiples = vec![1.5, 0.0, 1.0];
     config.vm_scale_in_tolerance = 0.1;
+    config.vm_need_leads = vec![10.0, 0.0];
+    config.vm_offer_slo_capacity = true;
+    config.vm_scale_in_window = 6;
     let outcome = plan(config.clone(), "need-relative").train(&options(None)).unwrap();
     let tags: Vec<&str> = outcome.log.points.iter().map(|p| p.tag.as_str()).collect();
     for tag in ["eval/cost", "eval/diurnal/cost", "eval/steps/slo_attainment"] {
@@ -201,9 +204,14 @@ fn need_relative_targets_train_export_and_report_per_workload() {
     let resumed = TrainPlan::resume(&outcome.state.checkpoint_dir).unwrap();
     let Task::Serving(task) = &resumed.task else { panic!("a serving run resumes as one") };
     assert_eq!(task.action_set.vm_need_multiples, config.vm_need_multiples);
-    assert_eq!(task.action_set.nvec(4), vec![4, 5, 4, 5, 4, 5, 4, 5]);
+    assert_eq!(task.action_set.nvec(4), vec![7, 5, 7, 5, 7, 5, 7, 5], "hold + 3 multiples x 2 leads");
     assert!(task.action_set.vm_capacity_rps.iter().all(|&c| c > 10.0), "capacities come from the profile");
     assert_eq!(task.action_set.vm_scale_in_tolerance, 0.1);
+    assert_eq!(
+        (task.action_set.vm_need_leads.as_slice(), task.action_set.vm_scale_in_window),
+        (&[10.0, 0.0][..], 6)
+    );
+    assert_eq!(task.action_set.vm_offer_limit_rps.len(), 4, "offers capped at the profile's SLO capacity");
     let file = serflow_agent::export::policy_file(
         &outcome.state.nets,
         &outcome.state.obs_norm,

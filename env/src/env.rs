@@ -15,7 +15,7 @@ use crate::profile::profile;
 use crate::rng::{SimRng, Stream};
 use crate::scenario::Scenario;
 use crate::sim::{IntervalReport, Simulator};
-use serflow_policies::schema::feature_names;
+use serflow_policies::schema::{DecodeMemory, feature_names};
 use serflow_policies::{Action, ActionSet};
 use std::sync::Arc;
 
@@ -121,25 +121,47 @@ pub struct ServingEnv {
     initial_vms_up_to: Option<u32>,
     sim: Simulator,
     action: Action,
+    /// What decoding the action set remembers within an episode.
+    memory: DecodeMemory,
+}
+
+/// A learner's action set as a training config (or the Python builders) states it, before the
+/// scenario's profile gives needs and offers their units. Each field is the [`ActionSet`]'s of the
+/// same name, but `vm_offer_slo_capacity`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ActionChoices {
+    /// Need multiples (empty: VM-count changes of -2..=2).
+    pub vm_need_multiples: Vec<f32>,
+    /// VM shares (empty: 0, 0.25, 0.5, 0.75, 1).
+    pub vm_shares: Vec<f32>,
+    /// Scale-in tolerance of need-relative targets.
+    pub vm_scale_in_tolerance: f32,
+    /// Forecast leads of the need, in control intervals.
+    pub vm_need_leads: Vec<f32>,
+    /// Offer each ready VM at most its SLO-feasible capacity (the profile's), FaaS taking the rest.
+    pub vm_offer_slo_capacity: bool,
+    /// Decisions a scale-in waits out.
+    pub vm_scale_in_window: u32,
 }
 
 /// The action set a learner picks from on `scenario`: VM changes (`vm_need_multiples` empty) or
 /// need-relative VM targets whose unit of need is each stage's busy-VM throughput from the scenario's
 /// profile; `vm_shares` replaces the default shares when given. `Err` names the bad field.
-pub fn action_set_for(
-    scenario: &Scenario,
-    vm_need_multiples: &[f32],
-    vm_shares: &[f32],
-    vm_scale_in_tolerance: f32,
-) -> Result<ActionSet, String> {
-    let mut set = if vm_need_multiples.is_empty() {
-        ActionSet { vm_scale_in_tolerance, ..ActionSet::default() }
+pub fn action_set_for(scenario: &Scenario, choices: &ActionChoices) -> Result<ActionSet, String> {
+    let stages = profile(scenario).stages;
+    let mut set = if choices.vm_need_multiples.is_empty() {
+        ActionSet { vm_scale_in_tolerance: choices.vm_scale_in_tolerance, ..ActionSet::default() }
     } else {
-        let capacity = profile(scenario).stages.iter().map(|s| s.vm_throughput_rps as f32).collect();
-        ActionSet::need_relative(vm_need_multiples.to_vec(), capacity, vm_scale_in_tolerance)
+        let capacity = stages.iter().map(|s| s.vm_throughput_rps as f32).collect();
+        ActionSet::need_relative(choices.vm_need_multiples.clone(), capacity, choices.vm_scale_in_tolerance)
     };
-    if !vm_shares.is_empty() {
-        set.vm_shares = vm_shares.to_vec();
+    set.vm_need_leads = choices.vm_need_leads.clone();
+    set.vm_scale_in_window = choices.vm_scale_in_window;
+    if choices.vm_offer_slo_capacity {
+        set.vm_offer_limit_rps = stages.iter().map(|s| s.vm_slo_capacity_rps as f32).collect();
+    }
+    if !choices.vm_shares.is_empty() {
+        set.vm_shares = choices.vm_shares.clone();
     }
     set.check(scenario.n_stages()).map(|()| set)
 }
@@ -150,7 +172,9 @@ impl ServingEnv {
         let sim = Simulator::new(scenario.clone(), 0);
         let max_vms = vec![scenario.config.vm.max_per_stage; scenario.n_stages()];
         let action = Action::faas_only(scenario.n_stages());
-        Self { scenario, action_set: ActionSet::default(), max_vms, initial_vms_up_to: None, sim, action }
+        let action_set = ActionSet::default();
+        let memory = DecodeMemory::new(&action_set, scenario.n_stages());
+        Self { scenario, action_set, max_vms, initial_vms_up_to: None, sim, action, memory }
     }
 
     /// Starts every episode from `0..=up_to` ready VMs per stage (uniform, drawn from the episode's
@@ -166,6 +190,7 @@ impl ServingEnv {
     /// `Err` says which field does not fit the scenario.
     pub fn with_action_set(mut self, set: ActionSet) -> Result<Self, String> {
         set.check(self.scenario.n_stages())?;
+        self.memory = DecodeMemory::new(&set, self.scenario.n_stages());
         self.action_set = set;
         Ok(self)
     }
@@ -220,6 +245,7 @@ impl Env for ServingEnv {
     }
 
     fn reset(&mut self, seed: u64) -> (Vec<f32>, IntervalReport) {
+        self.memory.clear();
         self.sim = match self.initial_vms_up_to {
             None => Simulator::new(self.scenario.clone(), seed),
             Some(up_to) => {
@@ -234,7 +260,13 @@ impl Env for ServingEnv {
     }
 
     fn step(&mut self, action: &[usize]) -> Step<IntervalReport> {
-        self.action_set.decode(action, self.sim.observation(), &self.max_vms, &mut self.action);
+        self.action_set.decode(
+            action,
+            self.sim.observation(),
+            &self.max_vms,
+            &mut self.memory,
+            &mut self.action,
+        );
         let info = self.sim.step(&self.action);
         Step {
             obs: self.sim.observation().values().to_vec(),
@@ -284,6 +316,29 @@ mod tests {
         };
         assert_eq!(run(5), run(5));
         assert_ne!(run(5), run(6));
+    }
+
+    #[test]
+    fn a_forecasting_action_set_replays_an_episode_after_reset() {
+        let mut env = small_env();
+        let choices = ActionChoices {
+            vm_need_multiples: vec![8.0],
+            vm_need_leads: vec![6.0],
+            vm_offer_slo_capacity: true,
+            vm_scale_in_window: 3,
+            ..ActionChoices::default()
+        };
+        let set = action_set_for(env.scenario(), &choices).unwrap();
+        assert_eq!(set.vm_offer_limit_rps.len(), 4, "the profile's SLO capacity per stage");
+        env = env.with_action_set(set).unwrap();
+        let mut run = |seed| {
+            env.reset(seed);
+            let n = env.action_space().nvec.len();
+            (0..6).map(|_| env.step(&vec![1; n]).obs).collect::<Vec<_>>()
+        };
+        let first = run(3);
+        run(4);
+        assert_eq!(run(3), first);
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub mod vec_env;
 pub mod vm_pool;
 pub mod workload;
 
-pub use env::{BoxSpace, Env, MultiDiscrete, ServingEnv, Step, action_set_for};
+pub use env::{ActionChoices, BoxSpace, Env, MultiDiscrete, ServingEnv, Step, action_set_for};
 pub use episode::run_episode;
 pub use error::ScenarioError;
 pub use metrics::EpisodeReport;

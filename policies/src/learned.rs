@@ -7,7 +7,8 @@
 use crate::mlp::Mlp;
 use crate::policy::Policy;
 use crate::schema::{
-    Action, ActionSet, Observation, ObservationError, SCHEMA_VERSION, feature_names, observation_len,
+    Action, ActionSet, DecodeMemory, Observation, ObservationError, SCHEMA_VERSION, feature_names,
+    observation_len,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -123,6 +124,8 @@ pub struct Learned {
     logits: Vec<f32>,
     mask: Vec<bool>,
     indices: Vec<usize>,
+    /// What decoding the action set remembers within an episode.
+    memory: DecodeMemory,
 }
 
 impl Learned {
@@ -204,6 +207,7 @@ impl Learned {
             logits: vec![0.0; n_logits],
             mask: vec![true; n_logits],
             indices: vec![0; nvec.len()],
+            memory: DecodeMemory::new(&file.action_set, file.n_stages),
             nvec,
             file,
         })
@@ -246,15 +250,17 @@ impl Policy for Learned {
         obs.check(self.file.n_stages)
     }
 
-    /// Forgets the stacked observations: the next decision sees zeros before its own.
+    /// Forgets the stacked observations and the decoding memory: the next decision sees zeros before its
+    /// own.
     fn reset(&mut self) {
         self.frames.fill(0.0);
+        self.memory.clear();
     }
 
     fn act(&mut self, obs: &Observation, action: &mut Action) {
         self.choose(obs);
         let f = &self.file;
-        f.action_set.decode(&self.indices, obs, &f.max_vms, action);
+        f.action_set.decode(&self.indices, obs, &f.max_vms, &mut self.memory, action);
     }
 }
 
@@ -322,6 +328,34 @@ mod tests {
             targets.push(a.stages[0].vm_target);
         }
         assert_eq!(targets, [1, 2, 1, 2]);
+    }
+
+    #[test]
+    fn reset_forgets_the_decoding_memory_of_a_forecasting_action_set() {
+        let mut file = tiny();
+        file.action_set =
+            ActionSet { vm_need_leads: vec![5.0], ..ActionSet::need_relative(vec![1.0], vec![10.0], 0.0) };
+        file.max_vms = vec![1_000];
+        file.actor = Mlp::zeros(&[observation_len(1), 7]);
+        file.actor.layers[0].biases[1] = 1.0; // the forecast need
+        file.actor.layers[0].biases[6] = 1.0; // share 1.0
+        let mut p = Learned::new(file).unwrap();
+        let episode = |p: &mut Learned| {
+            let mut obs = Observation::zeros(1);
+            obs.set_global(crate::schema::GlobalFeature::CostRate, 1.0);
+            let mut a = Action::faas_only(1);
+            [100.0, 200.0, 300.0]
+                .map(|rate| {
+                    obs.set_stage(0, StageFeature::ArrivalRate, rate);
+                    p.act(&obs, &mut a);
+                    a.stages[0].vm_target
+                })
+                .to_vec()
+        };
+        let first = episode(&mut p);
+        assert!(first[2] > 30, "the ramp is forecast: {first:?}");
+        p.reset();
+        assert_eq!(episode(&mut p), first);
     }
 
     #[test]

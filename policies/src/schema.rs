@@ -22,6 +22,7 @@
 //! | slo_attainment | global | 0..1 | fraction of requests finished in the last interval within the SLO |
 //! | cost_rate | global | $/h | cost accrued over the last interval, as dollars per hour |
 
+use crate::baselines::{Stabiliser, Trend};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -260,6 +261,20 @@ impl Action {
 /// and boots one the next, paying a boot and the FaaS spill while it lasts. Before anything is
 /// measured (the first decision of an episode, when no interval has closed and the cost rate is
 /// still 0) every need-relative choice holds: a rate of 0 there means "unknown", not "idle".
+///
+/// A VM booted now serves only after its boot, so a target on the rate just measured arrives late on
+/// every ramp. With `vm_need_leads` the need is also *forecast*: Holt's linear trend of each stage's
+/// per-interval rate ([`Trend`]), extrapolated that many intervals ahead and never below the measured
+/// rate (what `predictive-hpa` scales on). The choices are then hold, every multiple of the need at
+/// the first lead, every multiple at the second, and so on, so a policy can also learn when a
+/// forecast is worth trusting. With `vm_scale_in_window` a target below the committed count is
+/// raised to the highest target of that many recent decisions (HPA's scale-in stabilisation), so a
+/// forecast that dips for an interval does not drain VMs a ramp needs back. Trends and recent
+/// targets are decoding state, a [`DecodeMemory`] that whoever decodes keeps and clears when an
+/// episode starts.
+///
+/// With `vm_offer_limit_rps` a stage's VMs are offered at most that many requests per second per
+/// ready VM (their SLO-feasible capacity) and FaaS takes the overflow, as `tuned-hpa` routes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ActionSet {
     /// VM-count changes, e.g. `[-2, -1, 0, 1, 2]` (empty when `vm_need_multiples` is used).
@@ -278,6 +293,46 @@ pub struct ActionSet {
     /// With `vm_need_multiples`: a target at least `(1 - this) x` the committed count keeps it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub vm_scale_in_tolerance: f32,
+    /// With `vm_need_multiples`: control intervals ahead the need is forecast, one block of choices
+    /// per lead (0: the measured rate). Empty: the measured rate only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vm_need_leads: Vec<f32>,
+    /// Per stage, the most requests per second each ready VM is offered; FaaS takes the rest.
+    /// Empty: VMs are offered their share of the arrivals, whatever it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vm_offer_limit_rps: Vec<f32>,
+    /// Decisions a scale-in waits out: a target below the committed count becomes the highest of
+    /// the last this many targets. 0 or 1: none.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub vm_scale_in_window: u32,
+}
+
+fn is_zero_u32(x: &u32) -> bool {
+    *x == 0
+}
+
+/// What decoding remembers between an episode's decisions, per stage: the rate trend a need is
+/// forecast from and the recent targets a scale-in waits out (see [`ActionSet`]).
+#[derive(Clone, Debug)]
+pub struct DecodeMemory {
+    trends: Vec<Trend>,
+    stabilisers: Vec<Stabiliser>,
+}
+
+impl DecodeMemory {
+    /// Empty memory for decoding `set` over `n_stages` stages.
+    pub fn new(set: &ActionSet, n_stages: usize) -> Self {
+        Self {
+            trends: vec![Trend::default(); n_stages],
+            stabilisers: vec![Stabiliser::new(set.vm_scale_in_window as usize); n_stages],
+        }
+    }
+
+    /// Forgets every decision: the state of an episode's start.
+    pub fn clear(&mut self) {
+        self.trends.iter_mut().for_each(Trend::clear);
+        self.stabilisers.iter_mut().for_each(Stabiliser::clear);
+    }
 }
 
 fn is_zero(x: &f32) -> bool {
@@ -292,6 +347,9 @@ impl Default for ActionSet {
             vm_need_multiples: Vec::new(),
             vm_capacity_rps: Vec::new(),
             vm_scale_in_tolerance: 0.0,
+            vm_need_leads: Vec::new(),
+            vm_offer_limit_rps: Vec::new(),
+            vm_scale_in_window: 0,
         }
     }
 }
@@ -323,8 +381,23 @@ impl ActionSet {
             (true, true) | (false, false) => {
                 Err("action_set: give exactly one of vm_deltas and vm_need_multiples".into())
             }
-            (false, true) if !self.vm_capacity_rps.is_empty() || self.vm_scale_in_tolerance != 0.0 => {
-                Err("action_set: vm_capacity_rps and vm_scale_in_tolerance go with vm_need_multiples".into())
+            _ if !self.vm_offer_limit_rps.is_empty() && self.vm_offer_limit_rps.len() != n_stages => {
+                Err(format!(
+                    "action_set.vm_offer_limit_rps: has {} entries for {n_stages} stages",
+                    self.vm_offer_limit_rps.len()
+                ))
+            }
+            _ if self.vm_offer_limit_rps.iter().any(|c| !(c.is_finite() && *c > 0.0)) => {
+                Err("action_set.vm_offer_limit_rps: each must be finite and > 0".into())
+            }
+            (false, true)
+                if !self.vm_capacity_rps.is_empty()
+                    || self.vm_scale_in_tolerance != 0.0
+                    || !self.vm_need_leads.is_empty() =>
+            {
+                Err("action_set: vm_capacity_rps, vm_scale_in_tolerance and vm_need_leads go with \
+                     vm_need_multiples"
+                    .into())
             }
             (false, true) => Ok(()),
             (true, false) => {
@@ -343,6 +416,9 @@ impl ActionSet {
                 if !(0.0..1.0).contains(&self.vm_scale_in_tolerance) {
                     return Err("action_set.vm_scale_in_tolerance: must lie in [0, 1)".into());
                 }
+                if self.vm_need_leads.iter().any(|l| !(l.is_finite() && *l >= 0.0)) {
+                    return Err("action_set.vm_need_leads: each must be finite and >= 0".into());
+                }
                 Ok(())
             }
         }
@@ -350,7 +426,11 @@ impl ActionSet {
 
     /// Number of VM choices per stage.
     fn vm_choices(&self) -> usize {
-        if self.is_need_relative() { 1 + self.vm_need_multiples.len() } else { self.vm_deltas.len() }
+        if self.is_need_relative() {
+            1 + self.vm_need_multiples.len() * self.vm_need_leads.len().max(1)
+        } else {
+            self.vm_deltas.len()
+        }
     }
 
     /// Choices per action dimension: `[vm, shares]` repeated for every stage.
@@ -397,28 +477,51 @@ impl ActionSet {
     }
 
     /// Turns chosen indices (two per stage) into an [`Action`], clamping VM counts to `[0, max]`.
-    pub fn decode(&self, indices: &[usize], obs: &Observation, max_vms: &[u32], out: &mut Action) {
+    /// Each call is one decision `memory` (made by [`DecodeMemory::new`] for this set) remembers.
+    pub fn decode(
+        &self,
+        indices: &[usize],
+        obs: &Observation,
+        max_vms: &[u32],
+        memory: &mut DecodeMemory,
+        out: &mut Action,
+    ) {
         out.stages.resize(max_vms.len(), StageAction::FAAS_ONLY);
+        let measured = obs.global(GlobalFeature::CostRate) > 0.0;
+        let forecasting = measured && !self.vm_need_leads.is_empty();
         for (k, &max) in max_vms.iter().enumerate() {
             let vm = indices[2 * k];
             let current = i64::from(obs.committed_vms(k));
-            let measured = obs.global(GlobalFeature::CostRate) > 0.0;
+            let rate = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0));
+            let trend = &mut memory.trends[k];
+            if forecasting {
+                trend.update(rate);
+            }
             let target = if !self.is_need_relative() {
                 current + i64::from(self.vm_deltas[vm])
             } else if vm == 0 || !measured {
                 current
             } else {
-                let need = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0))
-                    / f64::from(self.vm_capacity_rps[k]);
+                let (lead, multiple) = (
+                    (vm - 1) / self.vm_need_multiples.len(),
+                    self.vm_need_multiples[(vm - 1) % self.vm_need_multiples.len()],
+                );
+                let rate = match self.vm_need_leads.get(lead) {
+                    Some(&ahead) if ahead > 0.0 => rate.max(trend.forecast(f64::from(ahead))),
+                    _ => rate,
+                };
+                let need = rate / f64::from(self.vm_capacity_rps[k]);
                 // Saturating: a huge need clamps to `max` below.
-                let wanted = (f64::from(self.vm_need_multiples[vm - 1]) * need).ceil() as i64;
+                let wanted = (f64::from(multiple) * need).ceil() as i64;
                 let tolerated = current as f64 * (1.0 - f64::from(self.vm_scale_in_tolerance));
                 if wanted < current && wanted as f64 >= tolerated { current } else { wanted }
             };
+            let target = target.clamp(0, i64::from(max)) as u32;
+            let ready = obs.stage(k, StageFeature::VmsReady);
             out.stages[k] = StageAction {
-                vm_target: target.clamp(0, i64::from(max)) as u32,
+                vm_target: memory.stabilisers[k].recommend(target, current as u32),
                 vm_share: self.vm_shares[indices[2 * k + 1]],
-                vm_rate_limit: None,
+                vm_rate_limit: self.vm_offer_limit_rps.get(k).map(|limit| ready * limit),
             };
         }
     }
@@ -463,7 +566,7 @@ mod tests {
         assert_eq!(&mask[..5], &[false, true, true, true, false]);
         assert!(mask[5..].iter().all(|&m| m));
         let mut action = Action::faas_only(1);
-        set.decode(&[4, 2], &obs, &[2], &mut action);
+        set.decode(&[4, 2], &obs, &[2], &mut DecodeMemory::new(&set, 2), &mut action);
         assert_eq!(action.stages[0].vm_target, 2);
         assert_eq!(action.stages[0].vm_share, 0.5);
     }
@@ -477,7 +580,7 @@ mod tests {
         let mut obs = Observation::zeros(2);
         obs.set_stage(0, StageFeature::VmsReady, 3.0);
         let mut action = Action::faas_only(2);
-        set.decode(&[2, 4, 1, 4], &obs, &[20, 20], &mut action);
+        set.decode(&[2, 4, 1, 4], &obs, &[20, 20], &mut DecodeMemory::new(&set, 2), &mut action);
         assert_eq!(action.stages[0].vm_target, 3, "nothing measured yet: hold");
         obs.set_global(GlobalFeature::CostRate, 1.0);
         obs.set_stage(0, StageFeature::ArrivalRate, 1_050.0);
@@ -486,10 +589,10 @@ mod tests {
         set.mask(&obs, &[20, 20], &mut mask);
         assert!(mask.iter().all(|&m| m));
         let target = |action: &Action, k: usize| action.stages[k].vm_target;
-        set.decode(&[2, 4, 3, 0], &obs, &[20, 20], &mut action);
+        set.decode(&[2, 4, 3, 0], &obs, &[20, 20], &mut DecodeMemory::new(&set, 2), &mut action);
         assert_eq!((target(&action, 0), target(&action, 1)), (11, 20)); // ceil(10.5); 150 clamped
         assert_eq!(action.stages[1].vm_share, 0.0);
-        set.decode(&[0, 4, 1, 4], &obs, &[20, 20], &mut action);
+        set.decode(&[0, 4, 1, 4], &obs, &[20, 20], &mut DecodeMemory::new(&set, 2), &mut action);
         assert_eq!((target(&action, 0), target(&action, 1)), (3, 0)); // hold; multiple 0
 
         // With a 20 % scale-in tolerance, 12 committed VMs stay for a target of 10 or 11, not 9.
@@ -497,13 +600,75 @@ mod tests {
         obs.set_stage(0, StageFeature::VmsReady, 12.0);
         let mut decoded = |rate: f32, action: &mut Action| {
             obs.set_stage(0, StageFeature::ArrivalRate, rate);
-            tolerant.decode(&[2, 4, 2, 4], &obs, &[20, 20], action);
+            tolerant.decode(&[2, 4, 2, 4], &obs, &[20, 20], &mut DecodeMemory::new(&tolerant, 2), action);
             action.stages[0].vm_target
         };
         assert_eq!(decoded(1_050.0, &mut action), 12);
         assert_eq!(decoded(950.0, &mut action), 12);
         assert_eq!(decoded(850.0, &mut action), 9);
         assert_eq!(decoded(1_250.0, &mut action), 13);
+    }
+
+    #[test]
+    fn need_leads_target_a_forecast_that_never_undercuts_the_measured_rate() {
+        // One stage, 10 req/s per busy VM; choice 1: the need forecast 10 intervals ahead, choice 2:
+        // the need measured; VMs offered at most 8 req/s each.
+        let set = ActionSet {
+            vm_need_leads: vec![10.0, 0.0],
+            vm_offer_limit_rps: vec![8.0],
+            ..ActionSet::need_relative(vec![1.0], vec![10.0], 0.0)
+        };
+        set.check(1).unwrap();
+        assert_eq!(set.nvec(1), vec![3, 5]);
+        let decide = |obs: &mut Observation, rate: f32, choice: usize, memory: &mut DecodeMemory| {
+            let mut action = Action::faas_only(1);
+            obs.set_stage(0, StageFeature::ArrivalRate, rate);
+            set.decode(&[choice, 4], obs, &[100], memory, &mut action);
+            action.stages[0]
+        };
+        let mut trends = DecodeMemory::new(&set, 1);
+        let mut obs = Observation::zeros(1);
+        obs.set_stage(0, StageFeature::VmsReady, 4.0);
+        assert_eq!(decide(&mut obs, 500.0, 1, &mut trends).vm_target, 4, "nothing measured: hold");
+        assert_eq!(trends.trends[0], Trend::default(), "an unmeasured rate is not a sample");
+        obs.set_global(GlobalFeature::CostRate, 1.0);
+        // A ramp of 20 req/s per interval: the forecast leads the measured need by 200 req/s.
+        let mut last = (StageAction::FAAS_ONLY, StageAction::FAAS_ONLY);
+        for i in 0..30 {
+            let rate = 105.0 + 20.0 * i as f32;
+            let measured = decide(&mut obs, rate, 2, &mut trends.clone());
+            last = (decide(&mut obs, rate, 1, &mut trends), measured);
+        }
+        assert_eq!((last.0.vm_target, last.1.vm_target), (89, 69)); // ceil(88.5), ceil(68.5)
+        assert_eq!(last.0.vm_rate_limit, Some(32.0), "4 ready VMs x 8 req/s");
+        // The load falls: the forecast points down, the measured rate is the floor.
+        for _ in 0..5 {
+            decide(&mut obs, 100.0, 1, &mut trends);
+        }
+        assert_eq!(decide(&mut obs, 100.0, 1, &mut trends).vm_target, 10);
+    }
+
+    #[test]
+    fn a_scale_in_window_keeps_the_highest_recent_target() {
+        let set = ActionSet { vm_scale_in_window: 3, ..ActionSet::need_relative(vec![1.0], vec![10.0], 0.0) };
+        let mut memory = DecodeMemory::new(&set, 1);
+        let mut obs = Observation::zeros(1);
+        obs.set_global(GlobalFeature::CostRate, 1.0);
+        let mut targets = vec![];
+        for (rate, ready) in [(200.0, 5.0), (50.0, 20.0), (50.0, 20.0), (50.0, 20.0), (300.0, 5.0)] {
+            obs.set_stage(0, StageFeature::ArrivalRate, rate);
+            obs.set_stage(0, StageFeature::VmsReady, ready);
+            let mut action = Action::faas_only(1);
+            set.decode(&[1, 4], &obs, &[100], &mut memory, &mut action);
+            targets.push(action.stages[0].vm_target);
+        }
+        assert_eq!(targets, [20, 20, 20, 5, 30], "scale in after 3 decisions, out at once");
+        memory.clear();
+        let mut action = Action::faas_only(1);
+        obs.set_stage(0, StageFeature::ArrivalRate, 50.0);
+        obs.set_stage(0, StageFeature::VmsReady, 20.0);
+        set.decode(&[1, 4], &obs, &[100], &mut memory, &mut action);
+        assert_eq!(action.stages[0].vm_target, 5, "a cleared memory has no recent targets");
     }
 
     #[test]

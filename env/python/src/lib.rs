@@ -12,7 +12,7 @@ use serflow_env::comparison::{compare as compare_policies, stage_arrivals};
 use serflow_env::registry::{PolicyRegistry, learned_policy_file, load_learned, shipped_learned};
 use serflow_env::seeds::{parse_first_seed, seed_range};
 use serflow_env::{
-    BoxSpace, Env as _, IntervalReport, MultiDiscrete, Scenario, ScenarioOptions, ServingEnv,
+    ActionChoices, BoxSpace, Env as _, IntervalReport, MultiDiscrete, Scenario, ScenarioOptions, ServingEnv,
     VecEnv as RustVecEnv, action_set_for, run_episode,
 };
 use serflow_policies::mlp::{Dense, Mlp};
@@ -67,12 +67,22 @@ struct ActionArgs {
     vm_need_multiples: Vec<f32>,
     vm_shares: Vec<f32>,
     vm_scale_in_tolerance: f32,
+    vm_need_leads: Vec<f32>,
+    vm_offer_slo_capacity: bool,
+    vm_scale_in_window: u32,
 }
 
 impl ActionArgs {
     fn action_set(&self, scenario: &Scenario) -> PyResult<ActionSet> {
-        action_set_for(scenario, &self.vm_need_multiples, &self.vm_shares, self.vm_scale_in_tolerance)
-            .map_err(|e| value_error(e.replace("action_set.", "")))
+        let choices = ActionChoices {
+            vm_need_multiples: self.vm_need_multiples.clone(),
+            vm_shares: self.vm_shares.clone(),
+            vm_scale_in_tolerance: self.vm_scale_in_tolerance,
+            vm_need_leads: self.vm_need_leads.clone(),
+            vm_offer_slo_capacity: self.vm_offer_slo_capacity,
+            vm_scale_in_window: self.vm_scale_in_window,
+        };
+        action_set_for(scenario, &choices).map_err(|e| value_error(e.replace("action_set.", "")))
     }
 }
 

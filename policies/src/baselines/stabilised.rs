@@ -13,7 +13,8 @@ pub struct Stabiliser {
 impl Stabiliser {
     /// Keeps `window` recommendations (at least 1).
     pub fn new(window: usize) -> Self {
-        Self { window: window.max(1), recent: VecDeque::new() }
+        let window = window.max(1);
+        Self { window, recent: VecDeque::with_capacity(window) }
     }
 
     /// Records `desired`; returns `desired` if it is at least `current`, else the window's maximum.

@@ -94,11 +94,21 @@ def _scenario_kwargs(
     }
 
 
-def _actions(vm_need_multiples: Iterable[float], vm_shares: Iterable[float], vm_scale_in_tolerance: float) -> dict:
+def _actions(
+    vm_need_multiples: Iterable[float],
+    vm_shares: Iterable[float],
+    vm_scale_in_tolerance: float,
+    vm_need_leads: Iterable[float],
+    vm_offer_slo_capacity: bool,
+    vm_scale_in_window: int,
+) -> dict:
     return {
         "vm_need_multiples": [float(x) for x in vm_need_multiples],
         "vm_shares": [float(x) for x in vm_shares],
         "vm_scale_in_tolerance": float(vm_scale_in_tolerance),
+        "vm_need_leads": [float(x) for x in vm_need_leads],
+        "vm_offer_slo_capacity": bool(vm_offer_slo_capacity),
+        "vm_scale_in_window": int(vm_scale_in_window),
     }
 
 
@@ -112,8 +122,11 @@ class EnvOptions:
         trace_scale: multiplies the trace's rate (default: rescaled to the scenario's nominal mean).
         time_scale: stretches trace time.
         duration: episode length in simulated seconds (default: the scenario's horizon, or the trace).
-        vm_need_multiples, vm_shares, vm_scale_in_tolerance: the action set, as in a training config
-            (need-relative VM targets when ``vm_need_multiples`` is given, else VM changes -2..+2).
+        vm_need_multiples, vm_shares, vm_scale_in_tolerance, vm_need_leads, vm_offer_slo_capacity,
+            vm_scale_in_window: the action set, as in a training config (need-relative VM targets when
+            ``vm_need_multiples`` is given, else VM changes -2..+2; ``vm_need_leads`` also forecasts the
+            need that many control intervals ahead; ``vm_offer_slo_capacity`` sends VMs no more than
+            they serve within the SLO; ``vm_scale_in_window`` decisions pass before a scale-in).
         random_initial_vms: start each episode from 0..=N ready VMs per stage instead of the scenario's.
         render_mode: always None (serflow environments do not render).
     """
@@ -126,6 +139,9 @@ class EnvOptions:
     vm_need_multiples: Sequence[float] = ()
     vm_shares: Sequence[float] = ()
     vm_scale_in_tolerance: float = 0.0
+    vm_need_leads: Sequence[float] = ()
+    vm_offer_slo_capacity: bool = False
+    vm_scale_in_window: int = 0
     random_initial_vms: Optional[int] = None
     render_mode: Optional[str] = None
 
@@ -135,7 +151,14 @@ class EnvOptions:
             raise ValueError(f"render_mode: serflow environments do not render, got {self.render_mode!r}")
         return (
             _scenario_kwargs(self.scenario, self.trace, self.trace_scale, self.time_scale, self.duration),
-            _actions(self.vm_need_multiples, self.vm_shares, self.vm_scale_in_tolerance),
+            _actions(
+                self.vm_need_multiples,
+                self.vm_shares,
+                self.vm_scale_in_tolerance,
+                self.vm_need_leads,
+                self.vm_offer_slo_capacity,
+                self.vm_scale_in_window,
+            ),
             self.random_initial_vms,
         )
 
@@ -346,6 +369,9 @@ def export_policy(
     vm_need_multiples: Iterable[float] = (),
     vm_shares: Iterable[float] = (),
     vm_scale_in_tolerance: float = 0.0,
+    vm_need_leads: Iterable[float] = (),
+    vm_offer_slo_capacity: bool = False,
+    vm_scale_in_window: int = 0,
     frame_stack: int = 1,
     notes: str = "",
 ) -> None:
@@ -374,7 +400,14 @@ def export_policy(
         [float(x) for x in obs_std],
         float(obs_clip),
         os.fspath(scenario),
-        _actions(vm_need_multiples, vm_shares, vm_scale_in_tolerance),
+        _actions(
+            vm_need_multiples,
+            vm_shares,
+            vm_scale_in_tolerance,
+            vm_need_leads,
+            vm_offer_slo_capacity,
+            vm_scale_in_window,
+        ),
         int(frame_stack),
         notes,
     )
