@@ -311,6 +311,11 @@ mod tests {
         }
         assert_eq!(shipped_for("my-scenario").path, SHIPPED[0].path, "others fall back to the first");
         let production = Learned::parse(shipped_for("production").text, "production").unwrap();
-        assert!(production.file().action_set.is_need_relative(), "the production policy sets VM targets");
+        let actions = &production.file().action_set;
+        assert!(actions.is_need_relative(), "the production policy sets VM targets");
+        assert!(
+            actions.vm_need_leads.contains(&0.0) && actions.vm_need_leads.len() == 2,
+            "on a forecast need or the measured one"
+        );
     }
 }
