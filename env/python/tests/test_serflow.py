@@ -66,6 +66,28 @@ def test_shipped_policy_acts_as_the_rust_runtime():
         assert env.episode_report("learned") == serflow.simulate("learned", seed=7)
 
 
+def test_shipped_production_policy_steps_in_its_training_action_set():
+    """The production policy decides on a forecast need: stepped from Python in an environment built
+    with its training config's action set, it gives the Rust runtime's episode."""
+    actions = dict(
+        vm_need_multiples=[1.11, 1.0, 1.25, 1.4, 1.7],
+        vm_need_leads=[10.2, 0.0],
+        vm_scale_in_window=6,
+        vm_shares=[1.0],
+        vm_scale_in_tolerance=0.1,
+    )
+    env = serflow.ServingEnv(scenario="production", duration=900, **actions)
+    assert env.action_space == gym.spaces.MultiDiscrete([11, 1] * 4), "hold + 5 multiples x 2 leads"
+    policy = serflow.Policy.load("learned", scenario="production")
+    obs, _ = env.reset(seed=2_000_000)
+    policy.reset()
+    truncated = False
+    while not truncated:
+        obs, _, _, truncated, _ = env.step(policy.choose(obs))
+    expected = serflow.simulate("learned", scenario="production", seed=2_000_000, duration=900)
+    assert env.episode_report("learned") == expected
+
+
 def test_act_decodes_the_chosen_choices():
     policy = serflow.Policy.load("learned")
     env = serflow.ServingEnv(duration=300)
@@ -210,6 +232,8 @@ def test_exported_actor_runs_in_the_rust_runtime(tmp_path, frame_stack):
         (lambda: serflow.ServingEnv(duration=-5), r"horizon_s \(set by duration\)"),
         (lambda: serflow.ServingEnv(trace_scale=2.0), "trace_scale/time_scale"),
         (lambda: serflow.ServingEnv(vm_shares=[1.5]), "vm_shares"),
+        (lambda: serflow.ServingEnv(vm_need_leads=[5.0]), "vm_need_leads"),
+        (lambda: serflow.ServingEnv(vm_need_multiples=[1.0], vm_need_leads=[-1.0]), "vm_need_leads"),
         (lambda: serflow.VectorEnv(0), "num_envs"),
         (lambda: serflow.Policy.load("nope"), "unknown policy"),
         (lambda: serflow.Policy.load("/no/such/policy.ron"), "/no/such/policy.ron"),
