@@ -82,7 +82,7 @@ pub struct TrainConfig {
     pub vm_offer_slo_capacity: bool,
     /// Decisions a scale-in waits out: a VM target below the committed count becomes the highest of
     /// the last this many (HPA's scale-in stabilisation window, in control intervals). 0: none.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "serflow_policies::schema::is_zero_u32")]
     pub vm_scale_in_window: u32,
     /// The VM shares a stage may offer (empty: 0, 0.25, 0.5, 0.75, 1). `[1.0]` offers VMs everything
     /// and leaves FaaS what they cannot take.
@@ -104,10 +104,6 @@ pub struct TrainConfig {
     pub eval_seed: u64,
     /// Checkpoint every this many iterations (and at the end).
     pub checkpoint_every: u64,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 impl LagrangianConfig {

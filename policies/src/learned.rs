@@ -250,8 +250,8 @@ impl Policy for Learned {
         obs.check(self.file.n_stages)
     }
 
-    /// Forgets the stacked observations and the decoding memory: the next decision sees zeros before its
-    /// own.
+    /// Forgets the stacked observations and the decoding memory: the next decision sees zeros
+    /// before its own.
     fn reset(&mut self) {
         self.frames.fill(0.0);
         self.memory.clear();

@@ -307,7 +307,8 @@ pub struct ActionSet {
     pub vm_scale_in_window: u32,
 }
 
-fn is_zero_u32(x: &u32) -> bool {
+/// True for a count of 0, which files leave out (for `skip_serializing_if`).
+pub fn is_zero_u32(x: &u32) -> bool {
     *x == 0
 }
 
@@ -502,10 +503,8 @@ impl ActionSet {
             } else if vm == 0 || !measured {
                 current
             } else {
-                let (lead, multiple) = (
-                    (vm - 1) / self.vm_need_multiples.len(),
-                    self.vm_need_multiples[(vm - 1) % self.vm_need_multiples.len()],
-                );
+                let per_lead = self.vm_need_multiples.len();
+                let (lead, multiple) = ((vm - 1) / per_lead, self.vm_need_multiples[(vm - 1) % per_lead]);
                 let rate = match self.vm_need_leads.get(lead) {
                     Some(&ahead) if ahead > 0.0 => rate.max(trend.forecast(f64::from(ahead))),
                     _ => rate,
