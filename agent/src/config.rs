@@ -119,6 +119,12 @@ impl LagrangianConfig {
 pub const SERFLOW_CONFIG: &str = include_str!("../configs/serflow.ron");
 /// The embedded default configuration for CartPole (`agent/configs/cartpole.ron`).
 pub const CARTPOLE_CONFIG: &str = include_str!("../configs/cartpole.ron");
+/// The embedded configuration of the `production` policy (`agent/configs/production.ron`).
+pub const PRODUCTION_CONFIG: &str = include_str!("../configs/production.ron");
+
+/// The built-in scenarios with a shipped learned policy, in the order the main job (`serflow train`
+/// with no config, environment or scenario) trains them, each on its embedded configuration.
+pub const MAIN_JOB_SCENARIOS: [&str; 2] = ["default", "production"];
 
 impl TrainConfig {
     /// The embedded default for `env`.
@@ -128,6 +134,15 @@ impl TrainConfig {
             EnvKind::Cartpole => CARTPOLE_CONFIG,
         };
         ron::from_str(text).expect("embedded configs parse (tested)")
+    }
+
+    /// The embedded configuration for serving `scenario`: the shipped production policy's for
+    /// `production`, otherwise the default's with the scenario replaced.
+    pub fn embedded_for_scenario(scenario: &str) -> Self {
+        if scenario == "production" {
+            return ron::from_str(PRODUCTION_CONFIG).expect("embedded configs parse (tested)");
+        }
+        Self { scenario: scenario.to_string(), ..Self::default_for(EnvKind::Serflow) }
     }
 
     /// Reads a config file.
@@ -206,10 +221,19 @@ mod tests {
     }
 
     #[test]
-    fn the_production_config_parses_and_validates() {
-        let config: TrainConfig = ron::from_str(include_str!("../configs/production.ron")).unwrap();
-        config.validate().unwrap();
-        assert_eq!(config.scenario, "production");
+    fn every_scenario_of_the_main_job_has_its_own_embedded_config() {
+        for scenario in MAIN_JOB_SCENARIOS {
+            let config = TrainConfig::embedded_for_scenario(scenario);
+            config.validate().unwrap();
+            assert_eq!(config.scenario, scenario);
+        }
+        assert_eq!(TrainConfig::embedded_for_scenario("default"), TrainConfig::default_for(EnvKind::Serflow));
+        assert_eq!(TrainConfig::embedded_for_scenario("production").ppo.total_timesteps, 120_960);
+        let own = TrainConfig::embedded_for_scenario("mine.ron");
+        assert_eq!(
+            own,
+            TrainConfig { scenario: "mine.ron".into(), ..TrainConfig::default_for(EnvKind::Serflow) }
+        );
     }
 
     #[test]

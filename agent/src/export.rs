@@ -23,3 +23,31 @@ pub fn policy_file(
     let frame_stack = frames_read(nets, norm);
     learned_policy_file(scenario, nets.actor.clone(), normaliser, action_set.clone(), frame_stack, notes)
 }
+
+/// Whether `file` is the policy whose file text is `shipped`: equal in everything but the free-form
+/// notes, which name the run and where it was exported from. False when `shipped` does not parse.
+pub fn is_same_policy(file: &LearnedPolicyFile, shipped: &str) -> bool {
+    ron::from_str::<LearnedPolicyFile>(shipped)
+        .is_ok_and(|other| LearnedPolicyFile { notes: file.notes.clone(), ..other } == *file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serflow_env::registry::SHIPPED;
+
+    #[test]
+    fn a_policy_is_the_shipped_one_whatever_its_notes_and_not_after_any_other_change() {
+        for shipped in SHIPPED {
+            let mut file: LearnedPolicyFile = ron::from_str(shipped.text).unwrap();
+            assert!(is_same_policy(&file, shipped.text), "{}", shipped.path);
+            file.notes = "run elsewhere".into();
+            assert!(is_same_policy(&file, shipped.text), "{}", shipped.path);
+            file.obs_mean[0] = f32::from_bits(file.obs_mean[0].to_bits() ^ 1);
+            assert!(!is_same_policy(&file, shipped.text), "one bit of the normaliser: {}", shipped.path);
+        }
+        let file: LearnedPolicyFile = ron::from_str(SHIPPED[0].text).unwrap();
+        assert!(!is_same_policy(&file, SHIPPED[1].text));
+        assert!(!is_same_policy(&file, "not a policy"));
+    }
+}

@@ -332,3 +332,33 @@ fn the_command_line_trains_and_exports_a_stacked_policy() {
     assert!(std::fs::read_to_string(&policy).unwrap().contains("frame_stack: 2"));
     ok(&["simulate", "--scenario", &scenario, "--policy", &policy]);
 }
+
+#[test]
+fn the_main_job_trains_each_shipped_scenario_on_its_own_config_and_exports_what_finished() {
+    let dir = run_dir("main-job");
+    let logdir = dir.display().to_string();
+    // 2,880 steps are one batch of `default` (it finishes) and three of `production` (paused after one).
+    let out = common::serflow(&["train", "--steps", "2880", "--stop-after", "1", "--logdir", &logdir]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    runs.sort();
+    let names: Vec<String> =
+        runs.iter().map(|r| r.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(runs.len(), 2, "{names:?}");
+    assert!(
+        names[0].starts_with("serflow__default__1__") && names[1].starts_with("serflow__production__1__")
+    );
+    let config = |run: &PathBuf| std::fs::read_to_string(run.join("config.ron")).unwrap();
+    assert!(
+        config(&runs[0]).contains("scenario: \"default\"") && !config(&runs[0]).contains("vm_need_leads")
+    );
+    assert!(config(&runs[1]).contains("vm_need_leads"), "production trains on its own embedded config");
+    serflow_policies::Learned::load(runs[0].join("policy.ron")).expect("a finished run exports its policy");
+    assert!(!runs[1].join("policy.ron").exists(), "a paused run exports nothing");
+    assert!(runs[1].join("checkpoints").join(checkpoint::LATEST).exists());
+    assert!(common::stderr(&out).contains("continue with: serflow train --resume"));
+
+    let out = common::serflow(&["train", "--run-name", "one", "--logdir", &logdir]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("--run-name names one run"), "{}", common::stderr(&out));
+}

@@ -6,7 +6,8 @@ use clap::Args;
 use serflow_agent::checkpoint::{self, BEST, LATEST};
 use serflow_agent::export::policy_file;
 use serflow_agent::train::TrainState;
-use std::path::PathBuf;
+use serflow_policies::LearnedPolicyFile;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `serflow export`.
 #[derive(Args, Debug)]
@@ -20,12 +21,19 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
-    let path = if args.checkpoint.is_dir() && args.checkpoint.join(BEST).exists() {
-        args.checkpoint.join(BEST)
-    } else if args.checkpoint.is_dir() {
-        args.checkpoint.join(LATEST)
+    export_checkpoint(&args.checkpoint, &args.out)?;
+    Ok(())
+}
+
+/// Writes the policy of `checkpoint` (a directory: its best.ron, else latest.ron; or a file) to
+/// `out`, says so on stderr, and returns it.
+pub fn export_checkpoint(checkpoint: &Path, out: &Path) -> Result<LearnedPolicyFile> {
+    let path = if checkpoint.is_dir() && checkpoint.join(BEST).exists() {
+        checkpoint.join(BEST)
+    } else if checkpoint.is_dir() {
+        checkpoint.join(LATEST)
     } else {
-        args.checkpoint.clone()
+        checkpoint.to_path_buf()
     };
     let state: TrainState = checkpoint::load(&path)?;
     let Some(resolved) = &state.scenario else {
@@ -42,7 +50,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
     );
     let action_set = serflow_agent::task::action_set(&scenario, &state.config)?;
     let file = policy_file(&state.nets, &state.obs_norm, &scenario, &action_set, notes);
-    file.save(&args.out).map_err(anyhow::Error::msg)?;
-    eprintln!("wrote {} ({} stages, from {})", args.out.display(), file.n_stages, path.display());
-    Ok(())
+    file.save(out).map_err(anyhow::Error::msg)?;
+    eprintln!("wrote {} ({} stages, from {})", out.display(), file.n_stages, path.display());
+    Ok(file)
 }

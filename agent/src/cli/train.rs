@@ -1,15 +1,19 @@
 //! `serflow train`: PPO on the serving environment (or CartPole), TensorBoard curves under
 //! `runs/<run-name>/`, checkpoints that resume exactly.
 
+use super::export::export_checkpoint;
 use super::progress_bar;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use serflow_agent::config::{EnvKind, TrainConfig};
+use serflow_agent::config::{EnvKind, MAIN_JOB_SCENARIOS, TrainConfig};
+use serflow_agent::export::is_same_policy;
 use serflow_agent::files::write_atomic;
 use serflow_agent::networks::Backend;
 use serflow_agent::plan::TrainPlan;
 use serflow_agent::train::{Stop, TrainObserver, TrainOptions};
+use serflow_env::registry::SHIPPED;
+use serflow_env::scenario::missing_traces;
 use serflow_policies::learned::MAX_FRAME_STACK;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Arguments of `serflow train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// A training config (RON); without it the embedded default for --env is used.
+    /// A training config (RON); without it the embedded one for the scenario (or --env) is used.
+    /// With none of --config, --env, --scenario, --trace and --resume: the main job, which trains
+    /// `default` and then `production` (when its traces are found) on their embedded configs.
     #[arg(long, value_name = "FILE.ron", conflicts_with = "resume")]
     config: Option<String>,
     /// Environment to train on.
@@ -63,16 +69,31 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn config(&self) -> Result<TrainConfig> {
-        let mut config = match &self.config {
-            Some(path) => TrainConfig::load(path)?,
-            None => TrainConfig::default_for(self.env.unwrap_or(EnvKind::Serflow)),
+    /// `serflow train` naming no config, environment, scenario, trace or run to resume: the main
+    /// job, one run per scenario of [`MAIN_JOB_SCENARIOS`].
+    fn is_main_job(&self) -> bool {
+        self.config.is_none()
+            && self.env.is_none()
+            && self.scenario.is_none()
+            && self.trace.is_empty()
+            && self.resume.is_none()
+    }
+
+    /// The run's config: the file, else the embedded one for `scenario` (the main job's) or the
+    /// flags' scenario or environment, with the flags applied.
+    fn config(&self, scenario: Option<&str>) -> Result<TrainConfig> {
+        let scenario = scenario.or(self.scenario.as_deref());
+        let mut config = match (&self.config, self.env, scenario) {
+            (Some(path), _, _) => TrainConfig::load(path)?,
+            (None, Some(EnvKind::Cartpole), _) => TrainConfig::default_for(EnvKind::Cartpole),
+            (None, _, Some(name)) => TrainConfig::embedded_for_scenario(name),
+            (None, _, None) => TrainConfig::default_for(EnvKind::Serflow),
         };
         if let Some(env) = self.env {
             config.env = env;
         }
-        if let Some(s) = &self.scenario {
-            config.scenario = s.clone();
+        if let Some(s) = scenario {
+            config.scenario = s.to_string();
         }
         if !self.trace.is_empty() {
             config.traces = self.trace.clone();
@@ -91,10 +112,38 @@ impl TrainArgs {
         }
         let source = match &self.config {
             Some(path) => path.clone(),
-            None => format!("the embedded {:?} config", config.env).to_lowercase(),
+            None if config.env == EnvKind::Cartpole => "the embedded cartpole config".into(),
+            None => format!("the embedded config for scenario {}", config.scenario),
         };
         config.validate().with_context(|| source)?;
         Ok(config)
+    }
+
+    /// A fresh run of `config`: its directory, the effective config file, the plan.
+    fn start(&self, config: TrainConfig) -> Result<TrainPlan> {
+        let run_name = self.run_name.clone().unwrap_or_else(|| default_run_name(&config));
+        // Absolute, so a resume from another directory writes to the same place.
+        let log_dir = std::path::absolute(self.logdir.join(&run_name))?;
+        let checkpoint_dir = match &self.checkpoint_dir {
+            Some(dir) => std::path::absolute(dir)?,
+            None => log_dir.join("checkpoints"),
+        };
+        let header = format!(
+            "// serflow train: run {run_name}, seed {}, git {}\n",
+            config.seed,
+            git_revision().unwrap_or_else(|| "unknown".into())
+        );
+        let text = ron::ser::to_string_pretty(&config, ron::ser::PrettyConfig::default())?;
+        // Everything is checked (scenario, trace, credit) before the run directory appears.
+        let plan = TrainPlan::start(config, run_name, log_dir.clone(), checkpoint_dir.clone())?;
+        write_atomic(&log_dir.join("config.ron"), &(header + &text))?;
+        eprintln!(
+            "run {}: logs in {}, checkpoints in {}",
+            plan.state.run_name,
+            log_dir.display(),
+            checkpoint_dir.display()
+        );
+        Ok(plan)
     }
 }
 
@@ -105,40 +154,66 @@ fn names<T: Copy + Send + Sync + 'static>(names: [(&'static str, T); 2]) -> impl
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let plan = match &args.resume {
-        Some(dir) => TrainPlan::resume(dir)?,
-        None => {
-            let config = args.config()?;
-            let run_name = args.run_name.clone().unwrap_or_else(|| default_run_name(&config));
-            // Absolute, so a resume from another directory writes to the same place.
-            let log_dir = std::path::absolute(args.logdir.join(&run_name))?;
-            let checkpoint_dir = match &args.checkpoint_dir {
-                Some(dir) => std::path::absolute(dir)?,
-                None => log_dir.join("checkpoints"),
-            };
-            let header = format!(
-                "// serflow train: run {run_name}, seed {}, git {}\n",
-                config.seed,
-                git_revision().unwrap_or_else(|| "unknown".into())
-            );
-            let text = ron::ser::to_string_pretty(&config, ron::ser::PrettyConfig::default())?;
-            // Everything is checked (scenario, trace, credit) before the run directory appears.
-            let plan = TrainPlan::start(config, run_name, log_dir.clone(), checkpoint_dir.clone())?;
-            write_atomic(&log_dir.join("config.ron"), &(header + &text))?;
-            eprintln!(
-                "run {}: logs in {}, checkpoints in {}",
-                plan.state.run_name,
-                log_dir.display(),
-                checkpoint_dir.display()
-            );
-            plan
-        }
-    };
     let interrupt = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(interrupt.clone());
+    if args.is_main_job() {
+        return main_job(&args, &interrupt);
+    }
+    let plan = match &args.resume {
+        Some(dir) => TrainPlan::resume(dir)?,
+        None => args.start(args.config(None)?)?,
+    };
+    train(plan, &args, &interrupt)?;
+    Ok(())
+}
+
+/// The main job: a run per scenario of [`MAIN_JOB_SCENARIOS`] on its embedded config, one after
+/// the other. A scenario whose traces are not found (serflow cannot ship LIBRA's) is skipped with
+/// a line saying where to put them; every config is checked before the first run starts.
+fn main_job(args: &TrainArgs, interrupt: &Arc<AtomicBool>) -> Result<()> {
+    for (flag, given) in
+        [("--run-name", args.run_name.is_some()), ("--checkpoint-dir", args.checkpoint_dir.is_some())]
+    {
+        if given {
+            bail!(
+                "{flag} names one run, and `serflow train` alone trains one per scenario ({}): add --scenario NAME",
+                MAIN_JOB_SCENARIOS.join(", ")
+            );
+        }
+    }
+    let mut configs = Vec::new();
+    for scenario in MAIN_JOB_SCENARIOS {
+        let missing = missing_traces(scenario)?;
+        if missing.is_empty() {
+            configs.push(args.config(Some(scenario))?);
+        } else {
+            eprintln!(
+                "skipping scenario {scenario}: its workload replays {}, not found in $SERFLOW_TRACES, traces/ \
+                 or ../shared/traces/ (where to get them: traces/README.md)",
+                missing.join(", ")
+            );
+        }
+    }
+    for config in configs {
+        if train(args.start(config)?, args, interrupt)? == Stop::Interrupted {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Trains `plan` until its end, a pause or Ctrl-C, with a progress bar. A finished serving run
+/// exports its best checkpoint's policy to `<run>/policy.ron` and, when trained on the embedded
+/// config of a scenario serflow ships a policy for, says whether it reproduced that policy.
+fn train(plan: TrainPlan, args: &TrainArgs, interrupt: &Arc<AtomicBool>) -> Result<Stop> {
     let bar =
         TrainBar(progress_bar("train [{bar:30}] {human_pos}/{human_len} steps ({per_sec}, eta {eta}) {msg}"));
-    let options = TrainOptions { stop_after: args.stop_after, interrupt, observer: &bar, tensorboard: true };
+    let options = TrainOptions {
+        stop_after: args.stop_after,
+        interrupt: interrupt.clone(),
+        observer: &bar,
+        tensorboard: true,
+    };
     let outcome = plan.train(&options)?;
     let s = &outcome.state;
     let dir = s.checkpoint_dir.display();
@@ -155,7 +230,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
     for p in &evals[evals.len().saturating_sub(12)..] {
         eprintln!("  {:<32} {:>12.5}  (step {})", p.tag, p.value, p.step);
     }
-    Ok(())
+    if outcome.stop == Stop::Finished && s.config.env == EnvKind::Serflow {
+        let file = export_checkpoint(&s.checkpoint_dir, &s.log_dir.join("policy.ron"))?;
+        let shipped = SHIPPED.iter().find(|f| f.scenario == s.config.scenario);
+        if let Some(shipped) =
+            shipped.filter(|_| s.config == TrainConfig::embedded_for_scenario(&s.config.scenario))
+        {
+            if is_same_policy(&file, shipped.text) {
+                eprintln!("the shipped {} reproduced bit for bit (only its notes differ)", shipped.path);
+            } else {
+                eprintln!(
+                    "this policy differs from the shipped {} (another machine, toolchain or code revision)",
+                    shipped.path
+                );
+            }
+        }
+    }
+    Ok(outcome.stop)
 }
 
 /// The training progress bar, with a line per evaluation.

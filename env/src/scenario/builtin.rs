@@ -26,13 +26,26 @@ pub fn trace_dirs() -> Vec<PathBuf> {
     from_env.into_iter().chain([workspace.join("traces"), workspace.join("../shared/traces")]).collect()
 }
 
-/// The directory a built-in's traces resolve against: the first of [`trace_dirs`] holding all of
-/// them (the first of them when none does, so the error names where it was looked for first).
-fn builtin_trace_dir(config: &ScenarioConfig) -> PathBuf {
-    let dirs = trace_dirs();
+/// The directory a built-in's traces resolve against: the first of `dirs` holding all of them (the
+/// first of them when none does, so the error names where it was looked for first).
+fn builtin_trace_dir(config: &ScenarioConfig, dirs: &[PathBuf]) -> PathBuf {
     let paths = config.workload.trace_paths();
     let found = dirs.iter().find(|d| !paths.is_empty() && paths.iter().all(|p| d.join(p).is_file()));
     found.unwrap_or(&dirs[0]).clone()
+}
+
+/// The traces the built-in scenario `name` replays that are missing from the directory it would
+/// read them from (every trace must sit in one of [`trace_dirs`]): empty when it can run. Lets a
+/// command skip a scenario whose traces serflow cannot ship, saying which and why, before it starts.
+pub fn missing_traces(name: &str) -> Result<Vec<String>, ScenarioError> {
+    missing_traces_in(name, &trace_dirs())
+}
+
+fn missing_traces_in(name: &str, dirs: &[PathBuf]) -> Result<Vec<String>, ScenarioError> {
+    let (config, _, _) = load_config(name)?;
+    let base = builtin_trace_dir(&config, dirs);
+    let paths = config.workload.trace_paths();
+    Ok(paths.into_iter().filter(|p| !base.join(p).is_file()).map(str::to_string).collect())
 }
 
 /// Reads a built-in scenario by name, or a RON file by path (anything containing `/` or ending
@@ -44,7 +57,7 @@ pub fn load_config(name_or_path: &str) -> Result<(ScenarioConfig, String, PathBu
     if let Some((name, text)) = BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
         let source = format!("builtin:{name}");
         let config = parse(&source, text)?;
-        let base = builtin_trace_dir(&config);
+        let base = builtin_trace_dir(&config, &trace_dirs());
         return Ok((config, source, base));
     }
     if !name_or_path.ends_with(".ron") && !name_or_path.contains('/') {
@@ -76,4 +89,29 @@ pub fn parse(source: &str, text: &str) -> Result<ScenarioConfig, ScenarioError> 
             e.code.to_string(),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_traces_are_named_until_one_directory_holds_them_all() {
+        let dir = std::env::temp_dir().join(format!("serflow-missing-traces-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dirs = [dir.clone()];
+        let (config, _, _) = load_config("production").unwrap();
+        let wanted: Vec<String> = config.workload.trace_paths().into_iter().map(str::to_string).collect();
+        assert!(wanted.len() >= 2, "production replays several traces: {wanted:?}");
+        assert_eq!(missing_traces_in("production", &dirs).unwrap(), wanted);
+        std::fs::write(dir.join(&wanted[0]), "1\n").unwrap();
+        assert_eq!(missing_traces_in("production", &dirs).unwrap(), wanted[1..]);
+        for name in &wanted[1..] {
+            std::fs::write(dir.join(name), "1\n").unwrap();
+        }
+        assert!(missing_traces_in("production", &dirs).unwrap().is_empty());
+        assert!(missing_traces_in("default", &dirs).unwrap().is_empty(), "no trace, nothing missing");
+        assert!(missing_traces_in("no-such", &dirs).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

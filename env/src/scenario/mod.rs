@@ -16,7 +16,7 @@ mod builtin;
 mod options;
 mod validate;
 
-pub use builtin::{BUILTINS, TRACES_ENV, load_config, parse, trace_dirs};
+pub use builtin::{BUILTINS, TRACES_ENV, load_config, missing_traces, parse, trace_dirs};
 pub use options::ScenarioOptions;
 
 /// One stage: a block of layers ending in a classifier where requests may exit.
