@@ -1,8 +1,10 @@
 //! Simulator throughput: the whole WITS trace (45,000 s, 6.4 M requests) under FaaS-only and under
-//! LIBRA, and env steps per second on `default` (~170 req/s) and `production` (~1,500 req/s).
+//! LIBRA, and env steps per second on `default` (~170 req/s) and `production` (~1,500 req/s), under
+//! a fixed cycle of actions and under the calibrated `predictive-hpa`.
 //! Run: `cargo bench -p serflow-env`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serflow_env::registry::PolicyRegistry;
 use serflow_env::{Env, Scenario, ServingEnv, run_episode};
 use serflow_policies::baselines::{FaasOnly, Libra};
 use std::hint::black_box;
@@ -56,6 +58,12 @@ fn env_steps(c: &mut Criterion) {
                     black_box(env.step(&vec![(t % 5) as usize; dims]));
                 }
             })
+        });
+        // The cycle above swings VM counts and FaaS shares every step (a worst case: FaaS-heavy,
+        // cold starts); a calibrated rule shows the speed a sensible policy trains and runs at.
+        let Ok(mut rule) = PolicyRegistry::new(&scenario).build("predictive-hpa") else { continue };
+        group.bench_function(format!("{name}_predictive_hpa_steps"), |b| {
+            b.iter(|| black_box(run_episode(&scenario, rule.as_mut(), 3, |_, _| {})))
         });
     }
     group.finish();
