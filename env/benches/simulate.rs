@@ -61,7 +61,13 @@ fn env_steps(c: &mut Criterion) {
         });
         // The cycle above swings VM counts and FaaS shares every step (a worst case: FaaS-heavy,
         // cold starts); a calibrated rule shows the speed a sensible policy trains and runs at.
-        let Ok(mut rule) = PolicyRegistry::new(&scenario).build("predictive-hpa") else { continue };
+        let mut rule = match PolicyRegistry::new(&scenario).build("predictive-hpa") {
+            Ok(rule) => rule,
+            Err(e) => {
+                eprintln!("skipping {name} under predictive-hpa: {e}");
+                continue;
+            }
+        };
         group.bench_function(format!("{name}_predictive_hpa_steps"), |b| {
             b.iter(|| black_box(run_episode(&scenario, rule.as_mut(), 3, |_, _| {})))
         });
