@@ -260,6 +260,14 @@ pub struct Scenario {
 }
 
 /// The longest whole number of `interval_s` intervals within `available_s` seconds.
+/// The trace files a workload replays, for a message: `trace a.txt` or `the shortest of traces a.txt, b.csv`.
+fn trace_names(workload: &WorkloadConfig) -> String {
+    match workload.trace_paths().as_slice() {
+        [one] => format!("trace {one}"),
+        many => format!("the shortest of traces {}", many.join(", ")),
+    }
+}
+
 fn whole_intervals(available_s: f64, interval_s: f64) -> f64 {
     (available_s / interval_s + 1e-9).floor() * interval_s
 }
@@ -294,6 +302,13 @@ impl Scenario {
             let interval = config.control_interval_s;
             if interval > 0.0 && interval.is_finite() {
                 config.horizon_s = whole_intervals(available, interval);
+                c.ensure(config.horizon_s > 0.0, "workload", || {
+                    format!(
+                        "{} covers {available} s (after start_s and time_scale), less than one \
+                         control interval ({interval} s): nothing to replay",
+                        trace_names(&config.workload)
+                    )
+                })?;
             }
         }
         validate::validate(&config, &c)?;

@@ -142,6 +142,21 @@ mod tests {
     }
 
     #[test]
+    fn a_trace_shorter_than_one_interval_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("serflow-short-trace-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("three-seconds.txt");
+        std::fs::write(&path, "5\n6\n7\n").unwrap();
+        let trace = path.display().to_string();
+        let options = ScenarioOptions { traces: vec![trace.clone()], ..ScenarioOptions::named("default") };
+        let e = options.load(&python).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(e.field, "workload");
+        assert!(e.reason.starts_with(&format!("trace {trace} covers 3 s")), "{e}");
+        assert!(e.reason.contains("less than one control interval (10 s)"), "{e}");
+    }
+
+    #[test]
     fn a_duration_cuts_the_episode() {
         let options = ScenarioOptions { duration: Some(600.0), ..ScenarioOptions::named("default") };
         let scenario = options.load(&python).unwrap();
