@@ -316,8 +316,9 @@ impl Scenario {
         if let Some(available) = workload.available_s() {
             c.ensure(config.horizon_s <= available + 1e-9, "horizon_s", || {
                 format!(
-                    "{} s exceeds the {available} s the trace covers after workload.start_s",
-                    config.horizon_s
+                    "{} s exceeds the {available} s {} covers (after start_s and time_scale)",
+                    config.horizon_s,
+                    trace_names(&config.workload)
                 )
             })?;
         }

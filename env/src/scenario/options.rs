@@ -142,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn a_trace_shorter_than_one_interval_is_refused_by_name() {
+    fn a_trace_too_short_for_the_episode_is_refused_by_name() {
         let dir = std::env::temp_dir().join(format!("serflow-short-trace-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("three-seconds.txt");
@@ -150,10 +150,14 @@ mod tests {
         let trace = path.display().to_string();
         let options = ScenarioOptions { traces: vec![trace.clone()], ..ScenarioOptions::named("default") };
         let e = options.load(&python).unwrap_err();
-        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(e.field, "workload");
         assert!(e.reason.starts_with(&format!("trace {trace} covers 3 s")), "{e}");
         assert!(e.reason.contains("less than one control interval (10 s)"), "{e}");
+        // A duration longer than the trace names it too.
+        let e = ScenarioOptions { duration: Some(20.0), ..options }.load(&python).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(e.field, "horizon_s (set by duration)");
+        assert!(e.reason.starts_with(&format!("20 s exceeds the 3 s trace {trace} covers")), "{e}");
     }
 
     #[test]
