@@ -4,16 +4,18 @@
 
 use crate::ScenarioError;
 use crate::comparison::StageArrivals;
-use crate::profile::profile;
+use crate::profile::{pool_capacity, profile};
 use crate::scenario::Scenario;
-use serflow_policies::baselines::{FaasOnly, Hpa, HpaConfig, Libra, Oracle, Serflow, StaticAllocation};
+use serflow_policies::baselines::{
+    FaasOnly, Hpa, HpaConfig, Libra, Oracle, PoolCapacity, Serflow, StaticAllocation,
+};
 use serflow_policies::calibration::{Calibrated, Calibration};
 use serflow_policies::learned::FORMAT_VERSION;
 use serflow_policies::mlp::Mlp;
 use serflow_policies::schema::{SCHEMA_VERSION, feature_names};
 use serflow_policies::{ActionSet, Learned, LearnedPolicyFile, Policy, SystemProfile};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Names [`PolicyRegistry::build`] accepts, with one line each.
 pub const POLICIES: [(&str, &str); 10] = [
@@ -85,6 +87,8 @@ pub struct PolicyRegistry<'a> {
     profile: SystemProfile,
     /// The calibration of the rule-based baselines, if any.
     calibration: Option<Calibration>,
+    /// What n VMs of each stage serve within the SLO, measured when the oracle is first built.
+    pools: OnceLock<PoolCapacity>,
 }
 
 impl<'a> PolicyRegistry<'a> {
@@ -96,7 +100,7 @@ impl<'a> PolicyRegistry<'a> {
             let calibration = Calibration::parse(file.text).ok()?;
             (calibration.n_stages == scenario.n_stages()).then_some(calibration)
         });
-        Self { scenario, profile: profile(scenario), calibration }
+        Self { scenario, profile: profile(scenario), calibration, pools: OnceLock::new() }
     }
 
     /// Uses the calibration file `path` (written by `serflow tune`) instead of a shipped one.
@@ -157,7 +161,8 @@ impl<'a> PolicyRegistry<'a> {
         arrivals: &StageArrivals,
     ) -> Result<Box<dyn Policy>, ScenarioError> {
         if name == "oracle" {
-            let oracle = Oracle::new(&self.profile, &arrivals.per_step, arrivals.steps_per_interval);
+            let pools = self.pools.get_or_init(|| pool_capacity(self.scenario, &self.profile));
+            let oracle = Oracle::new(&self.profile, pools, &arrivals.per_step, arrivals.steps_per_interval);
             return Ok(Box::new(oracle));
         }
         self.build(name)

@@ -1,12 +1,14 @@
 //! The forecast oracle: told every future arrival count at every stage (per step of, typically, one
 //! second), it plans each stage's ready VMs per control interval over the whole episode by dynamic
-//! programming, then launches them a 95th-percentile boot time ahead. A reachable lower bound: unlike the fluid hindsight floor it pays for boots, the
-//! billing minimum, whole VMs at SLO-feasible capacity and priced VM<->FaaS transfer, and it runs in
-//! the simulator like any policy (MArk, ATC'19, shows what such a forecast buys). It offers VMs
-//! every request and lets the balancer's queueing bound spill the rest to FaaS.
+//! programming, then launches them a 95th-percentile boot time ahead. A reachable lower bound: unlike
+//! the fluid hindsight floor it pays for boots, the billing minimum, whole VMs (a pool of n serving
+//! what n VMs sharing one queue serve within the SLO: [`PoolCapacity`]) and priced VM<->FaaS
+//! transfer, and it runs in the simulator like any policy (MArk, ATC'19, shows what such a forecast
+//! buys). It offers VMs every request and lets the balancer's queueing bound spill the rest to FaaS,
+//! or, where the balancer has no bound, offers VMs what the plan counted on them for.
 //!
 //! The plan's cost model, per stage and interval t with `n_t` ready VMs and `a_s` arrivals in each
-//! step s of the interval: `n_t x VM $ per interval + sum_s max(0, a_s - n_t x capacity per step) x
+//! step s of the interval: `n_t x VM $ per interval + sum_s max(0, a_s - capacity(n_t) per step) x
 //! FaaS $ per request`, plus `launch cost x max(0, n_t - n_(t-1))` (the billed boot and any billing
 //! minimum it leaves). Counting overflow per step, not per interval, prices the bursts inside an
 //! interval that VMs sized for its mean would spill to FaaS.
@@ -15,7 +17,18 @@
 
 use crate::policy::Policy;
 use crate::profile::SystemProfile;
-use crate::schema::{Action, Observation, StageAction};
+use crate::schema::{Action, Observation, StageAction, StageFeature};
+
+/// How much a stage's VMs serve, as the oracle plans with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolCapacity {
+    /// Per stage, the requests per second `n` ready VMs serve within the SLO (index `n`): more
+    /// than `n` times one VM's capacity, as they share one queue.
+    pub rps: Vec<Vec<f64>>,
+    /// Whether the balancer spills to FaaS what would wait too long in a VM queue. Where it does
+    /// not, the oracle caps what VMs are offered at their capacity, as its plan assumes.
+    pub balancer_spills: bool,
+}
 
 /// One stage's planning prices and limits.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,8 +37,8 @@ pub struct PlanCosts {
     pub vm_per_interval: f64,
     /// Dollars per request served on FaaS.
     pub faas_per_request: f64,
-    /// Requests one VM serves per step within the SLO.
-    pub capacity_per_step: f64,
+    /// Requests `n` ready VMs serve per step within the SLO, for `n = 0..=max_vms`.
+    pub capacity_per_step: Vec<f64>,
     /// Dollars to bring one more VM up (billed boot, rest of the billing minimum).
     pub launch: f64,
     /// Intervals from launch to ready.
@@ -37,8 +50,9 @@ pub struct PlanCosts {
 }
 
 impl PlanCosts {
-    /// The planning prices of stage `k` of `profile`, arrivals counted per `step_s` seconds.
-    pub fn of_stage(profile: &SystemProfile, k: usize, step_s: f64) -> Self {
+    /// The planning prices of stage `k` of `profile`, arrivals counted per `step_s` seconds, `pool`
+    /// giving the requests per second `n` VMs serve within the SLO (index `n`).
+    pub fn of_stage(profile: &SystemProfile, k: usize, step_s: f64, pool: &[f64]) -> Self {
         let dt = profile.interval_s;
         let lead = (profile.vm_boot_p95_s / dt).ceil().max(0.0) as usize;
         let billed_boot = lead as f64 * dt;
@@ -47,7 +61,7 @@ impl PlanCosts {
         Self {
             vm_per_interval: profile.vm_price_per_s * dt,
             faas_per_request: profile.faas_cost_between_vms(k),
-            capacity_per_step: stage.vm_slo_capacity_rps * step_s,
+            capacity_per_step: pool.iter().map(|rate| rate * step_s).collect(),
             launch: profile.vm_price_per_s * (billed_boot + unmet_minimum),
             lead,
             initial: profile.initial_vms.min(stage.max_vms),
@@ -67,8 +81,14 @@ impl PlanCosts {
         total
     }
 
+    /// Requests `vms` VMs serve per step (the largest pool tabulated for more).
+    fn capacity(&self, vms: u32) -> f64 {
+        let table = &self.capacity_per_step;
+        table.get(vms as usize).or(table.last()).copied().unwrap_or(0.0)
+    }
+
     fn interval_cost(&self, arrivals: &[u64], vms: u32) -> f64 {
-        let capacity = f64::from(vms) * self.capacity_per_step;
+        let capacity = self.capacity(vms);
         let overflow: f64 = arrivals.iter().map(|&a| (a as f64 - capacity).max(0.0)).sum();
         f64::from(vms) * self.vm_per_interval + overflow * self.faas_per_request
     }
@@ -85,8 +105,14 @@ impl PlanCosts {
 pub fn plan_stage(arrivals: &[u64], steps: usize, costs: &PlanCosts) -> Vec<u32> {
     let steps = steps.max(1);
     let peak = arrivals.iter().copied().max().unwrap_or(0) as f64;
-    let needed = if costs.capacity_per_step > 0.0 { (peak / costs.capacity_per_step).ceil() } else { 0.0 };
-    let top = (needed as u32).max(costs.initial).min(costs.max_vms.max(costs.initial)) as usize;
+    // More VMs than the peak step needs never pay (none tabulated: no VM ever does).
+    let table = &costs.capacity_per_step;
+    let needed = match table.iter().position(|&c| c >= peak) {
+        Some(n) => n,
+        None if table.last().is_some_and(|&c| c > 0.0) => table.len() - 1,
+        None => 0,
+    } as u32;
+    let top = needed.max(costs.initial).min(costs.max_vms.max(costs.initial)) as usize;
     let counts = top + 1;
     let mut best = vec![f64::INFINITY; counts];
     best[costs.initial as usize] = 0.0;
@@ -140,24 +166,28 @@ pub struct Oracle {
     /// Ready VMs wanted per stage and interval.
     plans: Vec<Vec<u32>>,
     leads: Vec<usize>,
+    /// Per stage and ready-VM count, the most requests per second VMs are offered (none: all).
+    offer_limits: Option<Vec<Vec<f64>>>,
     interval: usize,
 }
 
 impl Oracle {
     /// Plans every stage for `arrivals[s][k]`, the requests reaching stage k in step s, with
-    /// `steps` steps per control interval.
-    pub fn new(profile: &SystemProfile, arrivals: &[Vec<u64>], steps: usize) -> Self {
+    /// `steps` steps per control interval, and what `pools` of VMs serve.
+    pub fn new(profile: &SystemProfile, pools: &PoolCapacity, arrivals: &[Vec<u64>], steps: usize) -> Self {
         let steps = steps.max(1);
         let step_s = profile.interval_s / steps as f64;
         let n = profile.stages.len();
-        let costs: Vec<PlanCosts> = (0..n).map(|k| PlanCosts::of_stage(profile, k, step_s)).collect();
+        let costs: Vec<PlanCosts> =
+            (0..n).map(|k| PlanCosts::of_stage(profile, k, step_s, &pools.rps[k])).collect();
         let plans = (0..n)
             .map(|k| {
                 let series: Vec<u64> = arrivals.iter().map(|a| a.get(k).copied().unwrap_or(0)).collect();
                 plan_stage(&series, steps, &costs[k])
             })
             .collect();
-        Self { plans, leads: costs.iter().map(|c| c.lead).collect(), interval: 0 }
+        let offer_limits = (!pools.balancer_spills).then(|| pools.rps.clone());
+        Self { plans, leads: costs.iter().map(|c| c.lead).collect(), offer_limits, interval: 0 }
     }
 
     /// The planned ready VMs of stage `k` per interval.
@@ -184,9 +214,15 @@ impl Policy for Oracle {
             // ready when the plan needs it, and a VM needed again soon is kept rather than relaunched.
             let end = (t + self.leads[k] + 1).min(plan.len());
             let target = plan.get(t..end).and_then(|w| w.iter().copied().max()).unwrap_or(0);
-            // Every request is offered to VMs; the balancer's queueing bound spills what they cannot
-            // take in time (a rate cap would spill bursts the VMs could queue).
-            action.stages[k] = StageAction { vm_target: target, vm_share: 1.0, vm_rate_limit: None };
+            // Every request is offered to VMs, and the balancer's queueing bound spills what they
+            // cannot take in time (a rate cap would spill bursts the VMs could queue). Without that
+            // bound, VMs are offered what the plan counted on them for.
+            let ready = obs.stage(k, StageFeature::VmsReady).max(0.0) as usize;
+            let vm_rate_limit = self.offer_limits.as_ref().map(|limits| {
+                let limits = &limits[k];
+                limits.get(ready).or(limits.last()).copied().unwrap_or(0.0) as f32
+            });
+            action.stages[k] = StageAction { vm_target: target, vm_share: 1.0, vm_rate_limit };
         }
     }
 }
@@ -199,7 +235,8 @@ mod tests {
         PlanCosts {
             vm_per_interval: 1.0,
             faas_per_request: 0.15,
-            capacity_per_step: 5.0,
+            // More per VM in a larger pool, as VMs sharing one queue serve.
+            capacity_per_step: (0..=max_vms).map(|n| f64::from(n) * (5.0 + 0.5 * f64::from(n))).collect(),
             launch: 2.5,
             lead,
             initial,
@@ -265,7 +302,11 @@ mod tests {
         arrivals.extend(vec![vec![1000]; 20]);
         arrivals.push(vec![0]);
         arrivals.extend(vec![vec![1000]; 20]);
-        let mut oracle = Oracle::new(&profile, &arrivals, 1);
+        let pools = PoolCapacity {
+            rps: vec![(0..=50).map(|n| 10.0 * f64::from(n)).collect()],
+            balancer_spills: true,
+        };
+        let mut oracle = Oracle::new(&profile, &pools, &arrivals, 1);
         assert_eq!(oracle.plan(0)[10], 10, "1,000 requests in 10 s at 10 req/s per VM");
         let mut a = Action::faas_only(1);
         let obs = crate::baselines::tests::observation(1, 0.0, 0);
@@ -278,5 +319,14 @@ mod tests {
         assert_eq!(targets[1], 0, "nothing needed within the lead time yet");
         assert_eq!(targets[2], 10, "launched three intervals before the spell");
         assert_eq!(targets[25], 10, "the one quiet interval keeps the VMs");
+        assert_eq!(a.stages[0].vm_rate_limit, None, "a balancer that spills: VMs are offered everything");
+
+        // Without that balancer, VMs are offered what the plan counts on from the VMs ready now.
+        let pools = PoolCapacity { balancer_spills: false, ..pools };
+        let mut oracle = Oracle::new(&profile, &pools, &arrivals, 1);
+        for (ready, expected) in [(0, 0.0), (7, 70.0), (99, 500.0)] {
+            oracle.act(&crate::baselines::tests::observation(1, 0.0, ready), &mut a);
+            assert_eq!(a.stages[0].vm_rate_limit, Some(expected), "{ready} ready");
+        }
     }
 }
