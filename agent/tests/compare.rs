@@ -230,3 +230,22 @@ fn eval_plots_every_policy_and_reports_their_correlation() {
     let text = stdout(&out);
     assert!(text.contains("serflow") && text.contains("oracle") && text.contains("Pearson"), "{text}");
 }
+
+#[test]
+fn learned_on_a_scenario_it_was_not_trained_on_says_so() {
+    let default = include_str!("../../env/src/scenarios/default.ron");
+    let path = common::scratch("untrained").join("mine.ron");
+    std::fs::write(&path, default.replacen("name: \"default\"", "name: \"mine\"", 1)).unwrap();
+    let run = |scenario: &str| {
+        serflow(&["simulate", "--scenario", scenario, "--policy", "learned", "--duration", "60"])
+    };
+    let out = run(&path.display().to_string());
+    assert_eq!(out.status.code(), Some(0));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("note: `learned` is the policy shipped for scenario `default`")
+            && err.contains("`mine`"),
+        "{err}"
+    );
+    assert!(!stderr(&run("default")).contains("note:"), "the scenario's own policy needs no note");
+}

@@ -152,6 +152,20 @@ impl<'a> PolicyRegistry<'a> {
         if name == "oracle" { Ok(()) } else { self.build(name).map(drop) }
     }
 
+    /// What a user should know before trusting `name`'s figures here: `learned` on a scenario
+    /// without a shipped policy of its own runs one trained on another system.
+    pub fn caveat(&self, name: &str) -> Option<String> {
+        let shipped = shipped_for(&self.scenario.config.name);
+        (name == "learned" && shipped.scenario != self.scenario.config.name).then(|| {
+            format!(
+                "note: `learned` is the policy shipped for scenario `{}` ({}); scenario `{}` was never \
+                 trained on and may miss the SLO under it: train one with `serflow train --scenario ...` \
+                 and pass its runs/<run>/policy.ron",
+                shipped.scenario, shipped.path, self.scenario.config.name
+            )
+        })
+    }
+
     /// The policy `name` for one episode whose stage arrivals are `arrivals` (from
     /// [`crate::comparison::stage_arrivals`]): the oracle plans with them, any other policy is
     /// [`Self::build`].
@@ -307,6 +321,7 @@ fn check_stages(policy: Learned, path: &str, scenario: &Scenario) -> Result<Lear
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Horizon;
 
     #[test]
     fn learned_resolves_to_each_scenarios_own_shipped_policy() {
@@ -315,6 +330,19 @@ mod tests {
             Learned::parse(shipped.text, shipped.path).unwrap();
         }
         assert_eq!(shipped_for("my-scenario").path, SHIPPED[0].path, "others fall back to the first");
+        let mut config = Scenario::load("default").unwrap().config.clone();
+        config.name = "my-scenario".into();
+        let mine = Arc::new(
+            Scenario::from_config(config, "mine.ron", Path::new("."), Horizon::AsConfigured).unwrap(),
+        );
+        let note = PolicyRegistry::new(&mine).caveat("learned").unwrap();
+        assert!(
+            note.contains("`default` (checkpoints/default/policy.ron)") && note.contains("`my-scenario`"),
+            "{note}"
+        );
+        assert_eq!(PolicyRegistry::new(&mine).caveat("tuned-hpa"), None);
+        let default = Arc::new(Scenario::load("default").unwrap());
+        assert_eq!(PolicyRegistry::new(&default).caveat("learned"), None, "its own policy");
         let production = Learned::parse(shipped_for("production").text, "production").unwrap();
         let actions = &production.file().action_set;
         assert!(actions.is_need_relative(), "the production policy sets VM targets");

@@ -49,9 +49,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let registry = args.scenario.registry(scenario)?;
         let policies =
             if args.policies.is_empty() { registry.default_policies() } else { args.policies.clone() };
-        for name in &policies {
-            registry.check(name)?; // reject unknown names before any work
-        }
+        super::check_policies(&registry, &policies)?;
         if args.explain {
             print!("{}", explain(scenario, registry.profile()));
         }

@@ -53,9 +53,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut json_runs = Vec::new();
     for (trace, scenario) in args.scenario.load_each()? {
         let registry = args.scenario.registry(&scenario)?;
-        for name in &args.policy {
-            registry.check(name)?;
-        }
+        super::check_policies(&registry, &args.policy)?;
         let steps = scenario.steps_per_episode() as u64;
         let bar = progress(steps * args.episodes * (args.policy.len() as u64 + 1), "eval");
         let arrivals: Vec<StageArrivals> =

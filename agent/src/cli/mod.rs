@@ -100,6 +100,26 @@ impl ScenarioArgs {
     }
 }
 
+/// Rejects any of `names` that cannot be built on the registry's scenario before any work, and says
+/// once per run what a user should know before trusting one (`learned` trained elsewhere).
+fn check_policies<'a>(
+    registry: &PolicyRegistry<'_>,
+    names: impl IntoIterator<Item = &'a String>,
+) -> Result<()> {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    for name in names {
+        registry.check(name)?;
+        if let Some(note) = registry.caveat(name) {
+            let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !said.contains(&note) {
+                eprintln!("{note}");
+                said.push(note);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The command-line flag of a [`ScenarioOptions`] field (`trace_scale` -> `--trace-scale`).
 fn flag(option: &str) -> String {
     format!("--{}", option.replace('_', "-"))

@@ -28,7 +28,7 @@ pub struct SimulateArgs {
 pub fn run(args: SimulateArgs) -> Result<()> {
     let scenario = args.scenario.load()?;
     let registry = args.scenario.registry(&scenario)?;
-    registry.check(&args.policy)?;
+    super::check_policies(&registry, [&args.policy])?;
     let mut policy = if args.policy == "oracle" {
         registry.build_for_episode("oracle", &stage_arrivals(&scenario, args.seed, &|| {}))?
     } else {
