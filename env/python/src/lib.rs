@@ -95,6 +95,22 @@ fn registry<'a>(scenario: &'a Arc<Scenario>, calibration: Option<&str>) -> PyRes
     }
 }
 
+/// Checks `names` on `registry` and raises a `UserWarning` for each caveat (as the CLI's stderr note).
+fn check_policies<'a>(
+    py: Python<'_>,
+    registry: &PolicyRegistry<'_>,
+    names: impl IntoIterator<Item = &'a str>,
+) -> PyResult<()> {
+    for name in names {
+        registry.check(name).map_err(value_error)?;
+        if let Some(note) = registry.caveat(name) {
+            let message = std::ffi::CString::new(note).map_err(value_error)?;
+            PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyUserWarning>(), &message, 1)?;
+        }
+    }
+    Ok(())
+}
+
 /// A builder of environments over the scenario and action set the keyword arguments describe (a
 /// batch shares one loaded scenario).
 fn serving_envs(
@@ -533,12 +549,13 @@ impl Policy {
     /// The policy `name` (a built-in, `learned`, or a policy file) configured for `scenario`.
     #[staticmethod]
     #[pyo3(signature = (name, scenario = "default", calibration = None))]
-    fn load(name: &str, scenario: &str, calibration: Option<&str>) -> PyResult<Self> {
+    fn load(py: Python<'_>, name: &str, scenario: &str, calibration: Option<&str>) -> PyResult<Self> {
         let scenario = ScenarioOptions::named(scenario).load(&keyword).map_err(value_error)?;
         let n_stages = scenario.n_stages();
         let loaded = if name.ends_with(".ron") || name.contains('/') {
             Loaded::Learned(Box::new(load_learned(name, &scenario).map_err(value_error)?))
         } else if name == "learned" {
+            check_policies(py, &registry(&scenario, calibration)?, [name])?;
             Loaded::Learned(Box::new(shipped_learned(&scenario).map_err(value_error)?))
         } else if name == "oracle" {
             return Err(value_error(
@@ -603,7 +620,7 @@ fn simulate(
 ) -> PyResult<String> {
     let scenario = scenario.load()?;
     let registry = registry(&scenario, calibration)?;
-    registry.check(policy).map_err(value_error)?;
+    check_policies(py, &registry, [policy])?;
     let report = py.detach(|| {
         let mut policy = if policy == "oracle" {
             registry.build_for_episode(policy, &stage_arrivals(&scenario, seed, &|| {}))?
@@ -634,6 +651,7 @@ fn compare(
     for (trace, scenario) in &scenarios {
         let registry = registry(scenario, calibration)?;
         let names = if policies.is_empty() { registry.default_policies() } else { policies.clone() };
+        check_policies(py, &registry, names.iter().map(String::as_str))?;
         let comparison = py
             .detach(|| compare_policies(scenario, &registry, &names, &seeds, trace.as_deref(), &|| {}))
             .map_err(value_error)?;

@@ -187,6 +187,20 @@ def test_traces_replay_and_report_per_trace(tmp_path):
     assert [Path(r["trace"]).name for r in runs] == ["counts.txt", "azure_llm_conv_2023.csv"]
 
 
+def test_learned_warns_on_a_scenario_it_was_not_trained_on(tmp_path):
+    mine = tmp_path / "mine.ron"
+    default = (REPO / "env" / "src" / "scenarios" / "default.ron").read_text()
+    mine.write_text(default.replace('name: "default"', 'name: "mine"', 1))
+    note = "`learned` is the policy shipped for scenario `default`"
+    with pytest.warns(UserWarning, match=note):
+        serflow.Policy.load("learned", scenario=str(mine))
+    with pytest.warns(UserWarning, match=note):
+        serflow.simulate("learned", seed=1, scenario=str(mine), duration=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        serflow.Policy.load("learned")  # the default scenario's own policy: no warning
+
+
 @pytest.mark.parametrize("frame_stack", [1, 3])
 def test_exported_actor_runs_in_the_rust_runtime(tmp_path, frame_stack):
     """An actor written by export_policy acts as its numpy forward pass says (masked argmax of
