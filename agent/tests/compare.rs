@@ -249,3 +249,40 @@ fn learned_on_a_scenario_it_was_not_trained_on_says_so() {
     );
     assert!(!stderr(&run("default")).contains("note:"), "the scenario's own policy needs no note");
 }
+
+#[test]
+fn compare_on_more_stages_than_any_shipped_policy_leaves_learned_out() {
+    let default = include_str!("../../env/src/scenarios/default.ron");
+    let (from, to) = (
+        default.find("        Stage(\n            name: \"block2\"").unwrap(),
+        default.find("        Stage(\n            name: \"block4\"").unwrap(),
+    );
+    let six = format!(
+        "{}{}{}",
+        &default[..to],
+        default[from..to].replace("name: \"block", "name: \"extra"),
+        &default[to..]
+    );
+    let path = common::scratch("six").join("six.ron");
+    std::fs::write(&path, six).unwrap();
+    let out = serflow(&[
+        "compare",
+        "--scenario",
+        &path.display().to_string(),
+        "--seeds",
+        "1",
+        "--duration",
+        "600",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("note: learned left out: checkpoints/default/policy.ron: n_stages"),
+        "{}",
+        stderr(&out)
+    );
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let policies: Vec<&str> =
+        runs.as_array().unwrap().iter().map(|r| r["policy"].as_str().unwrap()).collect();
+    assert_eq!(policies, ["faas-only", "vm-only", "libra", "serflow", "oracle"]);
+}

@@ -137,13 +137,17 @@ impl<'a> PolicyRegistry<'a> {
     }
 
     /// What `compare` runs when not told: the published baselines, the calibrated ones when a
-    /// calibration is at hand, the oracle and the learned policy.
+    /// calibration is at hand, the oracle, and the learned policy when a shipped one controls this
+    /// scenario's stages.
     pub fn default_policies(&self) -> Vec<String> {
         let mut names = vec!["faas-only", "vm-only", "libra", "serflow"];
         if self.calibration.is_some() {
             names.extend(CALIBRATED);
         }
-        names.extend(["oracle", "learned"]);
+        names.push("oracle");
+        if shipped_learned(self.scenario).is_ok() {
+            names.push("learned");
+        }
         names.into_iter().map(String::from).collect()
     }
 
