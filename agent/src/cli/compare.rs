@@ -49,10 +49,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let registry = args.scenario.registry(scenario)?;
         let policies =
             if args.policies.is_empty() { registry.default_policies() } else { args.policies.clone() };
-        if args.policies.is_empty() && !policies.iter().any(|p| p == "learned") {
-            if let Err(e) = registry.check("learned") {
-                eprintln!("note: learned left out: {e}");
-            }
+        if args.policies.is_empty()
+            && !policies.iter().any(|p| p == "learned")
+            && let Err(e) = registry.check("learned")
+        {
+            eprintln!("note: learned left out: {e}");
         }
         super::check_policies(&registry, &policies)?;
         if args.explain {
