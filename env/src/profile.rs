@@ -109,9 +109,9 @@ fn slo_capacity(
 
 /// Per stage, the requests per second `n` ready VMs serve within the stage's latency budget at the
 /// attainment quantile, for `n = 0..=max_per_stage` (what the oracle plans with), and whether the
-/// balancer spills what would wait too long. A stage's VMs
-/// share one FIFO queue, so `n` of them serve more than `n` times one VM's SLO-feasible capacity
-/// (pooling: a request waits for the first of `n x slots` servers). Measured as the single VM is, by
+/// balancer spills what would wait too long. A stage's VMs share one FIFO queue, so `n` of them
+/// serve more than `n` times one VM's SLO-feasible capacity (pooling: a request waits for the first
+/// of `n x slots` servers). Measured as the single VM is, by
 /// bisection over a simulated queue, at VM counts about 1.5x apart up to `MAX_PROBED_SERVERS`
 /// servers, and linear in between per VM; a larger pool is credited the per-VM capacity of the
 /// largest probed one, which under-counts it a little. Never less for more VMs. Takes 0.2 s for
