@@ -75,8 +75,15 @@ pub fn load_config(name_or_path: &str) -> Result<(ScenarioConfig, String, PathBu
     let source = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ScenarioError::new(&source, "", format!("cannot read: {e}")))?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    Ok((parse(&source, &text)?, source, base))
+    Ok((parse(&source, &text)?, source, directory_of(path)))
+}
+
+/// The directory a scenario file's relative trace paths resolve against. A bare file name's parent
+/// is the empty path, which names no directory (`std::path::absolute` refuses it): ".".
+fn directory_of(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Parses RON into a configuration, turning serde's message into a one-line error with a position.
@@ -94,6 +101,14 @@ pub fn parse(source: &str, text: &str) -> Result<ScenarioConfig, ScenarioError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_file_name_resolves_traces_against_the_working_directory() {
+        assert_eq!(directory_of(Path::new("mine.ron")), PathBuf::from("."));
+        assert!(std::path::absolute(directory_of(Path::new("mine.ron"))).is_ok());
+        assert_eq!(directory_of(Path::new("configs/mine.ron")), PathBuf::from("configs"));
+        assert_eq!(directory_of(Path::new("/srv/mine.ron")), PathBuf::from("/srv"));
+    }
 
     #[test]
     fn missing_traces_are_named_until_one_directory_holds_them_all() {
