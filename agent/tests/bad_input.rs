@@ -199,6 +199,10 @@ fn bad_training_configs_name_file_field_and_reason() {
         fails_with(&["train", "--frame-stack", bad, "--logdir", &logdir], &["--frame-stack", bad]);
     }
     fails_with(&["train", "--resume", "/nonexistent/run"], &["/nonexistent/run"]);
+    for bad in ["", ".", "..", "a/b", "../up"] {
+        let args = ["train", "--scenario", "default", "--run-name", bad, "--logdir", &logdir];
+        fails_with(&args, &["--run-name", "not one directory name"]);
+    }
     let runs = std::fs::read_dir(&logdir).map(|d| d.count()).unwrap_or(0);
     assert_eq!(runs, 0, "a failed start must not leave a run directory in {logdir}");
 }

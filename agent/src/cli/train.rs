@@ -15,7 +15,7 @@ use serflow_agent::train::{Stop, TrainObserver, TrainOptions};
 use serflow_env::registry::SHIPPED;
 use serflow_env::scenario::missing_traces;
 use serflow_policies::learned::MAX_FRAME_STACK;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -54,8 +54,9 @@ pub struct TrainArgs {
     /// Directory holding one TensorBoard directory per run.
     #[arg(long, value_name = "DIR", default_value = "runs")]
     logdir: PathBuf,
-    /// Name of the run (default: <env>__<scenario>__<seed>__<unix time>).
-    #[arg(long, conflicts_with = "resume")]
+    /// Name of the run (default: <env>__<scenario>__<seed>__<unix time>): one directory name under
+    /// --logdir.
+    #[arg(long, conflicts_with = "resume", value_parser = run_name)]
     run_name: Option<String>,
     /// Where checkpoints go (default: <logdir>/<run-name>/checkpoints).
     #[arg(long, value_name = "DIR", conflicts_with = "resume")]
@@ -273,6 +274,19 @@ impl TrainObserver for TrainBar {
 
     fn finished(&self) {
         self.0.finish_and_clear();
+    }
+}
+
+/// A run name is one directory under `--logdir`: an empty name would write the run into the log
+/// directory itself, among other runs, and a path would nest it or leave the log directory.
+fn run_name(name: &str) -> std::result::Result<String, String> {
+    let single = Path::new(name).components().count() == 1
+        && matches!(Path::new(name).components().next(), Some(std::path::Component::Normal(_)));
+    if single && !name.contains(['/', '\\']) {
+        Ok(name.to_string())
+    } else {
+        let shown = if name.is_empty() { "an empty name".to_string() } else { format!("`{name}`") };
+        Err(format!("{shown} is not one directory name (no separators, not empty, `.` or `..`)"))
     }
 }
 
