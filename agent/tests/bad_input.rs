@@ -199,6 +199,15 @@ fn bad_training_configs_name_file_field_and_reason() {
         fails_with(&["train", "--frame-stack", bad, "--logdir", &logdir], &["--frame-stack", bad]);
     }
     fails_with(&["train", "--resume", "/nonexistent/run"], &["/nonexistent/run"]);
+    for (plot, needles) in [
+        ("/nonexistent/dir/x.png", ["--plot", "no directory /nonexistent/dir"]),
+        ("episode.txt", ["--plot", "episode.txt: the picture is a PNG"]),
+    ] {
+        fails_with(
+            &["eval", "--policy", "serflow", "--episodes", "1", "--duration", "60", "--plot", plot],
+            &needles,
+        );
+    }
     for bad in ["", ".", "..", "a/b", "../up"] {
         let args = ["train", "--scenario", "default", "--run-name", bad, "--logdir", &logdir];
         fails_with(&args, &["--run-name", "not one directory name"]);

@@ -50,6 +50,9 @@ struct Point {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let seeds = seed_range(args.first_seed, args.episodes, "--episodes")?;
+    if let Some(file) = &args.plot {
+        super::plot::check_target(file)?;
+    }
     let mut json_runs = Vec::new();
     for (trace, scenario) in args.scenario.load_each()? {
         let registry = args.scenario.registry(&scenario)?;

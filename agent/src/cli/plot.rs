@@ -24,6 +24,15 @@ pub struct Episode {
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 const LOAD: RGBColor = RGBColor(170, 170, 170);
 
+/// Checks, before any episode runs, that `path` names a PNG file in a directory that exists.
+pub fn check_target(path: &Path) -> Result<()> {
+    let png = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    anyhow::ensure!(png, "--plot: {}: the picture is a PNG: give a file ending .png", path.display());
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    anyhow::ensure!(dir.is_dir(), "--plot: {}: no directory {}", path.display(), dir.display());
+    Ok(())
+}
+
 /// Draws `episodes` (same seed, one per policy) to the PNG `path`, written atomically.
 pub fn plot(path: &Path, title: &str, episodes: &[Episode]) -> Result<()> {
     // Registering twice replaces the same font: harmless.
@@ -33,7 +42,7 @@ pub fn plot(path: &Path, title: &str, episodes: &[Episode]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot.png");
     let temp = dir.join(format!(".{name}.{}.png", std::process::id()));
-    {
+    let drawn = (|| -> Result<()> {
         let height = 60 + 260 * n_stages.max(1) as u32;
         let root = BitMapBackend::new(&temp, (1400, height)).into_drawing_area();
         root.fill(&WHITE)?;
@@ -44,6 +53,11 @@ pub fn plot(path: &Path, title: &str, episodes: &[Episode]) -> Result<()> {
             panel(&rows[2 * k + 1], episodes, k, "FaaS share", |e| &e.faas_share[k])?;
         }
         root.present()?;
+        Ok(())
+    })();
+    if let Err(e) = drawn {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e.context(format!("{}: cannot draw", path.display())));
     }
     std::fs::rename(&temp, path).with_context(|| format!("{}: cannot write", path.display()))
 }
