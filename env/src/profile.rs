@@ -119,10 +119,9 @@ fn slo_capacity(
 pub fn pool_capacity(scenario: &Scenario, profile: &SystemProfile) -> PoolCapacity {
     let cfg = &scenario.config;
     let budgets = stage_budgets_ms(scenario);
-    let stages: Vec<usize> = (0..cfg.stages.len()).collect();
-    let rps = stages
-        .par_iter()
-        .map(|&k| {
+    let rps = (0..cfg.stages.len())
+        .into_par_iter()
+        .map(|k| {
             let stage = &profile.stages[k];
             let slots = cfg.vm.slots;
             let mut probes = vec![(1u32, stage.vm_slo_capacity_rps)];

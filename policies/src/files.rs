@@ -4,11 +4,17 @@
 use std::io::Write;
 use std::path::Path;
 
+/// The directory `path` is in: its parent, or "." for a bare file name (whose parent is the empty
+/// path, which names no directory).
+pub fn directory_of(path: &Path) -> &Path {
+    path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// Writes `contents` to `path` atomically (creating its directory if needed); the error is one line,
 /// `PATH: WHAT: CAUSE`.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
     let failed = |p: &Path, what: &str, e: std::io::Error| format!("{}: {what}: {e}", p.display());
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = directory_of(path);
     std::fs::create_dir_all(dir).map_err(|e| failed(dir, "cannot create directory", e))?;
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&tmp).map_err(|e| failed(&tmp, "cannot write", e))?;

@@ -5,6 +5,7 @@
 use anyhow::{Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use serflow_policies::files::directory_of;
 use std::path::Path;
 
 /// One policy's episode, per interval.
@@ -28,7 +29,7 @@ const LOAD: RGBColor = RGBColor(170, 170, 170);
 pub fn check_target(path: &Path) -> Result<()> {
     let png = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("png"));
     anyhow::ensure!(png, "--plot: {}: the picture is a PNG: give a file ending .png", path.display());
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = directory_of(path);
     anyhow::ensure!(dir.is_dir(), "--plot: {}: no directory {}", path.display(), dir.display());
     Ok(())
 }
@@ -39,7 +40,7 @@ pub fn plot(path: &Path, title: &str, episodes: &[Episode]) -> Result<()> {
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| anyhow::anyhow!("the embedded font is unreadable"))?;
     let n_stages = episodes.first().map_or(0, |e| e.rate.len());
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = directory_of(path);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot.png");
     let temp = dir.join(format!(".{name}.{}.png", std::process::id()));
     let drawn = (|| -> Result<()> {

@@ -15,7 +15,7 @@ use serflow_agent::train::{Stop, TrainObserver, TrainOptions};
 use serflow_env::registry::SHIPPED;
 use serflow_env::scenario::missing_traces;
 use serflow_policies::learned::MAX_FRAME_STACK;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -280,9 +280,8 @@ impl TrainObserver for TrainBar {
 /// A run name is one directory under `--logdir`: an empty name would write the run into the log
 /// directory itself, among other runs, and a path would nest it or leave the log directory.
 fn run_name(name: &str) -> std::result::Result<String, String> {
-    let single = Path::new(name).components().count() == 1
-        && matches!(Path::new(name).components().next(), Some(std::path::Component::Normal(_)));
-    if single && !name.contains(['/', '\\']) {
+    let components: Vec<Component<'_>> = Path::new(name).components().collect();
+    if matches!(components[..], [Component::Normal(_)]) && !name.contains(['/', '\\']) {
         Ok(name.to_string())
     } else {
         let shown = if name.is_empty() { "an empty name".to_string() } else { format!("`{name}`") };

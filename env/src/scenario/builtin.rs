@@ -3,6 +3,7 @@
 
 use super::ScenarioConfig;
 use crate::error::ScenarioError;
+use serflow_policies::files::directory_of;
 use std::path::{Path, PathBuf};
 
 /// Built-in scenarios, embedded at compile time: `(name, RON text)`.
@@ -75,15 +76,9 @@ pub fn load_config(name_or_path: &str) -> Result<(ScenarioConfig, String, PathBu
     let source = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ScenarioError::new(&source, "", format!("cannot read: {e}")))?;
-    Ok((parse(&source, &text)?, source, directory_of(path)))
-}
-
-/// The directory a scenario file's relative trace paths resolve against. A bare file name's parent
-/// is the empty path, which names no directory (`std::path::absolute` refuses it): ".".
-fn directory_of(file: &Path) -> PathBuf {
-    file.parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    // Relative trace paths resolve against the file's directory ("." for a bare name: an empty
+    // path names no directory, and `std::path::absolute` refuses it).
+    Ok((parse(&source, &text)?, source, directory_of(path).to_path_buf()))
 }
 
 /// Parses RON into a configuration, turning serde's message into a one-line error with a position.
@@ -104,10 +99,10 @@ mod tests {
 
     #[test]
     fn a_bare_file_name_resolves_traces_against_the_working_directory() {
-        assert_eq!(directory_of(Path::new("mine.ron")), PathBuf::from("."));
+        assert_eq!(directory_of(Path::new("mine.ron")), Path::new("."));
         assert!(std::path::absolute(directory_of(Path::new("mine.ron"))).is_ok());
-        assert_eq!(directory_of(Path::new("configs/mine.ron")), PathBuf::from("configs"));
-        assert_eq!(directory_of(Path::new("/srv/mine.ron")), PathBuf::from("/srv"));
+        assert_eq!(directory_of(Path::new("configs/mine.ron")), Path::new("configs"));
+        assert_eq!(directory_of(Path::new("/srv/mine.ron")), Path::new("/srv"));
     }
 
     #[test]
