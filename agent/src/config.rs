@@ -4,6 +4,7 @@
 
 use crate::credit::CreditMode;
 use crate::error::{Error, Result};
+use crate::imitation::ImitationConfig;
 use crate::networks::Backend;
 use crate::ppo::PpoConfig;
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,10 @@ pub struct TrainConfig {
         skip_serializing_if = "serflow_policies::learned::is_one_frame"
     )]
     pub frame_stack: usize,
+    /// Fit the actor to the forecast oracle's choices before PPO (serving only; DAgger, see
+    /// `crate::imitation`). None: PPO starts from the initialised actor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imitation: Option<ImitationConfig>,
     /// Evaluate every this many iterations (and at the end).
     pub eval_every: u64,
     /// Evaluation episodes (seeds `eval_seed..eval_seed + eval_episodes`).
@@ -170,6 +175,18 @@ impl TrainConfig {
         if !(1..=MAX_FRAME_STACK).contains(&self.frame_stack) {
             return fail(format!("frame_stack: must be 1 to {MAX_FRAME_STACK}, got {}", self.frame_stack));
         }
+        if let Some(imitation) = &self.imitation {
+            imitation.validate().map_err(Error::new)?;
+            if self.env != EnvKind::Serflow {
+                return fail("imitation: needs env: Serflow (an oracle to imitate)".into());
+            }
+            if self.frame_stack != 1 {
+                return fail(format!(
+                    "imitation: imitates from the current observation only, not frame_stack {}",
+                    self.frame_stack
+                ));
+            }
+        }
         if self.eval_episodes == 0 {
             return fail("eval_episodes: must be at least 1".into());
         }
@@ -217,6 +234,40 @@ mod tests {
     fn embedded_configs_parse_and_validate() {
         for (_, env) in EnvKind::NAMES {
             TrainConfig::default_for(env).validate().unwrap();
+        }
+        let imitation: TrainConfig =
+            ron::from_str(include_str!("../configs/production-imitation.ron")).unwrap();
+        imitation.validate().unwrap();
+        assert!(imitation.imitation.is_some());
+    }
+
+    #[test]
+    fn imitation_is_refused_where_it_cannot_run_and_out_of_range_by_name() {
+        let good = ImitationConfig {
+            rounds: 2,
+            episodes_per_round: 2,
+            epochs: 1,
+            minibatch_size: 8,
+            learning_rate: 1e-3,
+            teacher_decay: 0.5,
+        };
+        let with = |imitation: ImitationConfig, env: EnvKind, frame_stack: usize| TrainConfig {
+            imitation: Some(imitation),
+            frame_stack,
+            ..TrainConfig::default_for(env)
+        };
+        with(good.clone(), EnvKind::Serflow, 1).validate().unwrap();
+        let refused = |config: TrainConfig| config.validate().unwrap_err().to_string();
+        assert!(refused(with(good.clone(), EnvKind::Cartpole, 1)).contains("imitation: needs env: Serflow"));
+        assert!(refused(with(good.clone(), EnvKind::Serflow, 2)).contains("frame_stack 2"));
+        let bad = [
+            (ImitationConfig { rounds: 0, ..good.clone() }, "imitation.rounds"),
+            (ImitationConfig { minibatch_size: 0, ..good.clone() }, "imitation.minibatch_size"),
+            (ImitationConfig { learning_rate: f64::NAN, ..good.clone() }, "imitation.learning_rate"),
+            (ImitationConfig { teacher_decay: 1.5, ..good.clone() }, "imitation.teacher_decay"),
+        ];
+        for (imitation, field) in bad {
+            assert!(refused(with(imitation, EnvKind::Serflow, 1)).contains(field), "{field}");
         }
     }
 

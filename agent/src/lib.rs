@@ -22,6 +22,7 @@ pub mod error;
 pub mod export;
 pub mod files;
 pub mod frames;
+pub mod imitation;
 pub mod logging;
 pub mod networks;
 pub mod normalizer;

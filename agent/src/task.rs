@@ -6,8 +6,10 @@ use crate::credit::{Credit, CreditMode};
 use crate::error::{Error, Result};
 use crate::export::policy_file;
 use crate::frames::{FrameHistory, frames_read};
+use crate::imitation::{ImitationConfig, RoundReport};
 use crate::networks::ActorCritic;
 use crate::normalizer::ObsNormalizer;
+use burn::prelude::Device;
 use rayon::prelude::*;
 use serflow_env::cartpole::CartPole;
 use serflow_env::comparison::mean_cost_and_attainment;
@@ -126,6 +128,33 @@ pub trait TrainTask: Sync {
     fn default_action(&self) -> Option<Vec<usize>> {
         None
     }
+
+    /// Fits `nets`' actor to an expert before PPO ([`crate::imitation`]); `Err` when the environment
+    /// has none to imitate.
+    fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Vec<RoundReport>, String> {
+        let _ = run;
+        Err("imitation: needs env: Serflow (an oracle to imitate)".into())
+    }
+}
+
+/// What one imitation phase works on and reports to.
+pub struct ImitationRun<'a> {
+    /// The phase's configuration.
+    pub config: &'a ImitationConfig,
+    /// The run's seed (round 0's first training episode).
+    pub seed: u64,
+    /// The networks whose actor is fitted.
+    pub nets: &'a mut ActorCritic,
+    /// The observation normaliser (fitted to round 0's observations when `fit_norm`).
+    pub norm: &'a mut ObsNormalizer,
+    /// Whether observations are normalised (`ppo.norm_obs`).
+    pub fit_norm: bool,
+    /// Selection seeds each round's student is evaluated on.
+    pub eval_seeds: &'a [u64],
+    /// Where the gradients are computed.
+    pub device: &'a Device,
+    /// Told of each round as it ends.
+    pub on_round: &'a mut dyn FnMut(usize, &RoundReport),
 }
 
 /// CartPole-v1.
@@ -353,6 +382,10 @@ impl TrainTask for ServingTask {
             *o = r.stage_part(cost);
         }
         out[credit.components - 1] = r.slo_part(info, weight);
+    }
+
+    fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Vec<RoundReport>, String> {
+        crate::imitation::run(self, run)
     }
 
     /// Keep the VM count (or follow the need) and offer VMs all traffic (what VMs cannot take spills

@@ -12,13 +12,14 @@ use crate::checkpoint::{self, BEST, LATEST};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::frames::FrameHistory;
+use crate::imitation::RoundReport;
 use crate::logging::RunLog;
 use crate::networks::ActorCritic;
 use crate::normalizer::{ObsNormalizer, RewardScaler};
 use crate::plan::ResolvedScenario;
 use crate::ppo::{self, NonFiniteLoss};
 use crate::rollout::{BufferWidths, RolloutBuffer, compute_gae};
-use crate::task::{Domain, DomainStep, TrainTask};
+use crate::task::{Domain, DomainStep, ImitationRun, TrainTask};
 use serde::{Deserialize, Serialize};
 use serflow_env::metrics::{attainment, violation_rate};
 use serflow_env::rng::{SimRng, Stream};
@@ -101,6 +102,9 @@ pub struct TrainState {
     pub episodes: Vec<EpisodeProgress>,
     /// Best evaluation score so far.
     pub best_score: Option<f64>,
+    /// Whether the configured imitation phase has run (it runs once, before the first update).
+    #[serde(default)]
+    pub imitated: bool,
 }
 
 /// How a call to [`train`] ended.
@@ -135,6 +139,11 @@ pub trait TrainObserver {
     /// A deterministic evaluation at `step` gave `metrics`.
     fn evaluated(&self, step: u64, metrics: &[(String, f64)]) {
         let _ = (step, metrics);
+    }
+
+    /// Imitation round `round` (0-based) ended with `report`.
+    fn imitated(&self, round: usize, report: &RoundReport) {
+        let _ = (round, report);
     }
 
     /// The call to [`train`] is about to return.
@@ -205,6 +214,7 @@ pub fn init_state<T: TrainTask>(
         iteration: 0,
         global_step: 0,
         best_score: None,
+        imitated: false,
         config,
         scenario,
         run_name,
@@ -283,6 +293,36 @@ pub fn train<T: TrainTask>(
     let total_iterations = p.num_iterations();
     let observer = options.observer;
     observer.started(state.global_step, total_iterations * p.batch_size() as u64);
+
+    if let Some(imitation) = cfg.imitation.as_ref().filter(|_| !state.imitated) {
+        let mut on_round = |round: usize, report: &RoundReport| {
+            let step = round as u64;
+            log.scalar("imitation/agreement", report.agreement, step);
+            log.scalar("imitation/loss", report.loss, step);
+            log.scalar("imitation/samples", report.samples as f64, step);
+            for (name, value) in &report.metrics {
+                log.scalar(&format!("imitation/{name}"), *value, step);
+            }
+            observer.imitated(round, report);
+        };
+        let reports = task
+            .imitate(&mut ImitationRun {
+                config: imitation,
+                seed: cfg.seed,
+                nets: &mut state.nets,
+                norm: &mut state.obs_norm,
+                fit_norm: p.norm_obs,
+                eval_seeds: &eval_seeds,
+                device: &device,
+                on_round: &mut on_round,
+            })
+            .map_err(Error::new)?;
+        state.imitated = true;
+        state.best_score = reports.iter().map(|r| r.score).max_by(f64::total_cmp);
+        checkpoint::save(&state, &state.checkpoint_dir, BEST)?;
+        checkpoint::save(&state, &state.checkpoint_dir, LATEST)?;
+        log.flush();
+    }
 
     let widths = BufferWidths { obs_dim: input_dim, act_dims: dims, n_logits, components, groups };
     let mut buffer = RolloutBuffer::new(p.num_steps, p.num_envs, widths);

@@ -3,44 +3,21 @@
 //! non-finite loss stops training without touching the last checkpoint.
 
 mod common;
-use common::scratch;
+use common::{options, plan, run_dir, scratch};
 use serflow_agent::checkpoint;
 use serflow_agent::config::{EnvKind, TrainConfig};
 use serflow_agent::frames::FrameHistory;
 use serflow_agent::logging::Point;
 use serflow_agent::plan::{Task, TrainPlan};
 use serflow_agent::task::{CartPoleTask, TrainTask};
-use serflow_agent::train::{Quiet, Stop, TrainOptions, TrainState, init_state, train};
+use serflow_agent::train::{Stop, TrainState, init_state, train};
 use serflow_env::Env;
 use serflow_policies::learned::masked_argmax;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-
-fn options(stop_after: Option<u64>) -> TrainOptions<'static> {
-    TrainOptions {
-        stop_after,
-        interrupt: Arc::new(AtomicBool::new(false)),
-        observer: &Quiet,
-        tensorboard: false,
-    }
-}
-
-/// An empty scratch directory for the run `name` (nothing left from an earlier process with this id).
-fn run_dir(name: &str) -> PathBuf {
-    let dir = scratch(name);
-    std::fs::remove_dir_all(&dir).ok();
-    dir
-}
 
 fn fresh<T: TrainTask>(task: &T, config: TrainConfig, name: &str) -> TrainState {
     let dir = run_dir(name);
     init_state(task, config, None, name.into(), dir.join("log"), dir.join("ckpt")).unwrap()
-}
-
-fn plan(config: TrainConfig, name: &str) -> TrainPlan {
-    let dir = run_dir(name);
-    TrainPlan::start(config, name.into(), dir.join("log"), dir.join("ckpt")).unwrap()
 }
 
 /// The curve without wall-clock figures.

@@ -21,6 +21,8 @@ pub enum Stream {
     Training,
     /// A training environment's randomised starting state (initial VM counts).
     InitialState,
+    /// Imitation's draws (whether the teacher or the student decides, minibatch order).
+    Imitation,
     /// Service times on VMs, for one stage.
     VmService(usize),
     /// Service times on FaaS, for one stage.
@@ -37,6 +39,7 @@ impl Stream {
             Self::Scenario => 5,
             Self::Training => 6,
             Self::InitialState => 7,
+            Self::Imitation => 8,
             Self::VmService(k) => 1_000 + k as u64,
             Self::FaasService(k) => 2_000 + k as u64,
         }

@@ -9,6 +9,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use serflow_agent::config::{EnvKind, MAIN_JOB_SCENARIOS, TrainConfig};
 use serflow_agent::export::is_same_policy;
 use serflow_agent::files::write_atomic;
+use serflow_agent::imitation::RoundReport;
 use serflow_agent::networks::Backend;
 use serflow_agent::plan::TrainPlan;
 use serflow_agent::train::{Stop, TrainObserver, TrainOptions};
@@ -270,6 +271,20 @@ impl TrainObserver for TrainBar {
     fn evaluated(&self, step: u64, metrics: &[(String, f64)]) {
         let summary: Vec<String> = metrics.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
         self.0.suspend(|| eprintln!("step {step}: eval {}", summary.join(", ")));
+    }
+
+    fn imitated(&self, round: usize, report: &RoundReport) {
+        let summary: Vec<String> = report.metrics.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
+        self.0.suspend(|| {
+            eprintln!(
+                "imitation round {}: {} decisions, agreement {:.3}, loss {:.4}; eval {}",
+                round + 1,
+                report.samples,
+                report.agreement,
+                report.loss,
+                summary.join(", ")
+            )
+        });
     }
 
     fn finished(&self) {

@@ -3,8 +3,12 @@
 
 #![allow(dead_code)] // each test file uses a subset
 
+use serflow_agent::plan::TrainPlan;
+use serflow_agent::train::{Quiet, TrainOptions};
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// Runs `serflow args...` from the repository root.
 pub fn serflow(args: &[&str]) -> Output {
@@ -42,4 +46,27 @@ pub fn stdout(o: &Output) -> String {
 /// stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Training options for a test: quiet, no TensorBoard files, stopping after `stop_after` iterations.
+pub fn options(stop_after: Option<u64>) -> TrainOptions<'static> {
+    TrainOptions {
+        stop_after,
+        interrupt: Arc::new(AtomicBool::new(false)),
+        observer: &Quiet,
+        tensorboard: false,
+    }
+}
+
+/// An empty scratch directory for the run `name` (nothing left from an earlier process with this id).
+pub fn run_dir(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+/// A fresh run of `config` named `name`, logging and checkpointing in its own scratch directory.
+pub fn plan(config: serflow_agent::config::TrainConfig, name: &str) -> TrainPlan {
+    let dir = run_dir(name);
+    TrainPlan::start(config, name.into(), dir.join("log"), dir.join("ckpt")).unwrap()
 }

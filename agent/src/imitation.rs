@@ -1,0 +1,455 @@
+//! Imitation of the forecast oracle before PPO (DAgger: Ross, Gordon and Bagnell, AISTATS 2011).
+//!
+//! Why: from a prior equal to the best calibrated rule, PPO found no local gradient towards a better
+//! rule (`checkpoints/production/report.md`), while the oracle, which knows every future arrival,
+//! costs a third less. A student cannot see the future, but it can learn what the oracle does in the
+//! situations its observation tells apart, from a label at every decision instead of one noisy
+//! reward. Each round runs episodes in which a decision is the teacher's with probability
+//! `teacher_decay^round` and the student's own otherwise (so the data covers the states the student
+//! reaches, not only the oracle's), labels every decision with the choices of the run's action set
+//! that come nearest the oracle's, and fits the actor to the aggregate of all rounds by maximising
+//! the probability it gives those choices. The round whose student scores best on the selection
+//! seeds is kept; PPO then starts from it.
+
+use crate::adam::{Adam, clip_grad_norm};
+use crate::export::policy_file;
+use crate::networks::{BurnMlp, matrix};
+use crate::normalizer::ObsNormalizer;
+use crate::task::{Evaluation, ImitationRun, ServingTask, TrainTask};
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serflow_env::comparison::stage_arrivals;
+use serflow_env::registry::PolicyRegistry;
+use serflow_env::rng::{SimRng, Stream};
+use serflow_env::run_episode;
+use serflow_policies::learned::{Learned, LearnedPolicyFile};
+use serflow_policies::mlp::Mlp;
+use serflow_policies::policy::Policy;
+use serflow_policies::schema::{Action, ActionSet, DecodeMemory, Observation};
+
+/// How the actor imitates the oracle before PPO (`imitation:` in a training config).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImitationConfig {
+    /// DAgger rounds: collect, label, fit, evaluate.
+    pub rounds: usize,
+    /// Episodes collected per round (training seeds, one after another over the rounds).
+    pub episodes_per_round: usize,
+    /// Passes over all data collected so far, per round.
+    pub epochs: usize,
+    /// Decisions per gradient step.
+    pub minibatch_size: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// The teacher makes a round's decisions with probability `teacher_decay^round` (1 in round 0).
+    pub teacher_decay: f64,
+}
+
+impl ImitationConfig {
+    /// Checks ranges; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("rounds", self.rounds),
+            ("episodes_per_round", self.episodes_per_round),
+            ("epochs", self.epochs),
+            ("minibatch_size", self.minibatch_size),
+        ] {
+            if v == 0 {
+                return Err(format!("imitation.{name}: must be at least 1"));
+            }
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(format!("imitation.learning_rate: must be > 0, got {}", self.learning_rate));
+        }
+        if !(0.0..=1.0).contains(&self.teacher_decay) {
+            return Err(format!("imitation.teacher_decay: must lie in [0, 1], got {}", self.teacher_decay));
+        }
+        Ok(())
+    }
+
+    /// The training seeds of round `round`'s episodes, after `first` (the run's seed).
+    fn seeds(&self, first: u64, round: usize) -> Vec<u64> {
+        let start = first + (round * self.episodes_per_round) as u64;
+        (start..start + self.episodes_per_round as u64).collect()
+    }
+}
+
+/// What one round measured (logged as `imitation/*` at the round's number).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoundReport {
+    /// Decisions collected so far (all rounds).
+    pub samples: usize,
+    /// Fraction of this round's decisions where the student, before fitting, chose as the teacher
+    /// would have in every action dimension.
+    pub agreement: f64,
+    /// Mean negative log-probability of the teacher's choices after fitting (last epoch).
+    pub loss: f64,
+    /// The selection-seed evaluation of the fitted student.
+    pub metrics: Vec<(String, f64)>,
+    /// Its score (higher is better).
+    pub score: f64,
+}
+
+/// Marks in `out` (laid out like the actor's logits) the choices nearest what `teacher` decided for
+/// `obs`: per stage, every allowed VM choice whose decoded target is nearest the teacher's (a target
+/// above it winning a tie with one as far below, as a shortfall spills to FaaS), and every share
+/// nearest the teacher's share. Decoding is tried on copies of `memory`, which is left as it was.
+pub fn teacher_choices(
+    set: &ActionSet,
+    obs: &Observation,
+    max_vms: &[u32],
+    memory: &DecodeMemory,
+    teacher: &Action,
+    allowed: &[bool],
+    out: &mut [bool],
+) {
+    let nvec = set.nvec(max_vms.len());
+    let vm_choices = nvec[0];
+    let stride = vm_choices + nvec[1];
+    let mut keys = vec![u64::MAX; max_vms.len() * vm_choices];
+    let mut trial = Action::faas_only(max_vms.len());
+    let mut indices = vec![0usize; nvec.len()];
+    for choice in 0..vm_choices {
+        indices.iter_mut().step_by(2).for_each(|i| *i = choice);
+        set.decode(&indices, obs, max_vms, &mut memory.clone(), &mut trial);
+        for (k, (mine, wanted)) in trial.stages.iter().zip(&teacher.stages).enumerate() {
+            if allowed[k * stride + choice] {
+                let (got, want) = (u64::from(mine.vm_target), u64::from(wanted.vm_target));
+                keys[k * vm_choices + choice] = 2 * got.abs_diff(want) + u64::from(got < want);
+            }
+        }
+    }
+    for (k, wanted) in teacher.stages.iter().enumerate() {
+        let stage_keys = &keys[k * vm_choices..(k + 1) * vm_choices];
+        let best = stage_keys.iter().copied().min().unwrap_or(u64::MAX);
+        let row = &mut out[k * stride..(k + 1) * stride];
+        for (o, &key) in row.iter_mut().zip(stage_keys) {
+            *o = key == best && key != u64::MAX;
+        }
+        let distance = |s: f32| (s - wanted.vm_share).abs();
+        let nearest = set.vm_shares.iter().map(|&s| distance(s)).fold(f32::INFINITY, f32::min);
+        for ((o, &s), &a) in
+            row[vm_choices..].iter_mut().zip(&set.vm_shares).zip(&allowed[k * stride + vm_choices..])
+        {
+            *o = a && distance(s) == nearest;
+        }
+    }
+}
+
+/// Decisions of one episode: raw observations, the choices allowed and the teacher's choices.
+#[derive(Default)]
+struct Collected {
+    obs: Vec<f32>,
+    allowed: Vec<bool>,
+    labels: Vec<bool>,
+    decisions: usize,
+    agreed: usize,
+}
+
+/// Acts as the teacher with probability `teacher_prob`, else as the student, and records every
+/// decision with the teacher's choices.
+struct Mixture {
+    teacher: Box<dyn Policy>,
+    student: Learned,
+    set: ActionSet,
+    max_vms: Vec<u32>,
+    nvec: Vec<usize>,
+    memory: DecodeMemory,
+    teacher_prob: f64,
+    rng: SimRng,
+    teacher_action: Action,
+    indices: Vec<usize>,
+    collected: Collected,
+}
+
+impl Policy for Mixture {
+    fn name(&self) -> &str {
+        "dagger"
+    }
+
+    fn reset(&mut self) {
+        self.teacher.reset();
+        self.student.reset();
+        self.memory.clear();
+    }
+
+    fn act(&mut self, obs: &Observation, action: &mut Action) {
+        let n_logits: usize = self.nvec.iter().sum();
+        let mut allowed = vec![false; n_logits];
+        self.set.mask(obs, &self.max_vms, &mut allowed);
+        self.teacher.act(obs, &mut self.teacher_action);
+        let mut labels = vec![false; n_logits];
+        teacher_choices(
+            &self.set,
+            obs,
+            &self.max_vms,
+            &self.memory,
+            &self.teacher_action,
+            &allowed,
+            &mut labels,
+        );
+        self.indices.copy_from_slice(self.student.choose(obs));
+        let mut start = 0;
+        let mut agrees = true;
+        let by_teacher = self.rng.uniform() < self.teacher_prob;
+        for (d, &n) in self.nvec.iter().enumerate() {
+            let row = &labels[start..start + n];
+            agrees &= row[self.indices[d]];
+            if by_teacher {
+                self.indices[d] = row.iter().position(|&l| l).unwrap_or(self.indices[d]);
+            }
+            start += n;
+        }
+        let c = &mut self.collected;
+        c.obs.extend_from_slice(obs.values());
+        c.allowed.extend_from_slice(&allowed);
+        c.labels.extend_from_slice(&labels);
+        c.decisions += 1;
+        c.agreed += usize::from(agrees);
+        self.set.decode(&self.indices, obs, &self.max_vms, &mut self.memory, action);
+    }
+}
+
+/// The data of all rounds so far, observations normalised.
+struct Dataset {
+    obs: Vec<f32>,
+    allowed: Vec<bool>,
+    labels: Vec<bool>,
+    obs_dim: usize,
+    n_logits: usize,
+}
+
+impl Collected {
+    fn absorb(&mut self, other: Collected) {
+        self.obs.extend(other.obs);
+        self.allowed.extend(other.allowed);
+        self.labels.extend(other.labels);
+        self.decisions += other.decisions;
+        self.agreed += other.agreed;
+    }
+}
+
+impl Dataset {
+    fn len(&self) -> usize {
+        self.obs.len() / self.obs_dim
+    }
+
+    fn append(&mut self, collected: Collected, norm: &ObsNormalizer) {
+        let mut row = vec![0.0f32; self.obs_dim];
+        for raw in collected.obs.chunks(self.obs_dim) {
+            norm.normalize(raw, &mut row);
+            self.obs.extend_from_slice(&row);
+        }
+        self.allowed.extend(collected.allowed);
+        self.labels.extend(collected.labels);
+    }
+
+    /// `0` where `flags` (of rows `rows`) is set, a large negative bias elsewhere.
+    fn bias(&self, flags: &[bool], rows: &[usize]) -> Vec<f32> {
+        let w = self.n_logits;
+        rows.iter()
+            .flat_map(|&i| flags[i * w..(i + 1) * w].iter().map(|&f| if f { 0.0 } else { -1e9 }))
+            .collect()
+    }
+}
+
+/// Runs `run.config`'s rounds on `task`: leaves in `run.nets` the student that scored best on the
+/// selection seeds and returns every round's report.
+pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Vec<RoundReport>, String> {
+    let (cfg, seed, device) = (run.config, run.seed, run.device);
+    let scenario = &task.scenario;
+    let registry = PolicyRegistry::new(scenario);
+    let nvec = task.action_set.nvec(scenario.n_stages());
+    let mut rng = SimRng::new(seed, Stream::Imitation);
+    let mut data = Dataset {
+        obs: Vec::new(),
+        allowed: Vec::new(),
+        labels: Vec::new(),
+        obs_dim: run.nets.actor.inputs(),
+        n_logits: run.nets.actor.outputs(),
+    };
+    let lengths: Vec<usize> = run.nets.actor.tensors().iter().map(|t| t.len()).collect();
+    let mut adam = Adam::new(&lengths, 1e-5);
+    let mut reports = Vec::with_capacity(cfg.rounds);
+    let mut best: Option<(f64, Mlp)> = None;
+    for round in 0..cfg.rounds {
+        let teacher_prob = cfg.teacher_decay.powi(round as i32);
+        let student = policy_file(run.nets, run.norm, scenario, &task.action_set, String::new());
+        let episodes: Vec<Result<Collected, String>> = cfg
+            .seeds(seed, round)
+            .par_iter()
+            .map(|&episode_seed| collect(task, &registry, &student, episode_seed, teacher_prob))
+            .collect();
+        let mut collected = Collected::default();
+        for episode in episodes {
+            collected.absorb(episode?);
+        }
+        if round == 0 && run.fit_norm {
+            run.norm.stats.update(&collected.obs);
+        }
+        let agreement = collected.agreed as f64 / collected.decisions.max(1) as f64;
+        data.append(collected, run.norm);
+        let mut loss = f64::NAN;
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        for _ in 0..cfg.epochs {
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            let (mut sum, mut seen) = (0.0, 0usize);
+            for mb in order.chunks(cfg.minibatch_size) {
+                let mean =
+                    fit_step(&mut run.nets.actor, &mut adam, &data, mb, &nvec, cfg.learning_rate, device)?;
+                sum += mean * mb.len() as f64;
+                seen += mb.len();
+            }
+            loss = sum / seen.max(1) as f64;
+        }
+        let Evaluation { metrics, score } = task.evaluate(run.nets, run.norm, run.eval_seeds);
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, run.nets.actor.clone()));
+        }
+        let report = RoundReport { samples: data.len(), agreement, loss, metrics, score };
+        (run.on_round)(round, &report);
+        reports.push(report);
+    }
+    if let Some((_, kept)) = best {
+        run.nets.actor = kept;
+    }
+    Ok(reports)
+}
+
+/// One episode of `seed` under the teacher/student mixture.
+fn collect(
+    task: &ServingTask,
+    registry: &PolicyRegistry<'_>,
+    student: &LearnedPolicyFile,
+    seed: u64,
+    teacher_prob: f64,
+) -> Result<Collected, String> {
+    let scenario = &task.scenario;
+    let arrivals = stage_arrivals(scenario, seed, &|| {});
+    let teacher = registry.build_for_episode("oracle", &arrivals).map_err(|e| e.to_string())?;
+    let max_vms = student.max_vms.clone();
+    let student = Learned::new(student.clone())?;
+    let n = scenario.n_stages();
+    let nvec = task.action_set.nvec(n);
+    let mut mixture = Mixture {
+        teacher,
+        student,
+        set: task.action_set.clone(),
+        max_vms,
+        memory: DecodeMemory::new(&task.action_set, n),
+        teacher_prob,
+        rng: SimRng::new(seed, Stream::Imitation),
+        teacher_action: Action::faas_only(n),
+        indices: vec![0; nvec.len()],
+        nvec,
+        collected: Collected::default(),
+    };
+    run_episode(scenario, &mut mixture, seed, |_, _| {});
+    Ok(mixture.collected)
+}
+
+/// One Adam step of `actor` towards the teacher's choices on rows `mb` of `data`: per action
+/// dimension, the negative log of the probability the actor gives the teacher's choices (any of
+/// them when several decode alike), among the allowed ones. Returns the minibatch's mean loss.
+fn fit_step(
+    actor: &mut Mlp,
+    adam: &mut Adam,
+    data: &Dataset,
+    mb: &[usize],
+    nvec: &[usize],
+    lr: f64,
+    device: &Device,
+) -> Result<f64, String> {
+    let obs: Vec<f32> =
+        mb.iter().flat_map(|&i| data.obs[i * data.obs_dim..(i + 1) * data.obs_dim].iter().copied()).collect();
+    let net = BurnMlp::new(actor, device, true);
+    let logits = net.forward(matrix(obs, data.obs_dim, device))
+        + matrix(data.bias(&data.allowed, mb), data.n_logits, device);
+    let labels = matrix(data.bias(&data.labels, mb), data.n_logits, device);
+    let mut loss: Option<Tensor<1>> = None;
+    let mut start = 0;
+    for &choices in nvec {
+        let logp = log_softmax(logits.clone().narrow(1, start, choices), 1);
+        let on_labels = logp + labels.clone().narrow(1, start, choices);
+        let peak = on_labels.clone().max_dim(1).detach();
+        let log_mass = peak.clone() + (on_labels - peak).exp().sum_dim(1).log();
+        let term = log_mass.mean().neg();
+        loss = Some(match loss {
+            Some(sum) => sum + term,
+            None => term,
+        });
+        start += choices;
+    }
+    let loss = loss.ok_or("the action space has no dimension")?;
+    let value = f64::from(loss.clone().detach().into_scalar::<f32>());
+    if !value.is_finite() {
+        return Err(format!(
+            "imitation stopped: the loss became {value} (try a lower imitation.learning_rate)"
+        ));
+    }
+    let mut grads = net.gradients(&loss.backward());
+    clip_grad_norm(&mut grads, 1.0);
+    adam.step(actor.tensors_mut(), &grads, lr);
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serflow_policies::schema::{GlobalFeature, StageAction, StageFeature};
+
+    #[test]
+    fn the_teacher_choices_are_those_decoding_nearest_its_target_above_winning_ties() {
+        // One stage, hold or 1x / 2x a need of 4.5 VMs: targets 3 (committed), 5 and 9.
+        let set = ActionSet::need_relative(vec![1.0, 2.0], vec![10.0], 0.0);
+        let mut obs = Observation::zeros(1);
+        obs.set_stage(0, StageFeature::VmsReady, 2.0);
+        obs.set_stage(0, StageFeature::VmsBooting, 1.0);
+        obs.set_stage(0, StageFeature::ArrivalRate, 45.0);
+        obs.set_global(GlobalFeature::CostRate, 1.0);
+        let memory = DecodeMemory::new(&set, 1);
+        let allowed = vec![true; 3 + 5];
+        let labels = |obs: &Observation, target: u32, share: f32, allowed: &[bool]| {
+            let teacher = Action {
+                stages: vec![StageAction { vm_target: target, vm_share: share, vm_rate_limit: None }],
+            };
+            let mut out = vec![false; 8];
+            teacher_choices(&set, obs, &[20], &memory, &teacher, allowed, &mut out);
+            out
+        };
+        let vm = |out: Vec<bool>| out[..3].to_vec();
+        assert_eq!(vm(labels(&obs, 5, 1.0, &allowed)), [false, true, false]);
+        assert_eq!(
+            vm(labels(&obs, 4, 1.0, &allowed)),
+            [false, true, false],
+            "5 and 3 are as far: above wins"
+        );
+        assert_eq!(
+            vm(labels(&obs, 7, 1.0, &allowed)),
+            [false, false, true],
+            "9 and 5 are as far: above wins"
+        );
+        assert_eq!(vm(labels(&obs, 0, 1.0, &allowed)), [true, false, false]);
+        assert_eq!(vm(labels(&obs, 30, 1.0, &allowed)), [false, false, true]);
+        let mut without_two = allowed.clone();
+        without_two[2] = false;
+        assert_eq!(vm(labels(&obs, 30, 1.0, &without_two)), [false, true, false], "only allowed choices");
+        assert_eq!(
+            labels(&obs, 5, 0.6, &allowed)[3..],
+            [false, false, true, false, false],
+            "share 0.5 nearest"
+        );
+
+        // Choices that decode alike are all the teacher's: with 5 committed, hold is 1x the need.
+        obs.set_stage(0, StageFeature::VmsBooting, 3.0);
+        assert_eq!(vm(labels(&obs, 5, 1.0, &allowed)), [true, true, false]);
+        let mut after = memory.clone();
+        let mut action = Action::faas_only(1);
+        set.decode(&[1, 4], &obs, &[20], &mut after, &mut action);
+        assert_eq!(action.stages[0].vm_target, 5, "the decoding the labels assume");
+    }
+}
