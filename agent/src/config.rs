@@ -180,12 +180,6 @@ impl TrainConfig {
             if self.env != EnvKind::Serflow {
                 return fail("imitation: needs env: Serflow (an oracle to imitate)".into());
             }
-            if self.frame_stack != 1 {
-                return fail(format!(
-                    "imitation: imitates from the current observation only, not frame_stack {}",
-                    self.frame_stack
-                ));
-            }
         }
         if self.eval_episodes == 0 {
             return fail("eval_episodes: must be at least 1".into());
@@ -259,7 +253,7 @@ mod tests {
         with(good.clone(), EnvKind::Serflow, 1).validate().unwrap();
         let refused = |config: TrainConfig| config.validate().unwrap_err().to_string();
         assert!(refused(with(good.clone(), EnvKind::Cartpole, 1)).contains("imitation: needs env: Serflow"));
-        assert!(refused(with(good.clone(), EnvKind::Serflow, 2)).contains("frame_stack 2"));
+        with(good.clone(), EnvKind::Serflow, 4).validate().unwrap();
         let bad = [
             (ImitationConfig { rounds: 0, ..good.clone() }, "imitation.rounds"),
             (ImitationConfig { minibatch_size: 0, ..good.clone() }, "imitation.minibatch_size"),

@@ -13,6 +13,7 @@
 
 use crate::adam::{Adam, clip_grad_norm};
 use crate::export::policy_file;
+use crate::frames::frames_read;
 use crate::networks::{BurnMlp, matrix};
 use crate::normalizer::ObsNormalizer;
 use crate::task::{Evaluation, ImitationRun, ServingTask, TrainTask};
@@ -212,38 +213,38 @@ impl Policy for Mixture {
     }
 }
 
-/// The data of all rounds so far, observations normalised.
+/// The data of all rounds so far: the actor's inputs (each decision's last `frame_stack`
+/// normalised observations, oldest first, zeros before its episode's first, as the trainer and the
+/// exported runtime stack them), the choices allowed and the teacher's.
 struct Dataset {
-    obs: Vec<f32>,
+    inputs: Vec<f32>,
     allowed: Vec<bool>,
     labels: Vec<bool>,
-    obs_dim: usize,
+    features: usize,
+    frame_stack: usize,
     n_logits: usize,
 }
 
-impl Collected {
-    fn absorb(&mut self, other: Collected) {
-        self.obs.extend(other.obs);
-        self.allowed.extend(other.allowed);
-        self.labels.extend(other.labels);
-        self.decisions += other.decisions;
-        self.agreed += other.agreed;
-    }
-}
-
 impl Dataset {
-    fn len(&self) -> usize {
-        self.obs.len() / self.obs_dim
+    fn input_dim(&self) -> usize {
+        self.features * self.frame_stack
     }
 
-    fn append(&mut self, collected: Collected, norm: &ObsNormalizer) {
-        let mut row = vec![0.0f32; self.obs_dim];
-        for raw in collected.obs.chunks(self.obs_dim) {
-            norm.normalize(raw, &mut row);
-            self.obs.extend_from_slice(&row);
+    fn len(&self) -> usize {
+        self.inputs.len() / self.input_dim()
+    }
+
+    /// Appends one episode's decisions, normalised by `norm`.
+    fn append(&mut self, episode: Collected, norm: &ObsNormalizer) {
+        let mut frames = vec![0.0f32; self.input_dim()];
+        let newest = frames.len() - self.features;
+        for raw in episode.obs.chunks(self.features) {
+            frames.copy_within(self.features.., 0);
+            norm.normalize(raw, &mut frames[newest..]);
+            self.inputs.extend_from_slice(&frames);
         }
-        self.allowed.extend(collected.allowed);
-        self.labels.extend(collected.labels);
+        self.allowed.extend(episode.allowed);
+        self.labels.extend(episode.labels);
     }
 
     /// `0` where `flags` (of rows `rows`) is set, a large negative bias elsewhere.
@@ -263,11 +264,13 @@ pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Vec<RoundRe
     let registry = PolicyRegistry::new(scenario);
     let nvec = task.action_set.nvec(scenario.n_stages());
     let mut rng = SimRng::new(seed, Stream::Imitation);
+    let frame_stack = frames_read(run.nets, run.norm);
     let mut data = Dataset {
-        obs: Vec::new(),
+        inputs: Vec::new(),
         allowed: Vec::new(),
         labels: Vec::new(),
-        obs_dim: run.nets.actor.inputs(),
+        features: run.nets.actor.inputs() / frame_stack,
+        frame_stack,
         n_logits: run.nets.actor.outputs(),
     };
     let lengths: Vec<usize> = run.nets.actor.tensors().iter().map(|t| t.len()).collect();
@@ -277,20 +280,20 @@ pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Vec<RoundRe
     for round in 0..cfg.rounds {
         let teacher_prob = cfg.teacher_decay.powi(round as i32);
         let student = policy_file(run.nets, run.norm, scenario, &task.action_set, String::new());
-        let episodes: Vec<Result<Collected, String>> = cfg
+        let episodes = cfg
             .seeds(seed, round)
             .par_iter()
             .map(|&episode_seed| collect(task, &registry, &student, episode_seed, teacher_prob))
-            .collect();
-        let mut collected = Collected::default();
-        for episode in episodes {
-            collected.absorb(episode?);
-        }
+            .collect::<Result<Vec<Collected>, String>>()?;
         if round == 0 && run.fit_norm {
-            run.norm.stats.update(&collected.obs);
+            let observations: Vec<f32> = episodes.iter().flat_map(|e| e.obs.iter().copied()).collect();
+            run.norm.stats.update(&observations);
         }
-        let agreement = collected.agreed as f64 / collected.decisions.max(1) as f64;
-        data.append(collected, run.norm);
+        let decisions: usize = episodes.iter().map(|e| e.decisions).sum();
+        let agreement = episodes.iter().map(|e| e.agreed).sum::<usize>() as f64 / decisions.max(1) as f64;
+        for episode in episodes {
+            data.append(episode, run.norm);
+        }
         let mut loss = f64::NAN;
         let mut order: Vec<usize> = (0..data.len()).collect();
         for _ in 0..cfg.epochs {
@@ -364,10 +367,11 @@ fn fit_step(
     lr: f64,
     device: &Device,
 ) -> Result<f64, String> {
-    let obs: Vec<f32> =
-        mb.iter().flat_map(|&i| data.obs[i * data.obs_dim..(i + 1) * data.obs_dim].iter().copied()).collect();
+    let width = data.input_dim();
+    let inputs: Vec<f32> =
+        mb.iter().flat_map(|&i| data.inputs[i * width..(i + 1) * width].iter().copied()).collect();
     let net = BurnMlp::new(actor, device, true);
-    let logits = net.forward(matrix(obs, data.obs_dim, device))
+    let logits = net.forward(matrix(inputs, width, device))
         + matrix(data.bias(&data.allowed, mb), data.n_logits, device);
     let labels = matrix(data.bias(&data.labels, mb), data.n_logits, device);
     let mut loss: Option<Tensor<1>> = None;
@@ -451,5 +455,36 @@ mod tests {
         let mut action = Action::faas_only(1);
         set.decode(&[1, 4], &obs, &[20], &mut after, &mut action);
         assert_eq!(action.stages[0].vm_target, 5, "the decoding the labels assume");
+    }
+
+    #[test]
+    fn inputs_stack_each_episodes_normalised_observations_oldest_first_from_zeros() {
+        let mut norm = ObsNormalizer::new(2);
+        norm.stats.mean = vec![1.0, 0.0];
+        norm.stats.var = vec![4.0, 1.0];
+        let mut data = Dataset {
+            inputs: Vec::new(),
+            allowed: Vec::new(),
+            labels: Vec::new(),
+            features: 2,
+            frame_stack: 2,
+            n_logits: 1,
+        };
+        for obs in [vec![3.0, 1.0, 5.0, 2.0], vec![7.0, 3.0]] {
+            let decisions = obs.len() / 2;
+            let episode = Collected {
+                obs,
+                allowed: vec![true; decisions],
+                labels: vec![true; decisions],
+                decisions,
+                agreed: 0,
+            };
+            data.append(episode, &norm);
+        }
+        assert_eq!(data.len(), 3);
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+        assert!(close(&data.inputs[..4], &[0.0, 0.0, 1.0, 1.0]), "{:?}", data.inputs);
+        assert!(close(&data.inputs[4..8], &[1.0, 1.0, 2.0, 2.0]), "{:?}", data.inputs);
+        assert!(close(&data.inputs[8..], &[0.0, 0.0, 3.0, 3.0]), "a new episode starts from zeros");
     }
 }

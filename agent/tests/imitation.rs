@@ -10,8 +10,8 @@ use serflow_agent::logging::Point;
 use serflow_agent::plan::TrainPlan;
 use serflow_agent::train::Stop;
 
-/// `default` cut to 5-minute episodes, VM targets as multiples of the need, two PPO iterations after
-/// three imitation rounds.
+/// `default` cut to 5-minute episodes, VM targets as multiples of the need, the last two observations
+/// stacked, two PPO iterations after three imitation rounds.
 fn config(name: &str) -> TrainConfig {
     let dir = scratch(name);
     let short =
@@ -28,6 +28,7 @@ fn config(name: &str) -> TrainConfig {
     c.eval_episodes = 2;
     c.vm_need_multiples = vec![1.0, 0.5, 1.5, 2.0, 3.0];
     c.vm_shares = vec![1.0];
+    c.frame_stack = 2;
     c.imitation = Some(ImitationConfig {
         rounds: 3,
         episodes_per_round: 4,
