@@ -257,8 +257,9 @@ impl Dataset {
 }
 
 /// Runs `run.config`'s rounds on `task`: leaves in `run.nets` the student that scored best on the
-/// selection seeds and returns every round's report.
-pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Vec<RoundReport>, String> {
+/// selection seeds and returns every round's report, or `None` when `run.interrupted` stopped it
+/// between rounds (the networks and normaliser then hold a partly fitted student).
+pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Option<Vec<RoundReport>>, String> {
     let (cfg, seed, device) = (run.config, run.seed, run.device);
     let scenario = &task.scenario;
     let registry = PolicyRegistry::new(scenario);
@@ -278,6 +279,9 @@ pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Vec<RoundRe
     let mut reports = Vec::with_capacity(cfg.rounds);
     let mut best: Option<(f64, Mlp)> = None;
     for round in 0..cfg.rounds {
+        if (run.interrupted)() {
+            return Ok(None);
+        }
         let teacher_prob = cfg.teacher_decay.powi(round as i32);
         let student = policy_file(run.nets, run.norm, scenario, &task.action_set, String::new());
         let episodes = cfg
@@ -320,7 +324,7 @@ pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Vec<RoundRe
     if let Some((_, kept)) = best {
         run.nets.actor = kept;
     }
-    Ok(reports)
+    Ok(Some(reports))
 }
 
 /// One episode of `seed` under the teacher/student mixture.

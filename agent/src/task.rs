@@ -129,9 +129,10 @@ pub trait TrainTask: Sync {
         None
     }
 
-    /// Fits `nets`' actor to an expert before PPO ([`crate::imitation`]); `Err` when the environment
-    /// has none to imitate.
-    fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Vec<RoundReport>, String> {
+    /// Fits `nets`' actor to an expert before PPO ([`crate::imitation`]): every round's report, or
+    /// `None` when `run.interrupted` said to stop between rounds; `Err` when the environment has
+    /// none to imitate.
+    fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Option<Vec<RoundReport>>, String> {
         let _ = run;
         Err("imitation: needs env: Serflow (an oracle to imitate)".into())
     }
@@ -155,6 +156,8 @@ pub struct ImitationRun<'a> {
     pub device: &'a Device,
     /// Told of each round as it ends.
     pub on_round: &'a mut dyn FnMut(usize, &RoundReport),
+    /// Asked before each round whether to stop (Ctrl-C).
+    pub interrupted: &'a dyn Fn() -> bool,
 }
 
 /// CartPole-v1.
@@ -384,7 +387,7 @@ impl TrainTask for ServingTask {
         out[credit.components - 1] = r.slo_part(info, weight);
     }
 
-    fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Vec<RoundReport>, String> {
+    fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Option<Vec<RoundReport>>, String> {
         crate::imitation::run(self, run)
     }
 

@@ -295,6 +295,7 @@ pub fn train<T: TrainTask>(
     observer.started(state.global_step, total_iterations * p.batch_size() as u64);
 
     if let Some(imitation) = cfg.imitation.as_ref().filter(|_| !state.imitated) {
+        let before = (state.nets.clone(), state.obs_norm.clone());
         let mut on_round = |round: usize, report: &RoundReport| {
             let step = round as u64;
             log.scalar("imitation/agreement", report.agreement, step);
@@ -305,7 +306,8 @@ pub fn train<T: TrainTask>(
             }
             observer.imitated(round, report);
         };
-        let reports = task
+        let interrupted = || options.interrupt.load(Ordering::SeqCst);
+        let outcome = task
             .imitate(&mut ImitationRun {
                 config: imitation,
                 seed: cfg.seed,
@@ -315,8 +317,17 @@ pub fn train<T: TrainTask>(
                 eval_seeds: &eval_seeds,
                 device: &device,
                 on_round: &mut on_round,
+                interrupted: &interrupted,
             })
             .map_err(Error::new)?;
+        let Some(reports) = outcome else {
+            // Resuming runs the whole phase again, from where it started.
+            (state.nets, state.obs_norm) = before;
+            checkpoint::save(&state, &state.checkpoint_dir, LATEST)?;
+            observer.finished();
+            log.flush();
+            return Ok(TrainOutcome { state, stop: Stop::Interrupted, log });
+        };
         state.imitated = true;
         state.best_score = reports.iter().map(|r| r.score).max_by(f64::total_cmp);
         checkpoint::save(&state, &state.checkpoint_dir, BEST)?;

@@ -1,14 +1,18 @@
 //! Imitation of the oracle before PPO: the student fitted on earlier rounds agrees with the teacher
 //! more often than the untrained one on episodes neither saw, the same seed gives the same student,
-//! and a run paused right after imitation resumes into the same PPO curve bit for bit.
+//! a run paused right after imitation resumes into the same PPO curve bit for bit, and one
+//! interrupted between rounds resumes into the same run.
 
 mod common;
 use common::{options, plan, scratch};
 use serflow_agent::config::{EnvKind, TrainConfig};
 use serflow_agent::imitation::ImitationConfig;
+use serflow_agent::imitation::RoundReport;
 use serflow_agent::logging::Point;
 use serflow_agent::plan::TrainPlan;
-use serflow_agent::train::Stop;
+use serflow_agent::train::{Stop, TrainObserver, TrainOptions};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `default` cut to 5-minute episodes, VM targets as multiples of the need, the last two observations
 /// stacked, two PPO iterations after three imitation rounds.
@@ -67,4 +71,31 @@ fn the_student_learns_the_teacher_deterministically_and_ppo_resumes_after_it() {
     };
     assert_eq!(ppo(&resumed.log.points), ppo(&whole.log.points));
     assert!(resumed.state.nets == whole.state.nets, "nets differ");
+}
+
+/// Raises the interrupt flag when the first imitation round ends, as Ctrl-C would.
+struct CtrlCAfterFirstRound(Arc<AtomicBool>);
+
+impl TrainObserver for CtrlCAfterFirstRound {
+    fn imitated(&self, _round: usize, _report: &RoundReport) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn an_interrupt_between_rounds_checkpoints_the_start_and_resuming_gives_the_uninterrupted_run() {
+    let whole = plan(config("interrupt-config"), "interrupt-whole").train(&options(None)).unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let observer = CtrlCAfterFirstRound(flag.clone());
+    let start = plan(config("interrupt-config"), "interrupt-split");
+    let initial = start.state.nets.clone();
+    let stopped = start
+        .train(&TrainOptions { stop_after: None, interrupt: flag, observer: &observer, tensorboard: false })
+        .unwrap();
+    assert_eq!(stopped.stop, Stop::Interrupted);
+    assert!(!stopped.state.imitated);
+    assert!(stopped.state.nets == initial, "the partly fitted student was kept");
+    let resumed = TrainPlan::resume(&stopped.state.checkpoint_dir).unwrap().train(&options(None)).unwrap();
+    assert!(resumed.state.nets == whole.state.nets, "nets differ");
+    assert_eq!(resumed.log.points.len(), whole.log.points.len());
 }

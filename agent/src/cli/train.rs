@@ -324,7 +324,8 @@ fn watch_ctrl_c(flag: Arc<AtomicBool>) {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
             eprintln!(
-                "\ninterrupted: finishing the iteration and saving a checkpoint (Ctrl-C again to abort)"
+                "\ninterrupted: finishing the iteration (or imitation round) and saving a checkpoint \
+                 (Ctrl-C again to abort)"
             );
             flag.store(true, Ordering::SeqCst);
             if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
