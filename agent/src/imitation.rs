@@ -145,7 +145,6 @@ struct Collected {
     obs: Vec<f32>,
     allowed: Vec<bool>,
     labels: Vec<bool>,
-    decisions: usize,
     agreed: usize,
 }
 
@@ -207,7 +206,6 @@ impl Policy for Mixture {
         c.obs.extend_from_slice(obs.values());
         c.allowed.extend_from_slice(&allowed);
         c.labels.extend_from_slice(&labels);
-        c.decisions += 1;
         c.agreed += usize::from(agrees);
         self.set.decode(&self.indices, obs, &self.max_vms, &mut self.memory, action);
     }
@@ -293,7 +291,7 @@ pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Option<Vec<
             let observations: Vec<f32> = episodes.iter().flat_map(|e| e.obs.iter().copied()).collect();
             run.norm.stats.update(&observations);
         }
-        let decisions: usize = episodes.iter().map(|e| e.decisions).sum();
+        let decisions = episodes.iter().map(|e| e.labels.len()).sum::<usize>() / data.n_logits;
         let agreement = episodes.iter().map(|e| e.agreed).sum::<usize>() as f64 / decisions.max(1) as f64;
         for episode in episodes {
             data.append(episode, run.norm);
@@ -476,13 +474,8 @@ mod tests {
         };
         for obs in [vec![3.0, 1.0, 5.0, 2.0], vec![7.0, 3.0]] {
             let decisions = obs.len() / 2;
-            let episode = Collected {
-                obs,
-                allowed: vec![true; decisions],
-                labels: vec![true; decisions],
-                decisions,
-                agreed: 0,
-            };
+            let episode =
+                Collected { obs, allowed: vec![true; decisions], labels: vec![true; decisions], agreed: 0 };
             data.append(episode, &norm);
         }
         assert_eq!(data.len(), 3);

@@ -134,7 +134,7 @@ pub trait TrainTask: Sync {
     /// none to imitate.
     fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Option<Vec<RoundReport>>, String> {
         let _ = run;
-        Err("imitation: needs env: Serflow (an oracle to imitate)".into())
+        Err("imitation: this environment has no expert to imitate".into())
     }
 }
 
