@@ -8,7 +8,7 @@ use serflow_agent::tune::tune;
 use serflow_env::comparison::{mean_cost_and_attainment, run_policy};
 use serflow_env::registry::{CALIBRATED, PolicyRegistry};
 use serflow_env::scenario::{BUILTINS, StageConfig, parse};
-use serflow_env::workload::{TraceFormat, WorkloadConfig};
+use serflow_env::workload::WorkloadConfig;
 use serflow_env::{Horizon, Scenario};
 use std::path::Path;
 use std::sync::Arc;
@@ -57,12 +57,11 @@ fn calibrated_baselines_are_never_worse_than_faas_only_or_vm_only() {
     while t < 1300.0 {
         // 60 req/s, with a 5x burst for 20 s every 100 s
         t += if (t as u64 % 100) < 20 { 1.0 / 300.0 } else { 1.0 / 60.0 };
-        times.push(format!("{t:.4},1\n"));
+        times.push(format!("{t:.4}\n"));
     }
-    std::fs::write(dir.join("bursty.csv"), format!("TIMESTAMP,ContextTokens\n{}", times.concat())).unwrap();
+    std::fs::write(dir.join("bursty.csv"), format!("TIMESTAMP\n{}", times.concat())).unwrap();
     config.workload = WorkloadConfig::trace("bursty.csv", 1.0, None, 1.0);
-    if let WorkloadConfig::Trace { format, random_offset, .. } = &mut config.workload {
-        *format = TraceFormat::Csv { size_column: None };
+    if let WorkloadConfig::Trace { random_offset, .. } = &mut config.workload {
         *random_offset = true;
     }
     let mine = Scenario::from_config(config, "mine.ron", &dir, Horizon::AsConfigured).unwrap();

@@ -101,7 +101,7 @@ fn csv_trace(name: &str, times: &[f64]) -> String {
 fn trace_workload(path: String) -> WorkloadConfig {
     WorkloadConfig::Trace {
         path,
-        format: TraceFormat::Csv { size_column: None },
+        format: TraceFormat::Csv { size_column: None, size_column_optional: false },
         rate_scale: 1.0,
         time_scale: 1.0,
         start_s: 0.0,
@@ -190,7 +190,10 @@ fn bigger_requests_exit_later_when_size_drives_exits() {
         cfg.size_exit = elasticity.map(|e| serflow_env::scenario::SizeExitConfig { elasticity: e });
         cfg.workload = WorkloadConfig::Trace {
             path: path.display().to_string(),
-            format: TraceFormat::Csv { size_column: Some("ContextTokens".into()) },
+            format: TraceFormat::Csv {
+                size_column: Some("ContextTokens".into()),
+                size_column_optional: false,
+            },
             rate_scale: 1.0,
             time_scale: 1.0,
             start_s: 0.0,

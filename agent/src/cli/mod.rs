@@ -47,8 +47,9 @@ pub struct ScenarioArgs {
     #[arg(long, default_value = "default")]
     pub scenario: String,
     /// Replay this trace instead of the scenario's workload: per-second counts (one integer per
-    /// line) or a CSV with a TIMESTAMP column (.csv). Repeat (or separate by commas) for several.
-    /// On a scenario with a nominal mean rate (production) the trace is rescaled to that mean.
+    /// line) or a CSV with a TIMESTAMP column (.csv; a ContextTokens column, if any, is the
+    /// size). Repeat (or separate by commas) for several. On a scenario with a nominal mean rate
+    /// (production) the trace is rescaled to that mean.
     #[arg(long, value_name = "FILE", value_delimiter = ',')]
     pub trace: Vec<String>,
     /// Multiply the trace's arrival rate by X (instead of rescaling it to the nominal mean).

@@ -259,6 +259,12 @@ pub struct Scenario {
     pub workload: Arc<LoadedWorkload>,
 }
 
+/// Seconds rounded to the millisecond for a message (a trace squeezed by a tiny `time_scale`
+/// would otherwise print hundreds of digits).
+fn to_the_millisecond(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
 /// The longest whole number of `interval_s` intervals within `available_s` seconds.
 /// The trace files a workload replays, for a message: `trace a.txt` or `the shortest of traces a.txt, b.csv`.
 fn trace_names(workload: &WorkloadConfig) -> String {
@@ -304,9 +310,10 @@ impl Scenario {
                 config.horizon_s = whole_intervals(available, interval);
                 c.ensure(config.horizon_s > 0.0, "workload", || {
                     format!(
-                        "{} covers {available} s (after start_s and time_scale), less than one \
+                        "{} covers {} s (after start_s and time_scale), less than one \
                          control interval ({interval} s): nothing to replay",
-                        trace_names(&config.workload)
+                        trace_names(&config.workload),
+                        to_the_millisecond(available)
                     )
                 })?;
             }
@@ -316,8 +323,9 @@ impl Scenario {
         if let Some(available) = workload.available_s() {
             c.ensure(config.horizon_s <= available + 1e-9, "horizon_s", || {
                 format!(
-                    "{} s exceeds the {available} s {} covers (after start_s and time_scale)",
+                    "{} s exceeds the {} s {} covers (after start_s and time_scale)",
                     config.horizon_s,
+                    to_the_millisecond(available),
                     trace_names(&config.workload)
                 )
             })?;

@@ -23,6 +23,10 @@ pub enum TraceFormat {
         /// Column whose value is the request size (e.g. `ContextTokens`).
         #[serde(default)]
         size_column: Option<String>,
+        /// Replay without sizes when the header has no `size_column`, instead of refusing the
+        /// file: how `--trace FILE.csv` reads any timestamped request log.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        size_column_optional: bool,
     },
 }
 
@@ -53,7 +57,11 @@ impl TraceData {
             })?;
         match format {
             TraceFormat::Counts => parse_counts(&source, &text),
-            TraceFormat::Csv { size_column } => parse_csv(&source, &text, size_column.as_deref()),
+            TraceFormat::Csv { size_column, size_column_optional } => {
+                let size_column =
+                    size_column.as_deref().filter(|c| !size_column_optional || csv_has_column(&text, c));
+                parse_csv(&source, &text, size_column)
+            }
         }
     }
 
@@ -179,6 +187,12 @@ pub fn parse_csv(source: &str, text: &str, size_column: Option<&str>) -> Result<
     let times = rows.iter().map(|r| r.0 - t0).collect();
     let sizes = size_col.map(|_| rows.iter().map(|r| r.1).collect());
     Ok(TraceData(Arc::new(TraceInner::Requests { times, sizes })))
+}
+
+/// Whether a CSV's header names `column` (case-insensitively, as `parse_csv` matches it).
+fn csv_has_column(text: &str, column: &str) -> bool {
+    let header = without_bom(text).lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    header.split(',').any(|c| c.trim().eq_ignore_ascii_case(column))
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.frac]` (or `T` as separator) as seconds since 1970, or plain seconds.
@@ -398,6 +412,26 @@ mod tests {
         assert_eq!(arrivals[1], Arrival { time: SimTime(4_500_000), size: 396.0 });
         assert_eq!(arrivals[2].time, SimTime::from_secs(5 * 3600 + 44 * 60 + 14));
         assert_eq!(data.median_size(), Some(374.0));
+    }
+
+    #[test]
+    fn a_guessed_size_column_is_used_when_present_and_a_named_one_is_required() {
+        let dir = std::env::temp_dir().join(format!("serflow-trace-sizes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (sized, bare) = (dir.join("sized.csv"), dir.join("bare.csv"));
+        std::fs::write(&sized, "timestamp,contexttokens\n0.5,374\n1.5,10\n").unwrap();
+        std::fs::write(&bare, "TIMESTAMP\n0.5\n1.5\n").unwrap();
+        let format = |optional| TraceFormat::Csv {
+            size_column: Some("ContextTokens".into()),
+            size_column_optional: optional,
+        };
+        let guessed = TraceData::read(&sized, &format(true)).unwrap();
+        assert_eq!(guessed.median_size(), Some(374.0), "the column is used when the header has it");
+        let guessed = TraceData::read(&bare, &format(true)).unwrap();
+        assert_eq!((guessed.total_requests(), guessed.median_size()), (2, None));
+        let e = TraceData::read(&bare, &format(false)).unwrap_err();
+        assert_eq!(e.field, "line 1", "a scenario that names the column requires it: {e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
