@@ -240,6 +240,13 @@ fn oversized_inputs_are_refused_before_any_work() {
     let rate = scenario_with("rate.ron", "mean: 150.0", "mean: 1000000000.0");
     fails_with(&["simulate", "--scenario", &rate], &["rate.ron", "workload.rate", "limit"]);
     fails_with(&["compare", "--seeds", "0"], &["--seeds", "10000"]);
+    let not_a_dir = file("not-a-dir", "");
+    fails_with(
+        &["tune", "--out", &format!("{not_a_dir}/baselines.ron")],
+        &["not-a-dir", "cannot create directory"],
+    );
+    let dir = scratch("bad").display().to_string();
+    fails_with(&["tune", "--out", &dir], &["is a directory"]);
     fails_with(
         &["eval", "--episodes", "18446744073709551615", "--first-seed", "0"],
         &["--episodes", "10000"],

@@ -23,6 +23,20 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| failed(path, "cannot replace", e))
 }
 
+/// Fails now, not after a long job, when [`write_atomic`] could not write `path`: it names a
+/// directory, or its directory cannot be created or written. Creates the directory; leaves no file.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!("{}: is a directory; give a file name", path.display()));
+    }
+    let failed = |p: &Path, what: &str, e: std::io::Error| format!("{}: {what}: {e}", p.display());
+    let dir = directory_of(path);
+    std::fs::create_dir_all(dir).map_err(|e| failed(dir, "cannot create directory", e))?;
+    let probe = path.with_extension("tmp");
+    std::fs::File::create(&probe).map_err(|e| failed(&probe, "cannot write", e))?;
+    std::fs::remove_file(&probe).map_err(|e| failed(&probe, "cannot remove", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +52,13 @@ mod tests {
         assert!(!path.with_extension("tmp").exists());
         let e = write_atomic(&path.join("under-a-file"), "x").unwrap_err();
         assert!(e.starts_with(&path.display().to_string()) && !e.contains('\n'), "{e}");
+        let e = check_writable(&path.join("under-a-file")).unwrap_err();
+        assert!(e.starts_with(&path.display().to_string()) && !e.contains('\n'), "{e}");
+        assert!(check_writable(&dir).unwrap_err().contains("is a directory"));
+        check_writable(&dir.join("new/y.ron")).unwrap();
+        assert!(
+            dir.join("new").is_dir() && !dir.join("new/y.tmp").exists() && !dir.join("new/y.ron").exists()
+        );
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -8,6 +8,7 @@ use serflow_agent::files::write_atomic;
 use serflow_agent::tune::{episodes_per_seed, tune};
 use serflow_env::seeds::parse_first_seed;
 use serflow_policies::calibration::Fit;
+use serflow_policies::files::check_writable;
 use std::path::PathBuf;
 
 /// Arguments of `serflow tune`.
@@ -33,14 +34,13 @@ pub fn run(args: TuneArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("checkpoints").join(&scenario.config.name).join("baselines.ron"));
+    // Refuse an unwritable --out now, not after the calibration's minutes.
+    check_writable(&out).map_err(anyhow::Error::msg)?;
     let bar = progress_bar("{msg} [{bar:30}] {pos}/{len} episodes ({per_sec}, eta {eta})");
     bar.set_length(episodes_per_seed() * seeds.len() as u64);
     bar.set_message(format!("tune {}", scenario.config.name));
     let calibration = tune(&scenario, &seeds, &|| bar.inc(1));
     bar.finish_and_clear();
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
-    }
     let header = format!(
         "// serflow tune --scenario {} --seeds {} --first-seed {}: calibrated on training seeds only\n",
         args.scenario.scenario, args.seeds, args.first_seed
