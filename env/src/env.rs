@@ -10,6 +10,7 @@
 //!   are not part of the observation.
 //! - Calling `step` after `terminated` or `truncated` without `reset` is a logic error of the caller.
 
+use crate::expert::{Expert, ExpertModel};
 use crate::metrics::EpisodeReport;
 use crate::profile::profile;
 use crate::rng::{SimRng, Stream};
@@ -123,6 +124,8 @@ pub struct ServingEnv {
     action: Action,
     /// What decoding the action set remembers within an episode.
     memory: DecodeMemory,
+    /// The oracle projected onto the action set, when asked for ([`ServingEnv::with_expert`]).
+    expert: Option<Box<Expert>>,
 }
 
 /// A learner's action set as a training config (or the Python builders) states it, before the
@@ -174,7 +177,7 @@ impl ServingEnv {
         let action = Action::faas_only(scenario.n_stages());
         let action_set = ActionSet::default();
         let memory = DecodeMemory::new(&action_set, scenario.n_stages());
-        Self { scenario, action_set, max_vms, initial_vms_up_to: None, sim, action, memory }
+        Self { scenario, action_set, max_vms, initial_vms_up_to: None, sim, action, memory, expert: None }
     }
 
     /// Starts every episode from `0..=up_to` ready VMs per stage (uniform, drawn from the episode's
@@ -187,12 +190,34 @@ impl ServingEnv {
     }
 
     /// Decides with `set` instead of the default VM changes (for example need-relative VM targets);
-    /// `Err` says which field does not fit the scenario.
+    /// `Err` says which field does not fit the scenario. Call before [`Self::with_expert`].
     pub fn with_action_set(mut self, set: ActionSet) -> Result<Self, String> {
         set.check(self.scenario.n_stages())?;
         self.memory = DecodeMemory::new(&set, self.scenario.n_stages());
         self.action_set = set;
         Ok(self)
+    }
+
+    /// Plans the forecast oracle at every reset (a FaaS-only pass over the episode, as long as a
+    /// FaaS-only `simulate`) and offers its decision for each observation as a choice of the action
+    /// set: [`Self::expert_choice`]. `model` is [`ExpertModel::new`] of this scenario.
+    pub fn with_expert(mut self, model: Arc<ExpertModel>) -> Self {
+        self.expert = Some(Box::new(Expert::new(model, &self.action_set, self.scenario.n_stages())));
+        self
+    }
+
+    /// The expert's choice for the latest observation (one index per action dimension, allowed by
+    /// the mask): the oracle's decision projected onto the action set (the choices decoding nearest
+    /// its VM targets, a target above winning a tie, and its share). `None` without
+    /// [`Self::with_expert`] or before the first reset.
+    pub fn expert_choice(&self) -> Option<&[usize]> {
+        self.expert.as_ref().and_then(|e| e.choice())
+    }
+
+    fn ask_expert(&mut self) {
+        if let Some(expert) = self.expert.as_mut() {
+            expert.decide(&self.action_set, self.sim.observation(), &self.max_vms, &self.memory);
+        }
     }
 
     /// The discrete action set.
@@ -256,6 +281,10 @@ impl Env for ServingEnv {
                 Simulator::starting_with(self.scenario.clone(), seed, &initial)
             }
         };
+        if let Some(expert) = self.expert.as_mut() {
+            expert.start(&self.scenario, seed);
+        }
+        self.ask_expert();
         (self.sim.observation().values().to_vec(), IntervalReport::default())
     }
 
@@ -268,6 +297,7 @@ impl Env for ServingEnv {
             &mut self.action,
         );
         let info = self.sim.step(&self.action);
+        self.ask_expert();
         Step {
             obs: self.sim.observation().values().to_vec(),
             reward: self.reward(&info),

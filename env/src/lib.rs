@@ -25,6 +25,7 @@ pub mod engine;
 pub mod env;
 pub mod episode;
 pub mod error;
+pub mod expert;
 pub mod faas;
 pub mod limits;
 pub mod metrics;

@@ -72,6 +72,11 @@ impl<E: Env> VecEnv<E> {
         self.slots.len()
     }
 
+    /// The environments, in order.
+    pub fn envs(&self) -> impl ExactSizeIterator<Item = &E> {
+        self.slots.iter().map(|slot| &slot.env)
+    }
+
     /// The (shared) observation space of one environment.
     pub fn observation_space(&self) -> BoxSpace {
         self.slots[0].env.observation_space()

@@ -524,6 +524,53 @@ impl ActionSet {
             };
         }
     }
+
+    /// Marks in `out` (laid out like the actor's logits) the choices nearest what `teacher` decided
+    /// for `obs` (an imitation label, or an expert's choice): per stage, every allowed VM choice
+    /// whose decoded target is nearest the teacher's (a target above it winning a tie with one as
+    /// far below, as a shortfall spills to FaaS), and every allowed share nearest the teacher's.
+    /// Decoding is tried on copies of `memory`, which is left as it was.
+    pub fn nearest_choices(
+        &self,
+        obs: &Observation,
+        max_vms: &[u32],
+        memory: &DecodeMemory,
+        teacher: &Action,
+        allowed: &[bool],
+        out: &mut [bool],
+    ) {
+        let nvec = self.nvec(max_vms.len());
+        let vm_choices = nvec[0];
+        let stride = vm_choices + nvec[1];
+        let mut keys = vec![u64::MAX; max_vms.len() * vm_choices];
+        let mut trial = Action::faas_only(max_vms.len());
+        let mut indices = vec![0usize; nvec.len()];
+        for choice in 0..vm_choices {
+            indices.iter_mut().step_by(2).for_each(|i| *i = choice);
+            self.decode(&indices, obs, max_vms, &mut memory.clone(), &mut trial);
+            for (k, (mine, wanted)) in trial.stages.iter().zip(&teacher.stages).enumerate() {
+                if allowed[k * stride + choice] {
+                    let (got, want) = (u64::from(mine.vm_target), u64::from(wanted.vm_target));
+                    keys[k * vm_choices + choice] = 2 * got.abs_diff(want) + u64::from(got < want);
+                }
+            }
+        }
+        for (k, wanted) in teacher.stages.iter().enumerate() {
+            let stage_keys = &keys[k * vm_choices..(k + 1) * vm_choices];
+            let best = stage_keys.iter().copied().min().unwrap_or(u64::MAX);
+            let row = &mut out[k * stride..(k + 1) * stride];
+            for (o, &key) in row.iter_mut().zip(stage_keys) {
+                *o = key == best && key != u64::MAX;
+            }
+            let distance = |s: f32| (s - wanted.vm_share).abs();
+            let nearest = self.vm_shares.iter().map(|&s| distance(s)).fold(f32::INFINITY, f32::min);
+            for ((o, &s), &a) in
+                row[vm_choices..].iter_mut().zip(&self.vm_shares).zip(&allowed[k * stride + vm_choices..])
+            {
+                *o = a && distance(s) == nearest;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -705,5 +752,56 @@ mod tests {
         let err = Observation::from_values(1, values).unwrap_err();
         assert_eq!(err.to_string(), "observation feature stage0.vms_ready is not finite");
         assert!(Observation::zeros(2).check(3).is_err());
+    }
+
+    #[test]
+    fn the_nearest_choices_decode_nearest_the_target_above_winning_ties() {
+        // One stage, hold or 1x / 2x a need of 4.5 VMs: targets 3 (committed), 5 and 9.
+        let set = ActionSet::need_relative(vec![1.0, 2.0], vec![10.0], 0.0);
+        let mut obs = Observation::zeros(1);
+        obs.set_stage(0, StageFeature::VmsReady, 2.0);
+        obs.set_stage(0, StageFeature::VmsBooting, 1.0);
+        obs.set_stage(0, StageFeature::ArrivalRate, 45.0);
+        obs.set_global(GlobalFeature::CostRate, 1.0);
+        let memory = DecodeMemory::new(&set, 1);
+        let allowed = vec![true; 3 + 5];
+        let labels = |obs: &Observation, target: u32, share: f32, allowed: &[bool]| {
+            let teacher = Action {
+                stages: vec![StageAction { vm_target: target, vm_share: share, vm_rate_limit: None }],
+            };
+            let mut out = vec![false; 8];
+            set.nearest_choices(obs, &[20], &memory, &teacher, allowed, &mut out);
+            out
+        };
+        let vm = |out: Vec<bool>| out[..3].to_vec();
+        assert_eq!(vm(labels(&obs, 5, 1.0, &allowed)), [false, true, false]);
+        assert_eq!(
+            vm(labels(&obs, 4, 1.0, &allowed)),
+            [false, true, false],
+            "5 and 3 are as far: above wins"
+        );
+        assert_eq!(
+            vm(labels(&obs, 7, 1.0, &allowed)),
+            [false, false, true],
+            "9 and 5 are as far: above wins"
+        );
+        assert_eq!(vm(labels(&obs, 0, 1.0, &allowed)), [true, false, false]);
+        assert_eq!(vm(labels(&obs, 30, 1.0, &allowed)), [false, false, true]);
+        let mut without_two = allowed.clone();
+        without_two[2] = false;
+        assert_eq!(vm(labels(&obs, 30, 1.0, &without_two)), [false, true, false], "only allowed choices");
+        assert_eq!(
+            labels(&obs, 5, 0.6, &allowed)[3..],
+            [false, false, true, false, false],
+            "share 0.5 nearest"
+        );
+
+        // Choices that decode alike are all the teacher's: with 5 committed, hold is 1x the need.
+        obs.set_stage(0, StageFeature::VmsBooting, 3.0);
+        assert_eq!(vm(labels(&obs, 5, 1.0, &allowed)), [true, true, false]);
+        let mut after = memory.clone();
+        let mut action = Action::faas_only(1);
+        set.decode(&[1, 4], &obs, &[20], &mut after, &mut action);
+        assert_eq!(action.stages[0].vm_target, 5, "the decoding the labels assume");
     }
 }
