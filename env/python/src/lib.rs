@@ -9,6 +9,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serflow_env::comparison::{compare as compare_policies, stage_arrivals};
+use serflow_env::expert::ExpertModel;
 use serflow_env::registry::{PolicyRegistry, learned_policy_file, load_learned, shipped_learned};
 use serflow_env::seeds::{parse_first_seed, seed_range};
 use serflow_env::{
@@ -117,19 +118,27 @@ fn serving_envs(
     scenario: &ScenarioArgs,
     actions: &ActionArgs,
     random_initial_vms: Option<u32>,
+    expert: bool,
 ) -> PyResult<impl Fn() -> ServingEnv> {
     let scenario = scenario.load()?;
     let set = actions.action_set(&scenario)?; // checked against the scenario's stages
+    let expert = expert.then(|| Arc::new(ExpertModel::new(&scenario))); // measured once per batch
     Ok(move || {
-        let env = ServingEnv::new(scenario.clone())
+        let mut env = ServingEnv::new(scenario.clone())
             .with_action_set(set.clone())
             .expect("action_set_for checked it");
-        match random_initial_vms {
-            Some(up_to) => env.with_random_initial_vms(up_to),
-            None => env,
+        if let Some(up_to) = random_initial_vms {
+            env = env.with_random_initial_vms(up_to);
         }
+        if let Some(model) = &expert {
+            env = env.with_expert(model.clone());
+        }
+        env
     })
 }
+
+/// The message when an expert's choice is asked of an environment made without one.
+const NO_EXPERT: &str = "expert_action: make the environment with expert=True";
 
 /// Checks `action` against the action space: one index per dimension, each in range.
 fn checked_action(space: &MultiDiscrete, action: &[i64]) -> PyResult<Vec<usize>> {
@@ -235,15 +244,32 @@ struct Env {
     space: MultiDiscrete,
     /// Steps are allowed: reset was called and the episode has not ended.
     running: bool,
+    /// Made with the oracle as expert.
+    expert: bool,
 }
 
 #[pymethods]
 impl Env {
     #[new]
-    #[pyo3(signature = (scenario, actions, random_initial_vms = None))]
-    fn new(scenario: ScenarioArgs, actions: ActionArgs, random_initial_vms: Option<u32>) -> PyResult<Self> {
-        let env = serving_envs(&scenario, &actions, random_initial_vms)?();
-        Ok(Self { space: env.action_space(), env, running: false })
+    #[pyo3(signature = (scenario, actions, random_initial_vms = None, expert = false))]
+    fn new(
+        scenario: ScenarioArgs,
+        actions: ActionArgs,
+        random_initial_vms: Option<u32>,
+        expert: bool,
+    ) -> PyResult<Self> {
+        let env = serving_envs(&scenario, &actions, random_initial_vms, expert)?();
+        Ok(Self { space: env.action_space(), env, running: false, expert })
+    }
+
+    /// The expert's choice for the latest observation (one index per action dimension).
+    fn expert_action<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        if !self.expert {
+            return Err(value_error(NO_EXPERT));
+        }
+        let choice =
+            self.env.expert_choice().ok_or_else(|| value_error("expert_action: call reset first"))?;
+        Ok(PyArray1::from_iter(py, choice.iter().map(|&c| c as i64)))
     }
 
     /// Starts an episode; returns its first observation (float32).
@@ -363,27 +389,44 @@ struct VecEnv {
     obs_dim: usize,
     n_stages: usize,
     reset_done: bool,
+    /// Made with the oracle as expert.
+    expert: bool,
 }
 
 #[pymethods]
 impl VecEnv {
     #[new]
-    #[pyo3(signature = (num_envs, scenario, actions, random_initial_vms = None))]
+    #[pyo3(signature = (num_envs, scenario, actions, random_initial_vms = None, expert = false))]
     fn new(
         num_envs: usize,
         scenario: ScenarioArgs,
         actions: ActionArgs,
         random_initial_vms: Option<u32>,
+        expert: bool,
     ) -> PyResult<Self> {
         if num_envs == 0 || num_envs > 4096 {
             return Err(value_error(format!("num_envs: must be between 1 and 4096, got {num_envs}")));
         }
-        let build = serving_envs(&scenario, &actions, random_initial_vms)?;
+        let build = serving_envs(&scenario, &actions, random_initial_vms, expert)?;
         let envs: Vec<ServingEnv> = (0..num_envs).map(|_| build()).collect();
         let space = envs[0].action_space();
         let bounds = envs[0].observation_space();
         let (obs_dim, n_stages) = (bounds.dim(), envs[0].max_vms().len());
-        Ok(Self { envs: RustVecEnv::new(envs), space, bounds, obs_dim, n_stages, reset_done: false })
+        Ok(Self { envs: RustVecEnv::new(envs), space, bounds, obs_dim, n_stages, reset_done: false, expert })
+    }
+
+    /// Every environment's expert choice for its latest observation, `num_envs x len(nvec)`.
+    fn expert_actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
+        if !self.expert {
+            return Err(value_error(NO_EXPERT.replace("expert_action", "expert_actions")));
+        }
+        let mut choices = Vec::with_capacity(self.envs.num_envs() * self.space.nvec.len());
+        for env in self.envs.envs() {
+            let choice =
+                env.expert_choice().ok_or_else(|| value_error("expert_actions: call reset first"))?;
+            choices.extend(choice.iter().map(|&c| c as i64));
+        }
+        PyArray1::from_vec(py, choices).reshape([self.envs.num_envs(), self.space.nvec.len()])
     }
 
     /// Resets every environment (env `i` with `seed + i`); returns the `num_envs x obs_dim` observations.

@@ -162,6 +162,55 @@ def test_vector_env_from_make_vec_and_masks():
     assert np.array_equal(masks[0], single.action_masks())
 
 
+NEED_MULTIPLES = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5]
+
+
+def test_stepping_on_the_expert_costs_about_what_the_oracle_does():
+    env = serflow.ServingEnv(expert=True, duration=1200, vm_need_multiples=NEED_MULTIPLES)
+    env.reset(seed=7)
+    truncated = False
+    while not truncated:
+        action = env.expert_action()
+        assert action.dtype == np.int64 and env.action_space.contains(action)
+        mask = np.split(env.action_masks(), np.cumsum(env.action_space.nvec)[:-1])
+        assert all(allowed[choice] for allowed, choice in zip(mask, action))
+        _, _, _, truncated, _ = env.step(action)
+    cost = env.episode_report()["cost"]["total"]
+    oracle = serflow.simulate("oracle", seed=7, duration=1200)["cost"]["total"]
+    faas_only = serflow.simulate("faas-only", seed=7, duration=1200)["cost"]["total"]
+    assert cost < 1.2 * oracle and cost < 0.7 * faas_only, (cost, oracle, faas_only)
+
+
+def test_vector_env_offers_each_environments_expert_action_across_autoresets():
+    n, seed = 2, 11
+    options = dict(expert=True, duration=60, vm_need_multiples=NEED_MULTIPLES)
+    venv = serflow.VectorEnv(n, **options)
+    singles = [serflow.ServingEnv(**options) for _ in range(n)]
+    venv.reset(seed=seed)
+    episodes = [0] * n
+    for i, single in enumerate(singles):
+        single.reset(seed=seed + i)
+    for _ in range(9):  # episodes of 6 steps: every environment autoresets
+        actions = venv.expert_actions()
+        assert actions.shape == (n, len(venv.single_action_space.nvec))
+        assert np.array_equal(actions, np.stack([s.expert_action() for s in singles]))
+        venv.step(actions)
+        for i, single in enumerate(singles):
+            if single.step(actions[i])[3]:
+                episodes[i] += 1
+                single.reset(seed=seed + i + episodes[i] * n)
+    assert episodes == [1, 1]
+
+
+def test_expert_action_needs_the_expert_and_an_episode():
+    with pytest.raises(ValueError, match="expert=True"):
+        serflow.ServingEnv(duration=60).expert_action()
+    with pytest.raises(ValueError, match="reset first"):
+        serflow.ServingEnv(expert=True, duration=60).expert_action()
+    with pytest.raises(ValueError, match="expert=True"):
+        serflow.VectorEnv(2, duration=60).expert_actions()
+
+
 def test_simulate_and_compare_return_the_json_fields():
     report = serflow.simulate("serflow", seed=3, duration=600)
     assert report["policy"] == "serflow" and report["seed"] == 3

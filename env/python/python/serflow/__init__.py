@@ -128,6 +128,10 @@ class EnvOptions:
             need that many control intervals ahead; ``vm_offer_slo_capacity`` sends VMs no more than
             they serve within the SLO; ``vm_scale_in_window`` decisions pass before a scale-in).
         random_initial_vms: start each episode from 0..=N ready VMs per stage instead of the scenario's.
+        expert: plan the forecast oracle at every reset, so that ``expert_action()`` (``expert_actions()``
+            on a :class:`VectorEnv`) gives its decision for the latest observation as an action: the
+            labels behaviour cloning or DAgger learns from. Each reset then also simulates its episode
+            once FaaS-only (the oracle's arrivals), about as long as ``simulate("faas-only")`` takes.
         render_mode: always None (serflow environments do not render).
     """
 
@@ -143,9 +147,10 @@ class EnvOptions:
     vm_offer_slo_capacity: bool = False
     vm_scale_in_window: int = 0
     random_initial_vms: Optional[int] = None
+    expert: bool = False
     render_mode: Optional[str] = None
 
-    def native(self) -> tuple[dict, dict, Optional[int]]:
+    def native(self) -> tuple[dict, dict, Optional[int], bool]:
         """The native environments' arguments."""
         if self.render_mode is not None:
             raise ValueError(f"render_mode: serflow environments do not render, got {self.render_mode!r}")
@@ -160,6 +165,7 @@ class EnvOptions:
                 self.vm_scale_in_window,
             ),
             self.random_initial_vms,
+            bool(self.expert),
         )
 
 
@@ -213,6 +219,14 @@ class ServingEnv(gym.Env):
     def action_masks(self) -> np.ndarray:
         """The allowed choices, ``sum(nvec)`` booleans laid out like the concatenated logits."""
         return self._env.action_masks()
+
+    def expert_action(self) -> np.ndarray:
+        """With ``expert=True``: the forecast oracle's decision for the latest observation, as an
+        action (one index per dimension, allowed by ``action_masks()``): per stage the VM choice whose
+        decoded target comes nearest the oracle's (above winning a tie) and the share nearest its
+        share. The oracle knows the episode's future arrivals, so no policy acting on the observation
+        alone can always match it."""
+        return self._env.expert_action()
 
     def replay(self, seed: int, actions) -> tuple[np.ndarray, np.ndarray, float]:
         """Resets with ``seed`` and applies ``actions`` (``steps x len(nvec)`` integers, within one
@@ -304,6 +318,12 @@ class VectorEnv(_GymVectorEnv):
     def action_masks(self) -> np.ndarray:
         """Every environment's allowed choices, ``num_envs x sum(nvec)``."""
         return self._envs.action_masks()
+
+    def expert_actions(self) -> np.ndarray:
+        """With ``expert=True``: every environment's expert action for its latest observation (after an
+        automatic reset, the next episode's first), ``num_envs x len(nvec)``; see
+        :meth:`ServingEnv.expert_action`."""
+        return self._envs.expert_actions()
 
 
 def simulate(
