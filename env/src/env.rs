@@ -190,10 +190,12 @@ impl ServingEnv {
     }
 
     /// Decides with `set` instead of the default VM changes (for example need-relative VM targets);
-    /// `Err` says which field does not fit the scenario. Call before [`Self::with_expert`].
+    /// `Err` says which field does not fit the scenario.
     pub fn with_action_set(mut self, set: ActionSet) -> Result<Self, String> {
-        set.check(self.scenario.n_stages())?;
-        self.memory = DecodeMemory::new(&set, self.scenario.n_stages());
+        let n = self.scenario.n_stages();
+        set.check(n)?;
+        self.memory = DecodeMemory::new(&set, n);
+        self.expert = self.expert.take().map(|expert| Box::new(Expert::new(expert.model(), &set, n)));
         self.action_set = set;
         Ok(self)
     }

@@ -58,6 +58,11 @@ impl Expert {
         }
     }
 
+    /// What it plans with.
+    pub(crate) fn model(&self) -> Arc<ExpertModel> {
+        self.model.clone()
+    }
+
     /// Plans the oracle for the episode of `seed`.
     pub(crate) fn start(&mut self, scenario: &Arc<Scenario>, seed: u64) {
         let arrivals = stage_arrivals(scenario, seed, &|| {});

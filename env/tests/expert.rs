@@ -19,10 +19,11 @@ fn expert_env(scenario: &Arc<Scenario>) -> ServingEnv {
         ..ActionChoices::default()
     };
     let set = action_set_for(scenario, &choices).unwrap();
+    // The expert follows an action set given after it.
     ServingEnv::new(scenario.clone())
+        .with_expert(Arc::new(ExpertModel::new(scenario)))
         .with_action_set(set)
         .unwrap()
-        .with_expert(Arc::new(ExpertModel::new(scenario)))
 }
 
 /// Steps an episode of `seed` on the expert's choices: every choice, and the episode's cost.
