@@ -30,10 +30,16 @@ fn libra_on_wits_reproduces_the_reference_figures_within_3_percent() {
 
 #[test]
 fn compare_json_is_an_array_of_simulate_objects_with_floors() {
-    let runs =
-        json(&["compare", "--duration", "600", "--seeds", "2", "--policies", "faas-only,serflow", "--json"]);
+    // A policy file is reported by its path, as in the table, not as the shipped `learned`.
+    let file = common::scratch("json").join("mine.ron");
+    std::fs::write(&file, include_str!("../../checkpoints/default/policy.ron")).unwrap();
+    let policies = format!("faas-only,serflow,learned,{}", file.display());
+    let runs = json(&["compare", "--duration", "600", "--seeds", "2", "--policies", &policies, "--json"]);
     let runs = runs.as_array().unwrap();
-    assert_eq!(runs.len(), 4);
+    assert_eq!(runs.len(), 8);
+    let names: Vec<&str> = runs.iter().step_by(2).map(|r| r["policy"].as_str().unwrap()).collect();
+    assert_eq!(names.join(","), policies);
+    assert_eq!(runs[4]["cost"], runs[6]["cost"], "the file is the shipped policy");
     for r in runs {
         for key in ["/policy", "/seed", "/cost/total", "/slo/p99_ms", "/floor/total"] {
             assert!(r.pointer(key).is_some(), "{key} missing");

@@ -302,7 +302,7 @@ pub fn shipped_learned(scenario: &Scenario) -> Result<Learned, ScenarioError> {
 /// Loads a learned policy file and checks it controls `scenario`'s stages.
 pub fn load_learned(path: &str, scenario: &Scenario) -> Result<Learned, ScenarioError> {
     let policy = Learned::load(path).map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
-    check_stages(policy, path, scenario)
+    check_stages(policy.named(path), path, scenario)
 }
 
 fn check_stages(policy: Learned, path: &str, scenario: &Scenario) -> Result<Learned, ScenarioError> {

@@ -117,6 +117,8 @@ pub fn masked_argmax(logits: &[f32], mask: &[bool], nvec: &[usize], out: &mut [u
 #[derive(Clone, Debug)]
 pub struct Learned {
     file: LearnedPolicyFile,
+    /// What reports call it: `learned`, or the file it was loaded from.
+    name: String,
     nvec: Vec<usize>,
     /// The actor's input: the last `frame_stack` normalised observations, oldest first.
     frames: Vec<f32>,
@@ -202,6 +204,7 @@ impl Learned {
             ));
         }
         Ok(Self {
+            name: "learned".into(),
             frames: vec![0.0; inputs],
             scratch: vec![0.0; 2 * file.actor.max_width()],
             logits: vec![0.0; n_logits],
@@ -211,6 +214,13 @@ impl Learned {
             nvec,
             file,
         })
+    }
+
+    /// The same policy reported under `name` (a file's path, so that reports of several files
+    /// tell them apart) instead of `learned`.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
     }
 
     /// The stored file.
@@ -243,7 +253,7 @@ impl Learned {
 
 impl Policy for Learned {
     fn name(&self) -> &str {
-        "learned"
+        &self.name
     }
 
     fn check(&self, obs: &Observation) -> Result<(), ObservationError> {
