@@ -229,10 +229,14 @@ mod tests {
         for (_, env) in EnvKind::NAMES {
             TrainConfig::default_for(env).validate().unwrap();
         }
-        let imitation: TrainConfig =
-            ron::from_str(include_str!("../configs/production-imitation.ron")).unwrap();
-        imitation.validate().unwrap();
-        assert!(imitation.imitation.is_some());
+        for text in [
+            include_str!("../configs/production-imitation.ron"),
+            include_str!("../configs/default-imitation.ron"),
+        ] {
+            let imitation: TrainConfig = ron::from_str(text).unwrap();
+            imitation.validate().unwrap();
+            assert!(imitation.imitation.is_some());
+        }
     }
 
     #[test]
