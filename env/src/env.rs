@@ -208,6 +208,11 @@ impl ServingEnv {
         self
     }
 
+    /// Whether it was made [`Self::with_expert`].
+    pub fn has_expert(&self) -> bool {
+        self.expert.is_some()
+    }
+
     /// The expert's choice for the latest observation (one index per action dimension, allowed by
     /// the mask): the oracle's decision projected onto the action set (the choices decoding nearest
     /// its VM targets, a target above winning a tie, and its share). `None` without

@@ -41,6 +41,8 @@ pub(crate) struct Expert {
     action: Action,
     allowed: Vec<bool>,
     nearest: Vec<bool>,
+    /// Choices per action dimension.
+    nvec: Vec<usize>,
     choice: Vec<usize>,
 }
 
@@ -55,6 +57,7 @@ impl Expert {
             allowed: vec![false; logits],
             nearest: vec![false; logits],
             choice: vec![0; nvec.len()],
+            nvec,
         }
     }
 
@@ -86,7 +89,7 @@ impl Expert {
         self.nearest.fill(false);
         set.nearest_choices(obs, max_vms, memory, &self.action, &self.allowed, &mut self.nearest);
         let mut start = 0;
-        for (choice, n) in self.choice.iter_mut().zip(set.nvec(max_vms.len())) {
+        for (choice, &n) in self.choice.iter_mut().zip(&self.nvec) {
             let (nearest, allowed) = (&self.nearest[start..start + n], &self.allowed[start..start + n]);
             *choice =
                 nearest.iter().position(|&l| l).or_else(|| allowed.iter().position(|&a| a)).unwrap_or(0);

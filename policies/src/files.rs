@@ -13,7 +13,6 @@ pub fn directory_of(path: &Path) -> &Path {
 /// Writes `contents` to `path` atomically (creating its directory if needed); the error is one line,
 /// `PATH: WHAT: CAUSE`.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
-    let failed = |p: &Path, what: &str, e: std::io::Error| format!("{}: {what}: {e}", p.display());
     let dir = directory_of(path);
     std::fs::create_dir_all(dir).map_err(|e| failed(dir, "cannot create directory", e))?;
     let tmp = path.with_extension("tmp");
@@ -29,12 +28,16 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
     if path.is_dir() {
         return Err(format!("{}: is a directory; give a file name", path.display()));
     }
-    let failed = |p: &Path, what: &str, e: std::io::Error| format!("{}: {what}: {e}", p.display());
     let dir = directory_of(path);
     std::fs::create_dir_all(dir).map_err(|e| failed(dir, "cannot create directory", e))?;
     let probe = path.with_extension("tmp");
     std::fs::File::create(&probe).map_err(|e| failed(&probe, "cannot write", e))?;
     std::fs::remove_file(&probe).map_err(|e| failed(&probe, "cannot remove", e))
+}
+
+/// A failed file operation as one line, `PATH: WHAT: CAUSE`.
+fn failed(path: &Path, what: &str, e: std::io::Error) -> String {
+    format!("{}: {what}: {e}", path.display())
 }
 
 #[cfg(test)]

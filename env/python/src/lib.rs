@@ -137,8 +137,13 @@ fn serving_envs(
     })
 }
 
-/// The message when an expert's choice is asked of an environment made without one.
-const NO_EXPERT: &str = "expert_action: make the environment with expert=True";
+/// `env`'s expert choice, or why `method` cannot give one.
+fn expert_choice<'a>(env: &'a ServingEnv, method: &str) -> PyResult<&'a [usize]> {
+    if !env.has_expert() {
+        return Err(value_error(format!("{method}: make the environment with expert=True")));
+    }
+    env.expert_choice().ok_or_else(|| value_error(format!("{method}: call reset first")))
+}
 
 /// Checks `action` against the action space: one index per dimension, each in range.
 fn checked_action(space: &MultiDiscrete, action: &[i64]) -> PyResult<Vec<usize>> {
@@ -244,8 +249,6 @@ struct Env {
     space: MultiDiscrete,
     /// Steps are allowed: reset was called and the episode has not ended.
     running: bool,
-    /// Made with the oracle as expert.
-    expert: bool,
 }
 
 #[pymethods]
@@ -259,16 +262,12 @@ impl Env {
         expert: bool,
     ) -> PyResult<Self> {
         let env = serving_envs(&scenario, &actions, random_initial_vms, expert)?();
-        Ok(Self { space: env.action_space(), env, running: false, expert })
+        Ok(Self { space: env.action_space(), env, running: false })
     }
 
     /// The expert's choice for the latest observation (one index per action dimension).
     fn expert_action<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        if !self.expert {
-            return Err(value_error(NO_EXPERT));
-        }
-        let choice =
-            self.env.expert_choice().ok_or_else(|| value_error("expert_action: call reset first"))?;
+        let choice = expert_choice(&self.env, "expert_action")?;
         Ok(PyArray1::from_iter(py, choice.iter().map(|&c| c as i64)))
     }
 
@@ -389,8 +388,6 @@ struct VecEnv {
     obs_dim: usize,
     n_stages: usize,
     reset_done: bool,
-    /// Made with the oracle as expert.
-    expert: bool,
 }
 
 #[pymethods]
@@ -412,18 +409,14 @@ impl VecEnv {
         let space = envs[0].action_space();
         let bounds = envs[0].observation_space();
         let (obs_dim, n_stages) = (bounds.dim(), envs[0].max_vms().len());
-        Ok(Self { envs: RustVecEnv::new(envs), space, bounds, obs_dim, n_stages, reset_done: false, expert })
+        Ok(Self { envs: RustVecEnv::new(envs), space, bounds, obs_dim, n_stages, reset_done: false })
     }
 
     /// Every environment's expert choice for its latest observation, `num_envs x len(nvec)`.
     fn expert_actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
-        if !self.expert {
-            return Err(value_error(NO_EXPERT.replace("expert_action", "expert_actions")));
-        }
         let mut choices = Vec::with_capacity(self.envs.num_envs() * self.space.nvec.len());
         for env in self.envs.envs() {
-            let choice =
-                env.expert_choice().ok_or_else(|| value_error("expert_actions: call reset first"))?;
+            let choice = expert_choice(env, "expert_actions")?;
             choices.extend(choice.iter().map(|&c| c as i64));
         }
         PyArray1::from_vec(py, choices).reshape([self.envs.num_envs(), self.space.nvec.len()])

@@ -265,7 +265,6 @@ fn to_the_millisecond(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
 }
 
-/// The longest whole number of `interval_s` intervals within `available_s` seconds.
 /// The trace files a workload replays, for a message: `trace a.txt` or `the shortest of traces a.txt, b.csv`.
 fn trace_names(workload: &WorkloadConfig) -> String {
     match workload.trace_paths().as_slice() {
@@ -274,6 +273,7 @@ fn trace_names(workload: &WorkloadConfig) -> String {
     }
 }
 
+/// The longest whole number of `interval_s` intervals within `available_s` seconds.
 fn whole_intervals(available_s: f64, interval_s: f64) -> f64 {
     (available_s / interval_s + 1e-9).floor() * interval_s
 }

@@ -103,8 +103,7 @@ fn one() -> f64 {
 impl WorkloadConfig {
     /// A trace workload for `path`, its format guessed from the extension (`.csv`: timestamped
     /// requests, sized by a `ContextTokens` column when there is one; anything else: per-second
-    /// counts), replayed at
-    /// `rate_scale` times its rate, or rescaled to `mean_rate` when given.
+    /// counts), replayed at `rate_scale` times its rate, or rescaled to `mean_rate` when given.
     pub fn trace(path: &str, rate_scale: f64, mean_rate: Option<f64>, time_scale: f64) -> Self {
         let format = if path.ends_with(".csv") {
             TraceFormat::Csv { size_column: Some("ContextTokens".into()), size_column_optional: true }
