@@ -8,6 +8,7 @@ use crate::imitation::ImitationConfig;
 use crate::networks::Backend;
 use crate::ppo::PpoConfig;
 use serde::{Deserialize, Serialize};
+use serflow_env::workload::WorkloadConfig;
 use serflow_policies::learned::MAX_FRAME_STACK;
 use std::path::Path;
 use std::str::FromStr;
@@ -49,6 +50,12 @@ pub struct TrainConfig {
     /// the scenario's nominal mean rate when it declares one.
     #[serde(default)]
     pub traces: Vec<String>,
+    /// Train under this workload instead of the scenario's (serving only; relative trace paths
+    /// resolve as the scenario's do), for a policy that must hold up beyond the scenario's own load:
+    /// for example its shape at several load levels. Evaluation, checkpoint selection and the
+    /// exported policy stay on the scenario, its own workload included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_workload: Option<WorkloadConfig>,
     /// The run's seed: network init, sampling, environments (`seed + i`).
     pub seed: u64,
     /// Burn backend for the updates.
@@ -142,12 +149,18 @@ impl TrainConfig {
     }
 
     /// The embedded configuration for serving `scenario`: the shipped production policy's for
-    /// `production`, otherwise the default's with the scenario replaced.
+    /// `production`, otherwise the default's with the scenario replaced (and, for another scenario
+    /// than `default`, trained under that scenario's own workload: the default's training workload
+    /// is made for `default`'s scale).
     pub fn embedded_for_scenario(scenario: &str) -> Self {
         if scenario == "production" {
             return ron::from_str(PRODUCTION_CONFIG).expect("embedded configs parse (tested)");
         }
-        Self { scenario: scenario.to_string(), ..Self::default_for(EnvKind::Serflow) }
+        let default = Self::default_for(EnvKind::Serflow);
+        if scenario == default.scenario {
+            return default;
+        }
+        Self { scenario: scenario.to_string(), training_workload: None, ..default }
     }
 
     /// Reads a config file.
@@ -171,6 +184,14 @@ impl TrainConfig {
                 "ppo.credit: {:?} needs env: Serflow (an environment with stages)",
                 self.ppo.credit
             ));
+        }
+        if self.training_workload.is_some() {
+            if self.env != EnvKind::Serflow {
+                return fail("training_workload: needs env: Serflow (a serving scenario)".into());
+            }
+            if !self.traces.is_empty() {
+                return fail("training_workload: give it or traces (--trace), not both".into());
+            }
         }
         if !(1..=MAX_FRAME_STACK).contains(&self.frame_stack) {
             return fail(format!("frame_stack: must be 1 to {MAX_FRAME_STACK}, got {}", self.frame_stack));
@@ -223,6 +244,20 @@ impl FromStr for EnvKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_training_workload_needs_a_serving_run_without_traces() {
+        let workload: WorkloadConfig = ron::from_str("Poisson(rate: Constant(5.0))").unwrap();
+        let mut serving = TrainConfig::default_for(EnvKind::Serflow);
+        serving.training_workload = Some(workload.clone());
+        serving.validate().unwrap();
+        serving.traces = vec!["a.txt".into()];
+        let err = serving.validate().unwrap_err().to_string();
+        assert!(err.contains("training_workload") && err.contains("not both"), "{err}");
+        let mut cartpole = TrainConfig::default_for(EnvKind::Cartpole);
+        cartpole.training_workload = Some(workload);
+        assert!(cartpole.validate().unwrap_err().to_string().contains("training_workload"));
+    }
 
     #[test]
     fn embedded_configs_parse_and_validate() {

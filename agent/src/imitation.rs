@@ -213,7 +213,8 @@ impl Dataset {
 pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Option<Vec<RoundReport>>, String> {
     let (cfg, seed, device) = (run.config, run.seed, run.device);
     let scenario = &task.scenario;
-    let registry = PolicyRegistry::new(scenario);
+    // The teacher plans the training episodes, so on their scenario.
+    let registry = PolicyRegistry::new(&task.training);
     let nvec = task.action_set.nvec(scenario.n_stages());
     let mut rng = SimRng::new(seed, Stream::Imitation);
     let frame_stack = frames_read(run.nets, run.norm);
@@ -286,7 +287,7 @@ fn collect(
     seed: u64,
     teacher_prob: f64,
 ) -> Result<Collected, String> {
-    let scenario = &task.scenario;
+    let scenario = &task.training;
     let arrivals = stage_arrivals(scenario, seed, &|| {});
     let teacher = registry.build_for_episode("oracle", &arrivals).map_err(|e| e.to_string())?;
     let max_vms = student.max_vms.clone();

@@ -8,6 +8,7 @@ use crate::task::{CartPoleTask, ServingTask};
 use crate::train::{TrainOptions, TrainOutcome, TrainState, init_state, train};
 use serde::{Deserialize, Serialize};
 use serflow_env::scenario::{Horizon, Scenario, ScenarioConfig, load_config};
+use serflow_env::workload::WorkloadConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -45,6 +46,15 @@ impl ResolvedScenario {
             Scenario::from_config(self.config.clone(), &self.source, &self.base, Horizon::AsConfigured)?;
         Ok(Arc::new(scenario))
     }
+
+    /// The scenario training episodes are drawn from: `loaded` itself, or the same system under
+    /// `workload` (its traces resolving as the scenario's do).
+    fn training(&self, loaded: &Arc<Scenario>, workload: Option<&WorkloadConfig>) -> Result<Arc<Scenario>> {
+        let Some(workload) = workload else { return Ok(loaded.clone()) };
+        let config = ScenarioConfig { workload: workload.clone(), ..self.config.clone() };
+        let source = format!("{} (training_workload)", self.source);
+        Ok(Arc::new(Scenario::from_config(config, &source, &self.base, Horizon::AsConfigured)?))
+    }
 }
 
 /// The environment family a run trains on, ready to make environments.
@@ -79,7 +89,8 @@ impl TrainPlan {
             }
             EnvKind::Serflow => {
                 let (resolved, scenario) = ResolvedScenario::resolve(&config.scenario, &config.traces)?;
-                let task = ServingTask::new(scenario, &config)?;
+                let training = resolved.training(&scenario, config.training_workload.as_ref())?;
+                let task = ServingTask::new(scenario, training, &config)?;
                 let state = init_state(&task, config, Some(resolved), run_name, log_dir, checkpoint_dir)?;
                 Self { task: Task::Serving(task), state }
             }
@@ -93,7 +104,9 @@ impl TrainPlan {
         let task = match (&state.config.env, &state.scenario) {
             (EnvKind::Cartpole, _) => Task::CartPole(CartPoleTask),
             (EnvKind::Serflow, Some(resolved)) => {
-                Task::Serving(ServingTask::new(resolved.load()?, &state.config)?)
+                let scenario = resolved.load()?;
+                let training = resolved.training(&scenario, state.config.training_workload.as_ref())?;
+                Task::Serving(ServingTask::new(scenario, training, &state.config)?)
             }
             (EnvKind::Serflow, None) => {
                 let why =

@@ -215,8 +215,11 @@ pub fn greedy_return(nets: &ActorCritic, norm: &ObsNormalizer, seed: u64) -> f64
 
 /// The staged VM/FaaS system of one scenario.
 pub struct ServingTask {
-    /// The scenario trained on.
+    /// The scenario policies are evaluated, selected and exported on.
     pub scenario: Arc<Scenario>,
+    /// The scenario training episodes come from: `scenario`, or its system under the config's
+    /// `training_workload`.
+    pub training: Arc<Scenario>,
     /// Training episodes start with `0..=N` VMs per stage (`TrainConfig::random_initial_vms`).
     pub random_initial_vms: Option<u32>,
     /// What the actor's indices mean.
@@ -224,10 +227,10 @@ pub struct ServingTask {
 }
 
 impl ServingTask {
-    /// The task `config` trains on `scenario`.
-    pub fn new(scenario: Arc<Scenario>, config: &TrainConfig) -> Result<Self> {
+    /// The task `config` trains for `scenario`, with episodes from `training` (the same system).
+    pub fn new(scenario: Arc<Scenario>, training: Arc<Scenario>, config: &TrainConfig) -> Result<Self> {
         let action_set = action_set(&scenario, config)?;
-        Ok(Self { scenario, random_initial_vms: config.random_initial_vms, action_set })
+        Ok(Self { scenario, training, random_initial_vms: config.random_initial_vms, action_set })
     }
 
     /// The greedy policy of `nets` on `scenario` (the task's own, or one workload of it).
@@ -315,7 +318,7 @@ impl TrainTask for ServingTask {
     type Env = ServingEnv;
 
     fn make_env(&self) -> ServingEnv {
-        let env = ServingEnv::new(self.scenario.clone())
+        let env = ServingEnv::new(self.training.clone())
             .with_action_set(self.action_set.clone())
             .expect("checked when the task was made");
         match self.random_initial_vms {

@@ -11,7 +11,7 @@ use serflow_agent::logging::Point;
 use serflow_agent::plan::{Task, TrainPlan};
 use serflow_agent::task::{CartPoleTask, TrainTask};
 use serflow_agent::train::{Stop, TrainState, init_state, train};
-use serflow_env::Env;
+use serflow_env::{Env, Scenario};
 use serflow_policies::learned::masked_argmax;
 use std::path::PathBuf;
 
@@ -138,6 +138,34 @@ fn the_serving_environment_resumes_mid_episode_bit_for_bit_from_its_own_scenario
     assert_eq!(whole.state.nets.critic.outputs(), n_stages + 1);
     assert!(joined.iter().any(|p| p.tag == "charts/lagrange_multiplier"));
     assert!(joined.iter().any(|p| p.tag == "eval/heuristic_cost"));
+}
+
+/// Front-end arrivals per second over the first minute of an episode of `task`'s training
+/// environment.
+fn training_rate(task: &serflow_agent::task::ServingTask) -> f64 {
+    let mut env = task.make_env();
+    env.reset(7);
+    let hold = vec![0; env.action_space().nvec.len()];
+    let arrivals: u64 = (0..6).map(|_| env.step(&hold).info.arrivals).sum();
+    arrivals as f64 / 60.0
+}
+
+#[test]
+fn a_training_workload_feeds_the_training_episodes_and_evaluation_stays_on_the_scenario() {
+    let mut config = small_serving(20, 2);
+    config.training_workload = Some(ron::from_str("Poisson(rate: Constant(5.0))").unwrap());
+    let first = plan(config.clone(), "training-workload").train(&options(Some(1))).unwrap();
+    // Resumed from the checkpoint alone: the training workload travels in the run's config.
+    let resumed = TrainPlan::resume(&first.state.checkpoint_dir).unwrap();
+    let Task::Serving(task) = &resumed.task else { panic!("a serving run resumes as one") };
+    assert_eq!(task.training.config.workload, config.training_workload.clone().unwrap());
+    assert_eq!(task.scenario.config.workload, Scenario::load("default").unwrap().config.workload);
+    let rate = training_rate(task);
+    assert!((2.0..10.0).contains(&rate), "training episodes should arrive at ~5 req/s, not {rate}");
+    // Without it, the same run trains on the scenario's own load (75-225 req/s).
+    let own = plan(small_serving(20, 2), "own-workload");
+    let Task::Serving(own) = &own.task else { panic!("a serving run") };
+    assert!(training_rate(own) > 50.0);
 }
 
 #[test]

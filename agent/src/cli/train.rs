@@ -99,6 +99,7 @@ impl TrainArgs {
         }
         if !self.trace.is_empty() {
             config.traces = self.trace.clone();
+            config.training_workload = None;
         }
         if let Some(n) = self.steps {
             config.ppo.total_timesteps = n;
