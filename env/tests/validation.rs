@@ -229,3 +229,20 @@ fn per_stage_interval_costs_add_up_to_the_interval_and_the_episode() {
     assert!(per_stage[1] >= vm_dollars, "{per_stage:?}");
     assert!((per_stage.iter().sum::<f64>() - total).abs() < 1e-9);
 }
+
+/// A scale-in to no VMs while requests wait in the VM queue: draining VMs take no new work, so the
+/// queued requests go to the function and every request still completes.
+#[test]
+fn a_scale_in_to_no_vms_sends_the_waiting_queue_to_the_function() {
+    let mut cfg = base();
+    cfg.vm.initial_per_stage = 1;
+    // 22 req/s on one VM serving 20 req/s: the queue grows until the VM is released at 100 s.
+    cfg.workload = WorkloadConfig::Poisson { rate: RateFn::Constant(22.0), bursts: None };
+    let scenario = build(cfg);
+    let report = run_schedule(&scenario, &[(0.0, 1, 1.0), (100.0, 0, 1.0)], 5);
+    assert_eq!(report.requests.completed, report.requests.total, "{:?}", report.requests);
+    assert_eq!(report.requests.failed, 0);
+    // 300 s of arrivals after the scale-in, and the ~200 left waiting before it, ran on the function.
+    let faas = report.stages[0].faas.invocations;
+    assert!((22.0 * 300.0 + 100.0..22.0 * 300.0 + 400.0).contains(&(faas as f64)), "{faas}");
+}

@@ -215,6 +215,22 @@ impl Simulator {
                     .schedule(SimDuration::from_secs_f64(boot), Event::VmBooted { stage: k as u16, vm });
             }
         }
+        for k in 0..self.stages.len() {
+            self.spill_stranded_queue(k);
+        }
+    }
+
+    /// A scale-in that leaves stage `k` no ready or booting VM would strand its queue (draining VMs
+    /// take no new work): the balancer sends the queued requests to the stage's function instead,
+    /// in queue order. Their transfer into the stage was priced when they were routed.
+    fn spill_stranded_queue(&mut self, k: usize) {
+        let pool = &mut self.stages[k].pool;
+        if pool.ready() + pool.booting() > 0 {
+            return;
+        }
+        while let Some(queued) = self.stages[k].pool.dequeue() {
+            self.invoke_faas(k, queued.req);
+        }
     }
 
     fn run_until(&mut self, limit: SimTime) {
