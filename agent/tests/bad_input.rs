@@ -193,13 +193,8 @@ fn bad_training_configs_name_file_field_and_reason() {
     train(&start, &[&start, "random_initial_vms", "Serflow"]);
     let scenario = with("scenario.ron", serving, "scenario: \"default\"", "scenario: \"nosuch\"");
     train(&scenario, &["unknown scenario", "nosuch"]);
-    let workload = with(
-        "workload.ron",
-        serving,
-        "eval_every:",
-        "training_workload: Some(Poisson(rate: Constant(-5.0))), eval_every:",
-    );
-    train(&workload, &["training_workload", "rate", ">= 0"]);
+    let workload = with("workload.ron", serving, "Diurnal(mean: 5.0,", "Diurnal(mean: -5.0,");
+    train(&workload, &["training_workload", "mean", ">= 0"]);
     let frames = with("frames.ron", serving, "eval_every:", "frame_stack: 0, eval_every:");
     train(&frames, &[&frames, "frame_stack", "1 to 64"]);
     for bad in ["0", "65"] {

@@ -24,6 +24,7 @@ fn config(name: &str) -> TrainConfig {
     std::fs::write(&path, short).unwrap();
     let mut c = TrainConfig::default_for(EnvKind::Serflow);
     c.scenario = path.display().to_string();
+    c.training_workload = None;
     c.ppo.num_envs = 2;
     c.ppo.num_steps = 20;
     c.ppo.num_minibatches = 2;

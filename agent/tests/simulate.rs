@@ -90,8 +90,9 @@ fn eval_writes_timelines_as_csv_and_tensorboard() {
     assert_eq!(runs.as_array().unwrap().len(), 2);
 }
 
-/// `eval --json` says how much a policy's first-stage VM count follows load: not at all for the
-/// shipped (static) learned policy, clearly for the SERFLOW heuristic.
+/// `eval --json` says how much a policy's first-stage VM count follows load: not at all for a fixed
+/// allocation (`static-best` on `default`), clearly for the SERFLOW heuristic, and somewhat for the
+/// shipped policy, which scales stage 1 with the load (0.40 on this episode).
 #[test]
 fn eval_reports_how_vms_follow_load() {
     let r = |policy: &str| {
@@ -100,8 +101,9 @@ fn eval_reports_how_vms_follow_load() {
         let runs: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
         runs[0]["first_stage_vms_vs_rate"].as_f64().expect("eval reports the correlation")
     };
-    assert_eq!(r("learned"), 0.0);
+    assert_eq!(r("static-best"), 0.0);
     assert!(r("serflow") > 0.3);
+    assert!(r("learned") > 0.1);
     let compare =
         serflow(&["compare", "--duration", "60", "--seeds", "1", "--policies", "serflow", "--json"]);
     assert!(!stdout(&compare).contains("first_stage_vms_vs_rate"), "compare's JSON is unchanged");

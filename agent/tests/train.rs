@@ -95,10 +95,13 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
-/// The serving default cut to `iterations` rollouts of `num_steps` in two environments, evaluated
-/// once on one episode.
+/// The shipped serving config cut to `iterations` rollouts of `num_steps` in two environments,
+/// evaluated once on one episode, without its imitation phase (tested in `imitation.rs`) and on the
+/// scenario's own workload.
 fn small_serving(num_steps: usize, iterations: u64) -> TrainConfig {
     let mut config = TrainConfig::default_for(EnvKind::Serflow);
+    config.imitation = None;
+    config.training_workload = None;
     config.ppo.num_envs = 2;
     config.ppo.num_steps = num_steps;
     config.ppo.num_minibatches = 2;
@@ -112,6 +115,8 @@ fn small_serving(num_steps: usize, iterations: u64) -> TrainConfig {
 fn the_serving_environment_resumes_mid_episode_bit_for_bit_from_its_own_scenario() {
     let mut config = small_serving(40, 4);
     config.random_initial_vms = Some(3); // the random start must replay on resume too
+    // and so must episodes drawn from the shipped config's training workload
+    config.training_workload = TrainConfig::default_for(EnvKind::Serflow).training_workload;
     let whole = plan(config.clone(), "serve-whole").train(&options(None)).unwrap();
     let first = plan(config, "serve-split").train(&options(Some(2))).unwrap();
     // Resumed from the checkpoint alone: the scenario travels in it.

@@ -1,11 +1,12 @@
 """MaskablePPO (sb3-contrib) on serflow/Serving-v0, exported back to a serflow policy file and compared
 beside the baselines and serflow's own PPO policy on held-out seeds.
 
-The hyper-parameters are those of `serflow train`'s default config (agent/configs/serflow.ron) where
-Stable-Baselines3 has them: 8 environments x 360 steps, 10 epochs of 8 minibatches, lr 3e-4 annealed,
-clip 0.2, entropy 0.005, target KL 0.03, 64-64 tanh networks, observations and rewards normalised. What
-SB3 lacks is serflow's own: the SLO multiplier (Lagrangian), per-stage credit and the hold prior, so
-this is plain masked PPO on the scenario's fixed violation penalty.
+The hyper-parameters are those `serflow train`'s PPO-only default config had before it imitated the
+oracle first, where Stable-Baselines3 has them: 8 environments x 360 steps, 10 epochs of 8 minibatches,
+lr 3e-4 annealed, clip 0.2, entropy 0.005, target KL 0.03, 64-64 tanh networks, observations and
+rewards normalised, VM changes of -2..+2. What SB3 lacks is serflow's own: the SLO multiplier
+(Lagrangian), per-stage credit and the hold prior, so this is plain masked PPO on the scenario's fixed
+violation penalty.
 
     pip install ./env/python sb3-contrib torch
     python env/python/examples/sb3_ppo.py --steps 1000000 --out runs/sb3/policy.ron

@@ -15,6 +15,8 @@ import serflow
 
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED_DEFAULT = REPO / "checkpoints" / "default" / "policy.ron"
+# The action set the shipped default policy was trained in (agent/configs/serflow.ron).
+SHIPPED_DEFAULT_ACTIONS = dict(vm_need_multiples=[0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5])
 
 
 def random_actions(env, steps, seed):
@@ -57,7 +59,7 @@ def test_shipped_policy_acts_as_the_rust_runtime():
     """The shipped learned policy, stepped from Python with Policy.choose, gives the episode the Rust
     runtime gives (serflow simulate): the same action at every one of its 360 decisions."""
     for policy in (serflow.Policy.load("learned"), serflow.Policy.load(str(SHIPPED_DEFAULT))):
-        env = serflow.ServingEnv()
+        env = serflow.ServingEnv(**SHIPPED_DEFAULT_ACTIONS)
         obs, _ = env.reset(seed=7)
         policy.reset()
         truncated = False
@@ -89,20 +91,21 @@ def test_shipped_production_policy_steps_in_its_training_action_set():
 
 
 def test_act_decodes_the_chosen_choices():
+    """act() gives the VM target and share the environment commits for choose()'s choices."""
     policy = serflow.Policy.load("learned")
-    env = serflow.ServingEnv(duration=300)
+    env = serflow.ServingEnv(duration=300, **SHIPPED_DEFAULT_ACTIONS)
     obs, _ = env.reset(seed=2)
     names = env.feature_names
-    deltas, shares = [-2, -1, 0, 1, 2], [0.0, 0.25, 0.5, 0.75, 1.0]
+    shares = [0.0, 0.25, 0.5, 0.75, 1.0]
     for _ in range(10):
         choice = policy.choose(obs)
         action = policy.act(obs)
+        obs, *_ = env.step(choice)
         for k in range(4):
             vms = obs[names.index(f"stage{k}.vms_ready")] + obs[names.index(f"stage{k}.vms_booting")]
-            assert action["vm_target"][k] == max(0, int(vms) + deltas[choice[2 * k]])
+            assert action["vm_target"][k] == int(vms)
             assert action["vm_share"][k] == shares[choice[2 * k + 1]]
             assert action["vm_rate_limit"][k] is None
-        obs, *_ = env.step(choice)
     assert policy.act(obs.astype(np.float64)) == policy.act(obs) == policy.act(obs.tolist())
     baseline = serflow.Policy.load("vm-only")
     assert len(baseline.act(obs)["vm_target"]) == 4
