@@ -324,8 +324,13 @@ mod tests {
     use super::*;
 
     fn small_env() -> ServingEnv {
+        env_lasting(60.0)
+    }
+
+    /// `default`, cut to `horizon_s`.
+    fn env_lasting(horizon_s: f64) -> ServingEnv {
         let mut cfg = crate::scenario::parse("t", crate::scenario::BUILTINS[0].1).unwrap();
-        cfg.horizon_s = 60.0;
+        cfg.horizon_s = horizon_s;
         let s = Scenario::from_config(
             cfg,
             "t",
@@ -376,6 +381,35 @@ mod tests {
         let first = run(3);
         run(4);
         assert_eq!(run(3), first);
+    }
+
+    /// Whatever the policy asks (random VM targets, zero included, and shares), every request of
+    /// the episode completes or fails: none is lost in a queue.
+    #[test]
+    fn random_actions_lose_no_request() {
+        let mut env = env_lasting(600.0);
+        // VMs offered everything at exactly the need: queues form, and the next choice may be zero.
+        let choices = ActionChoices {
+            vm_need_multiples: vec![0.0, 1.0],
+            vm_shares: vec![1.0],
+            ..ActionChoices::default()
+        };
+        let targets = action_set_for(env.scenario(), &choices).unwrap();
+        let mut rng = SimRng::new(9, Stream::Training);
+        for (episode, set) in [ActionSet::default(), targets].into_iter().cycle().take(16).enumerate() {
+            env = env.with_action_set(set).unwrap();
+            env.reset(episode as u64);
+            let nvec = env.action_space().nvec;
+            loop {
+                let action: Vec<usize> = nvec.iter().map(|&n| rng.below(n as u64) as usize).collect();
+                if env.step(&action).truncated {
+                    break;
+                }
+            }
+            let report = env.finish("random");
+            let r = &report.requests;
+            assert_eq!(r.completed + r.failed, r.total, "episode {episode}: {r:?}");
+        }
     }
 
     #[test]
