@@ -149,18 +149,22 @@ impl TrainConfig {
     }
 
     /// The embedded configuration for serving `scenario`: the shipped production policy's for
-    /// `production`, otherwise the default's with the scenario replaced (and, for another scenario
-    /// than `default`, trained under that scenario's own workload: the default's training workload
-    /// is made for `default`'s scale).
+    /// `production`, otherwise the default's [`Self::with_scenario`].
     pub fn embedded_for_scenario(scenario: &str) -> Self {
         if scenario == "production" {
             return ron::from_str(PRODUCTION_CONFIG).expect("embedded configs parse (tested)");
         }
-        let default = Self::default_for(EnvKind::Serflow);
-        if scenario == default.scenario {
-            return default;
+        Self::default_for(EnvKind::Serflow).with_scenario(scenario)
+    }
+
+    /// This config on `scenario`. A training workload is made for the config's own scenario (its
+    /// scale), so on another scenario training runs under that scenario's own workload.
+    pub fn with_scenario(mut self, scenario: &str) -> Self {
+        if scenario != self.scenario {
+            self.scenario = scenario.to_string();
+            self.training_workload = None;
         }
-        Self { scenario: scenario.to_string(), training_workload: None, ..default }
+        self
     }
 
     /// Reads a config file.

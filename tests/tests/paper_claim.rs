@@ -1,7 +1,8 @@
 //! The paper's claim on the `default` scenario: the exit-aware SERFLOW heuristic costs well under
 //! LIBRA (which sizes every stage for the front-end rate) while both meet the SLO target; and the
-//! shipped learned policy costs less than the heuristic and the calibrated rules at the target. A regression guard for the
-//! simulator, the heuristics and the shipped policy together; the measured figures are in the README.
+//! shipped learned policy costs less than the heuristic and the calibrated rules at the target. A
+//! regression guard for the simulator, the heuristics and the shipped policy together; the measured
+//! figures are in the README.
 
 use serflow_env::Scenario;
 use serflow_env::comparison::{mean_cost_and_attainment, run_policy};

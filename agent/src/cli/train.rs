@@ -94,10 +94,8 @@ impl TrainArgs {
         if let Some(env) = self.env {
             config.env = env;
         }
-        if let Some(s) = scenario.filter(|s| *s != config.scenario) {
-            // A training workload is made for its config's scenario.
-            config.scenario = s.to_string();
-            config.training_workload = None;
+        if let Some(s) = scenario {
+            config = config.with_scenario(s);
         }
         if !self.trace.is_empty() {
             config.traces = self.trace.clone();

@@ -224,7 +224,7 @@ impl Simulator {
     /// take no new work): the balancer sends the queued requests to the stage's function instead,
     /// in queue order. Their transfer into the stage was priced when they were routed.
     fn spill_stranded_queue(&mut self, k: usize) {
-        let pool = &mut self.stages[k].pool;
+        let pool = &self.stages[k].pool;
         if pool.ready() + pool.booting() > 0 {
             return;
         }
