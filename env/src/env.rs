@@ -169,6 +169,28 @@ pub fn action_set_for(scenario: &Scenario, choices: &ActionChoices) -> Result<Ac
     set.check(scenario.n_stages()).map(|()| set)
 }
 
+impl ActionChoices {
+    /// The choices that give `set` back through [`action_set_for`] on the scenario it was made for:
+    /// how to build an environment that steps in a learned policy's action set. `Err` when `set`
+    /// changes VM counts by other steps than the default -2..=2, which no environment option gives.
+    pub fn of(set: &ActionSet) -> Result<Self, String> {
+        if !set.is_need_relative() && set.vm_deltas != ActionSet::default().vm_deltas {
+            return Err(format!(
+                "action_set.vm_deltas: {:?} is not an environment option (only -2..=2 or vm_need_multiples)",
+                set.vm_deltas
+            ));
+        }
+        Ok(Self {
+            vm_need_multiples: set.vm_need_multiples.clone(),
+            vm_shares: set.vm_shares.clone(),
+            vm_scale_in_tolerance: set.vm_scale_in_tolerance,
+            vm_need_leads: set.vm_need_leads.clone(),
+            vm_offer_slo_capacity: !set.vm_offer_limit_rps.is_empty(),
+            vm_scale_in_window: set.vm_scale_in_window,
+        })
+    }
+}
+
 impl ServingEnv {
     /// An environment over `scenario` with the default action set.
     pub fn new(scenario: Arc<Scenario>) -> Self {
@@ -381,6 +403,16 @@ mod tests {
         let first = run(3);
         run(4);
         assert_eq!(run(3), first);
+    }
+
+    #[test]
+    fn action_choices_rebuild_a_set_and_refuse_vm_steps_no_option_gives() {
+        let env = small_env();
+        let default = action_set_for(env.scenario(), &ActionChoices::default()).unwrap();
+        assert_eq!(action_set_for(env.scenario(), &ActionChoices::of(&default).unwrap()).unwrap(), default);
+        let wide = ActionSet { vm_deltas: vec![-8, 0, 8], ..ActionSet::default() };
+        let err = ActionChoices::of(&wide).unwrap_err();
+        assert!(err.starts_with("action_set.vm_deltas: [-8, 0, 8]"), "{err}");
     }
 
     /// Whatever the policy asks (random VM targets, zero included, and shares), every request of

@@ -355,4 +355,17 @@ mod tests {
             "on a forecast need or the measured one"
         );
     }
+
+    /// Python steps a learned policy in an environment built from its action set's options: for each
+    /// shipped policy they rebuild exactly the set it decodes with.
+    #[test]
+    fn each_shipped_policys_action_set_is_an_environment_option_of_its_scenario() {
+        for shipped in &SHIPPED {
+            let scenario = Scenario::load(shipped.scenario).unwrap();
+            let policy = Learned::parse(shipped.text, shipped.path).unwrap();
+            let set = &policy.file().action_set;
+            let choices = crate::ActionChoices::of(set).unwrap();
+            assert_eq!(&crate::action_set_for(&scenario, &choices).unwrap(), set, "{}", shipped.path);
+        }
+    }
 }

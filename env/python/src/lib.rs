@@ -265,6 +265,11 @@ impl Env {
         Ok(Self { space: env.action_space(), env, running: false })
     }
 
+    /// Raises unless `policy` is a learned policy whose `choose` indexes this environment's action set.
+    fn check_policy(&self, policy: PyRef<'_, Policy>) -> PyResult<()> {
+        policy.check_steps_in(self.env.action_set())
+    }
+
     /// The expert's choice for the latest observation (one index per action dimension).
     fn expert_action<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let choice = expert_choice(&self.env, "expert_action")?;
@@ -410,6 +415,12 @@ impl VecEnv {
         let bounds = envs[0].observation_space();
         let (obs_dim, n_stages) = (bounds.dim(), envs[0].max_vms().len());
         Ok(Self { envs: RustVecEnv::new(envs), space, bounds, obs_dim, n_stages, reset_done: false })
+    }
+
+    /// Raises unless `policy` is a learned policy whose `choose` indexes these environments' action set.
+    fn check_policy(&self, policy: PyRef<'_, Policy>) -> PyResult<()> {
+        let first = self.envs.envs().next().expect("num_envs >= 1");
+        policy.check_steps_in(first.action_set())
     }
 
     /// Every environment's expert choice for its latest observation, `num_envs x len(nvec)`.
@@ -560,6 +571,29 @@ impl Loaded {
 }
 
 impl Policy {
+    /// The action set a learned policy's `choose` indexes; an error for a rule, which has none.
+    fn action_set(&self, what: &str) -> PyResult<ActionSet> {
+        match &*self.policy.lock().expect("policy lock") {
+            Loaded::Learned(policy) => Ok(policy.file().action_set.clone()),
+            Loaded::Rule(_) => Err(value_error(format!(
+                "{}: {what}: only a learned policy picks environment actions",
+                self.name
+            ))),
+        }
+    }
+
+    /// Whether `choose` steps an environment deciding with `env_set` as `act` decides.
+    fn check_steps_in(&self, env_set: &ActionSet) -> PyResult<()> {
+        if self.action_set("check_policy")? == *env_set {
+            return Ok(());
+        }
+        Err(value_error(format!(
+            "{}: was trained in another action set than this environment's, so its choices would step as \
+             other actions; build the environment with the policy's action_options",
+            self.name
+        )))
+    }
+
     /// An observation given as a float32 array, or any sequence of numbers (float64 arrays, lists),
     /// checked to fit the policy.
     fn observation(
@@ -629,12 +663,31 @@ impl Policy {
         let mut guard = self.policy.lock().expect("policy lock");
         let Loaded::Learned(policy) = &mut *guard else {
             return Err(value_error(format!(
-                "{}: only a learned policy picks environment actions",
+                "{}: choose: only a learned policy picks environment actions",
                 self.name
             )));
         };
         let obs = self.observation(obs, policy.as_ref())?;
         Ok(PyArray1::from_iter(py, policy.choose(&obs).iter().map(|&i| i as i64)))
+    }
+
+    /// For a learned policy: the environment keyword arguments of the action set it was trained in
+    /// (`ServingEnv(scenario=..., **policy.action_options)` steps `choose`'s actions as `act` decides).
+    #[getter]
+    fn action_options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let choices = ActionChoices::of(&self.action_set("action_options")?)
+            .map_err(|e| value_error(format!("{}: {e}", self.name)))?;
+        // As the policy file writes them (1.11, not 1.1100000143): they round-trip to the same f32.
+        let decimal = |x: f32| x.to_string().parse::<f64>().expect("a float's own digits");
+        let decimals = |xs: Vec<f32>| xs.into_iter().map(decimal).collect::<Vec<_>>();
+        let d = PyDict::new(py);
+        d.set_item("vm_need_multiples", decimals(choices.vm_need_multiples))?;
+        d.set_item("vm_shares", decimals(choices.vm_shares))?;
+        d.set_item("vm_scale_in_tolerance", decimal(choices.vm_scale_in_tolerance))?;
+        d.set_item("vm_need_leads", decimals(choices.vm_need_leads))?;
+        d.set_item("vm_offer_slo_capacity", choices.vm_offer_slo_capacity)?;
+        d.set_item("vm_scale_in_window", choices.vm_scale_in_window)?;
+        Ok(d)
     }
 
     /// The name it was loaded by.

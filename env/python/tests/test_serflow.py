@@ -15,8 +15,6 @@ import serflow
 
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED_DEFAULT = REPO / "checkpoints" / "default" / "policy.ron"
-# The action set the shipped default policy was trained in (agent/configs/serflow.ron).
-SHIPPED_DEFAULT_ACTIONS = dict(vm_need_multiples=[0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5])
 
 
 def random_actions(env, steps, seed):
@@ -59,7 +57,8 @@ def test_shipped_policy_acts_as_the_rust_runtime():
     """The shipped learned policy, stepped from Python with Policy.choose, gives the episode the Rust
     runtime gives (serflow simulate): the same action at every one of its 360 decisions."""
     for policy in (serflow.Policy.load("learned"), serflow.Policy.load(str(SHIPPED_DEFAULT))):
-        env = serflow.ServingEnv(**SHIPPED_DEFAULT_ACTIONS)
+        env = serflow.ServingEnv(**policy.action_options)
+        env.check_policy(policy)
         obs, _ = env.reset(seed=7)
         policy.reset()
         truncated = False
@@ -70,17 +69,18 @@ def test_shipped_policy_acts_as_the_rust_runtime():
 
 def test_shipped_production_policy_steps_in_its_training_action_set():
     """The production policy decides on a forecast need: stepped from Python in an environment built
-    with its training config's action set, it gives the Rust runtime's episode."""
-    actions = dict(
+    with its action options (its training config's action set), it gives the Rust runtime's episode."""
+    policy = serflow.Policy.load("learned", scenario="production")
+    assert policy.action_options == dict(
         vm_need_multiples=[1.11, 1.0, 1.25, 1.4, 1.7],
-        vm_need_leads=[10.2, 0.0],
-        vm_scale_in_window=6,
         vm_shares=[1.0],
         vm_scale_in_tolerance=0.1,
-    )
-    env = serflow.ServingEnv(scenario="production", duration=900, **actions)
+        vm_need_leads=[10.2, 0.0],
+        vm_offer_slo_capacity=False,
+        vm_scale_in_window=6,
+    ), "agent/configs/production.ron's action set"
+    env = serflow.ServingEnv(scenario="production", duration=900, **policy.action_options)
     assert env.action_space == gym.spaces.MultiDiscrete([11, 1] * 4), "hold + 5 multiples x 2 leads"
-    policy = serflow.Policy.load("learned", scenario="production")
     obs, _ = env.reset(seed=2_000_000)
     policy.reset()
     truncated = False
@@ -93,10 +93,10 @@ def test_shipped_production_policy_steps_in_its_training_action_set():
 def test_act_decodes_the_chosen_choices():
     """act() gives the VM target and share the environment commits for choose()'s choices."""
     policy = serflow.Policy.load("learned")
-    env = serflow.ServingEnv(duration=300, **SHIPPED_DEFAULT_ACTIONS)
+    env = serflow.ServingEnv(duration=300, **policy.action_options)
     obs, _ = env.reset(seed=2)
     names = env.feature_names
-    shares = [0.0, 0.25, 0.5, 0.75, 1.0]
+    shares = policy.action_options["vm_shares"]
     for _ in range(10):
         choice = policy.choose(obs)
         action = policy.act(obs)
@@ -111,6 +111,23 @@ def test_act_decodes_the_chosen_choices():
     assert len(baseline.act(obs)["vm_target"]) == 4
     with pytest.raises(ValueError, match="only a learned policy"):
         baseline.choose(obs)
+
+
+def test_an_environment_refuses_a_policy_trained_in_another_action_set():
+    """choose() indexes the policy's own action set; check_policy() says when an environment's differs."""
+    policy = serflow.Policy.load("learned")
+    with pytest.raises(ValueError, match="learned: was trained in another action set"):
+        serflow.ServingEnv(duration=60).check_policy(policy)  # VM changes -2..+2
+    options = dict(policy.action_options, vm_scale_in_window=3)
+    with pytest.raises(ValueError, match="another action set"):
+        serflow.ServingEnv(duration=60, **options).check_policy(policy)
+    with pytest.raises(ValueError, match="another action set"):
+        serflow.VectorEnv(2, duration=60).check_policy(policy)
+    serflow.VectorEnv(2, duration=60, **policy.action_options).check_policy(policy)
+    rule = serflow.Policy.load("tuned-hpa")
+    for call in (lambda: rule.action_options, lambda: serflow.ServingEnv(duration=60).check_policy(rule)):
+        with pytest.raises(ValueError, match="tuned-hpa: .*only a learned policy"):
+            call()
 
 
 def test_vector_env_autoresets_like_its_single_environments():

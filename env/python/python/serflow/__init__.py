@@ -56,7 +56,9 @@ POLICIES: dict[str, str] = dict(_policies)
 #: A policy a controller embeds: ``Policy.load(name_or_file, scenario="default", calibration=None)``,
 #: then ``act(obs)`` (a dict of per-stage ``vm_target``, ``vm_share``, ``vm_rate_limit``) once per
 #: control interval, ``reset()`` between episodes, and for learned policies ``choose(obs)``: the
-#: environment action (one index per action dimension) the policy picks.
+#: environment action (one index per action dimension) the policy picks, in the action set whose
+#: environment keyword arguments are ``action_options``
+#: (``ServingEnv(scenario=..., **policy.action_options)``; ``env.check_policy(policy)`` checks it).
 Policy = _serflow.Policy
 
 _MAX_SEED = 2**64
@@ -220,6 +222,12 @@ class ServingEnv(gym.Env):
         """The allowed choices, ``sum(nvec)`` booleans laid out like the concatenated logits."""
         return self._env.action_masks()
 
+    def check_policy(self, policy: Policy) -> None:
+        """Raises ``ValueError`` unless ``policy`` is a learned policy whose ``choose`` indexes this
+        environment's action set (else its choices would step silently as other actions); build the
+        environment with ``ServingEnv(scenario=..., **policy.action_options)``."""
+        self._env.check_policy(policy)
+
     def expert_action(self) -> np.ndarray:
         """With ``expert=True``: the forecast oracle's decision for the latest observation, as an
         action (one index per dimension, allowed by ``action_masks()``): per stage the VM choice whose
@@ -318,6 +326,11 @@ class VectorEnv(_GymVectorEnv):
     def action_masks(self) -> np.ndarray:
         """Every environment's allowed choices, ``num_envs x sum(nvec)``."""
         return self._envs.action_masks()
+
+    def check_policy(self, policy: Policy) -> None:
+        """Raises ``ValueError`` unless ``policy``'s ``choose`` indexes these environments' action set
+        (see :meth:`ServingEnv.check_policy`)."""
+        self._envs.check_policy(policy)
 
     def expert_actions(self) -> np.ndarray:
         """With ``expert=True``: every environment's expert action for its latest observation (after an
