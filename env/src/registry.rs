@@ -96,6 +96,7 @@ impl<'a> PolicyRegistry<'a> {
     /// that name when there is one.
     pub fn new(scenario: &'a Arc<Scenario>) -> Self {
         let shipped = SHIPPED_CALIBRATIONS.iter().find(|c| c.scenario == scenario.config.name);
+        let shipped = shipped.filter(|_| is_builtin_system(scenario));
         let calibration = shipped.and_then(|file| {
             let calibration = Calibration::parse(file.text).ok()?;
             (calibration.n_stages == scenario.n_stages()).then_some(calibration)
@@ -159,15 +160,27 @@ impl<'a> PolicyRegistry<'a> {
     /// What a user should know before trusting `name`'s figures here: `learned` on a scenario
     /// without a shipped policy of its own runs one trained on another system.
     pub fn caveat(&self, name: &str) -> Option<String> {
+        if name != "learned" {
+            return None;
+        }
         let shipped = shipped_for(&self.scenario.config.name);
-        (name == "learned" && shipped.scenario != self.scenario.config.name).then(|| {
-            format!(
+        let advice = "train one with `serflow train --scenario ...` and pass its runs/<run>/policy.ron";
+        if shipped.scenario != self.scenario.config.name {
+            return Some(format!(
                 "note: `learned` is the policy shipped for scenario `{}` ({}); scenario `{}` was never \
-                 trained on and may miss the SLO under it: train one with `serflow train --scenario ...` \
-                 and pass its runs/<run>/policy.ron",
+                 trained on and may miss the SLO under it: {advice}",
                 shipped.scenario, shipped.path, self.scenario.config.name
-            )
-        })
+            ));
+        }
+        let changed = self.scenario.differences_from_builtin().filter(|d| !d.is_empty())?;
+        Some(format!(
+            "note: `learned` is the policy shipped for the built-in `{}` ({}); {} changes its {}, a system \
+             it was never trained on, and may miss the SLO under it: {advice}",
+            shipped.scenario,
+            shipped.path,
+            self.scenario.source,
+            changed.join(", ")
+        ))
     }
 
     /// The policy `name` for one episode whose stage arrivals are `arrivals` (from
@@ -245,11 +258,20 @@ impl<'a> PolicyRegistry<'a> {
         rule: impl Fn(&T) -> Box<dyn Policy>,
     ) -> Result<Box<dyn Policy>, ScenarioError> {
         let Some(calibration) = &self.calibration else {
+            let changed = self.scenario.differences_from_builtin().filter(|d| !d.is_empty());
+            let why = changed.map_or(String::new(), |parts| {
+                format!(
+                    " (the shipped one is for the built-in `{}`; {} changes its {})",
+                    self.scenario.config.name,
+                    self.scenario.source,
+                    parts.join(", ")
+                )
+            });
             return Err(ScenarioError::new(
                 name,
                 "",
                 format!(
-                    "no calibration for scenario {}: run `serflow tune --scenario {}` and pass its file with --calibration",
+                    "no calibration for scenario {}{why}: run `serflow tune --scenario {}` and pass its file with --calibration",
                     self.scenario.config.name,
                     self.scenario.source.trim_start_matches("builtin:")
                 ),
@@ -289,6 +311,12 @@ pub fn learned_policy_file(
         frame_stack,
         notes,
     }
+}
+
+/// Whether `scenario` runs the system of the built-in of its name, for which its shipped files
+/// were made (another workload or horizon is the same system).
+fn is_builtin_system(scenario: &Scenario) -> bool {
+    scenario.differences_from_builtin().is_some_and(|d| d.is_empty())
 }
 
 /// The shipped learned policy for `scenario` (see [`shipped_for`]), checked against its stages.
@@ -354,6 +382,64 @@ mod tests {
             actions.vm_need_leads.contains(&0.0) && actions.vm_need_leads.len() == 2,
             "on a forecast need or the measured one"
         );
+    }
+
+    /// A copy of `default` keeping its name but changing its system is not the system the shipped
+    /// calibration and policy were made for: no calibrated rule, and a caveat on `learned`, both
+    /// naming what changed. Other traffic, horizon or reward is the same system.
+    #[test]
+    fn shipped_files_apply_only_to_the_system_they_were_made_for() {
+        let copy = |edit: &dyn Fn(&mut crate::ScenarioConfig)| {
+            let mut config = Scenario::load("default").unwrap().config.clone();
+            edit(&mut config);
+            Arc::new(
+                Scenario::from_config(config, "mine.ron", Path::new("."), Horizon::AsConfigured).unwrap(),
+            )
+        };
+        let same = copy(&|c| {
+            c.description = "mine".into();
+            c.horizon_s = 600.0;
+            c.reward.violation_penalty = 5.0;
+            c.workload = crate::workload::WorkloadConfig::Poisson {
+                rate: crate::workload::RateFn::Constant(40.0),
+                bursts: None,
+            };
+        });
+        assert_eq!(same.differences_from_builtin(), Some(vec![]));
+        let registry = PolicyRegistry::new(&same);
+        assert!(registry.calibration().is_some() && registry.caveat("learned").is_none());
+        assert!(registry.default_policies().contains(&"tuned-hpa".to_string()));
+
+        let changed = copy(&|c| {
+            c.vm.price_per_hour *= 2.0;
+            c.slo.latency_ms = 500.0;
+        });
+        assert_eq!(changed.differences_from_builtin(), Some(vec!["vm", "slo"]));
+        let registry = PolicyRegistry::new(&changed);
+        assert!(registry.calibration().is_none());
+        assert!(!registry.default_policies().iter().any(|p| CALIBRATED.contains(&p.as_str())));
+        let err = registry.build("tuned-hpa").err().unwrap().to_string();
+        assert!(
+            err.contains("the shipped one is for the built-in `default`; mine.ron changes its vm, slo"),
+            "{err}"
+        );
+        let note = registry.caveat("learned").unwrap();
+        assert!(
+            note.contains("built-in `default`") && note.contains("mine.ron changes its vm, slo"),
+            "{note}"
+        );
+        let held_out = crate::ScenarioOptions {
+            traces: vec![concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/azure_llm_conv_2023.csv").into()],
+            duration: Some(600.0),
+            ..crate::ScenarioOptions::named("production")
+        };
+        let held_out = held_out.load(&str::to_string).unwrap();
+        assert_eq!(held_out.differences_from_builtin(), Some(vec![]), "a held-out trace is the same system");
+        assert!(PolicyRegistry::new(&held_out).calibration().is_some());
+        let mut other = Scenario::load("default").unwrap().config.clone();
+        other.name = "mine".into();
+        let other = Scenario::from_config(other, "mine.ron", Path::new("."), Horizon::AsConfigured).unwrap();
+        assert_eq!(other.differences_from_builtin(), None, "no built-in of that name");
     }
 
     /// Python steps a learned policy in an environment built from its action set's options: for each

@@ -214,6 +214,26 @@ pub struct ScenarioConfig {
 }
 
 impl ScenarioConfig {
+    /// The parts of the serving system in which `self` and `other` differ: stages, VMs, functions,
+    /// network, balancer, SLO, control interval and exit behaviour. Name, description, workload,
+    /// nominal rate, horizon and reward are left out: they change what runs and how it is scored,
+    /// not how a given policy acts, so a calibration or a policy made for one system holds across
+    /// them (a held-out trace is the same system under other traffic).
+    pub fn system_differences(&self, other: &ScenarioConfig) -> Vec<&'static str> {
+        let parts = [
+            ("stages", self.stages == other.stages),
+            ("vm", self.vm == other.vm),
+            ("faas", self.faas == other.faas),
+            ("network", self.network == other.network),
+            ("balancer", self.balancer == other.balancer),
+            ("slo", self.slo == other.slo),
+            ("control_interval_s", self.control_interval_s == other.control_interval_s),
+            ("exit_drift", self.exit_drift == other.exit_drift),
+            ("size_exit", self.size_exit == other.size_exit),
+        ];
+        parts.into_iter().filter(|(_, same)| !same).map(|(part, _)| part).collect()
+    }
+
     /// Replaces the workload with `traces` (paths as given): each rescaled to
     /// `nominal_mean_rate_rps` when the scenario declares one and `rate_scale` is None, else
     /// multiplied by `rate_scale` (1 when None), with time stretched by `time_scale`. Several traces
@@ -292,6 +312,17 @@ impl Scenario {
     pub fn load(name_or_path: &str) -> Result<Self, ScenarioError> {
         let (config, source, base) = load_config(name_or_path)?;
         Self::from_config(config, &source, &base, Horizon::AsConfigured)
+    }
+
+    /// Where this scenario's system differs from the built-in scenario of its name: `None` when no
+    /// built-in has its name, else the parts that differ ([`ScenarioConfig::system_differences`];
+    /// empty for the built-in itself, or a copy of it under other traffic). What serflow ships for a
+    /// built-in (a calibration, a learned policy) was made for the built-in's system, so a copy of
+    /// `default.ron` with another VM price, keeping the name, must not pass for it.
+    pub fn differences_from_builtin(&self) -> Option<Vec<&'static str>> {
+        let (name, text) = builtin::BUILTINS.iter().find(|(n, _)| *n == self.config.name)?;
+        let builtin = builtin::parse(&format!("builtin:{name}"), text).expect("built-in scenarios parse");
+        Some(builtin.system_differences(&self.config))
     }
 
     /// Validates a configuration and loads its workload; relative trace paths resolve against `base`.
