@@ -53,13 +53,14 @@ pub(crate) fn check(
         format!("{} exceeds the limit of {MAX_FAAS_CONCURRENCY}", s.faas.concurrency_limit)
     })?;
     c.ensure(s.horizon_s <= MAX_HORIZON_S, "horizon_s", || {
-        format!("{} s exceeds the limit of {MAX_HORIZON_S:.0e} s per episode", s.horizon_s)
+        format!("{} s exceeds the limit of {MAX_HORIZON_S:.0e} s per episode", readable(s.horizon_s))
     })?;
     let intervals = s.horizon_s / s.control_interval_s;
     c.ensure(intervals <= MAX_EPISODE_INTERVALS, "horizon_s", || {
         format!(
             "{} s is {intervals:.3e} control intervals of {} s, over the limit of {MAX_EPISODE_INTERVALS:.0e} per episode",
-            s.horizon_s, s.control_interval_s
+            readable(s.horizon_s),
+            readable(s.control_interval_s)
         )
     })?;
     let rate_field = match &s.workload {
@@ -77,8 +78,14 @@ pub(crate) fn check(
     c.ensure(arrivals <= MAX_EPISODE_ARRIVALS, "horizon_s", || {
         format!(
             "{} s at {:.3e} arrivals per second is {arrivals:.3e} arrivals, over the limit of {MAX_EPISODE_ARRIVALS:.0e} per episode",
-            s.horizon_s,
+            readable(s.horizon_s),
             workload.generated_per_second()
         )
     })
+}
+
+/// `x` as written when it is of everyday size, else in scientific notation (1e300 printed plainly
+/// is 301 digits).
+fn readable(x: f64) -> String {
+    if x == 0.0 || (1e-3..1e9).contains(&x.abs()) { x.to_string() } else { format!("{x:.3e}") }
 }

@@ -241,10 +241,12 @@ impl<'a> PolicyRegistry<'a> {
             "learned" => Box::new(shipped_learned(self.scenario)?),
             _ => {
                 let known: Vec<&str> = POLICIES.iter().map(|p| p.0).collect();
+                let (source, what) =
+                    if name.is_empty() { ("policy", "the name is empty") } else { (name, "unknown policy") };
                 return Err(ScenarioError::new(
-                    name,
+                    source,
                     "",
-                    format!("unknown policy; known: {}, or a policy file (.ron)", known.join(", ")),
+                    format!("{what}; known: {}, or a policy file (.ron)", known.join(", ")),
                 ));
             }
         })
