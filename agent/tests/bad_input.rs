@@ -113,6 +113,7 @@ fn bad_arguments_fail_cleanly() {
     fails_with(&["simulate", "--duration", "-10"], &["horizon_s"]);
     fails_with(&["simulate", "--duration", "1e300"], &["horizon_s", "1.000e300 s exceeds the limit"]);
     fails_with(&["compare", "--policies", "faas-only,,vm-only"], &["policy: the name is empty"]);
+    fails_with(&["eval", "--policy", "vm-only,serflow,vm-only"], &["vm-only: listed twice"]);
     fails_with(&["simulate", "--trace-scale", "2"], &["--trace-scale"]);
     let trace = common::shared_trace("square_load.txt");
     fails_with(&["simulate", "--trace", &trace, "--trace-scale", "-1"], &["workload.rate_scale"]);

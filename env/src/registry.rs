@@ -157,6 +157,20 @@ impl<'a> PolicyRegistry<'a> {
         if name == "oracle" { Ok(()) } else { self.build(name).map(drop) }
     }
 
+    /// Checks every one of `names` as [`Self::check`] does, and that none is listed twice (its rows
+    /// would only repeat).
+    pub fn check_all<'n>(&self, names: impl IntoIterator<Item = &'n str>) -> Result<(), ScenarioError> {
+        let mut seen = Vec::new();
+        for name in names {
+            if seen.contains(&name) {
+                return Err(ScenarioError::new(name, "", "listed twice"));
+            }
+            self.check(name)?;
+            seen.push(name);
+        }
+        Ok(())
+    }
+
     /// What a user should know before trusting `name`'s figures here: `learned` on a scenario
     /// without a shipped policy of its own runs one trained on another system.
     pub fn caveat(&self, name: &str) -> Option<String> {

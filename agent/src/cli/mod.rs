@@ -108,8 +108,9 @@ fn check_policies<'a>(
     names: impl IntoIterator<Item = &'a String>,
 ) -> Result<()> {
     static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let names: Vec<&str> = names.into_iter().map(String::as_str).collect();
+    registry.check_all(names.iter().copied())?;
     for name in names {
-        registry.check(name)?;
         if let Some(note) = registry.caveat(name) {
             let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if !said.contains(&note) {

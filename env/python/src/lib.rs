@@ -102,8 +102,9 @@ fn check_policies<'a>(
     registry: &PolicyRegistry<'_>,
     names: impl IntoIterator<Item = &'a str>,
 ) -> PyResult<()> {
+    let names: Vec<&str> = names.into_iter().collect();
+    registry.check_all(names.iter().copied()).map_err(value_error)?;
     for name in names {
-        registry.check(name).map_err(value_error)?;
         if let Some(note) = registry.caveat(name) {
             let message = std::ffi::CString::new(note).map_err(value_error)?;
             PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyUserWarning>(), &message, 1)?;

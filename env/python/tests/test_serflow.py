@@ -336,6 +336,7 @@ def test_exported_actor_runs_in_the_rust_runtime(tmp_path, frame_stack):
         (lambda: serflow.Policy.load("oracle"), "oracle"),
         (lambda: serflow.compare(["faas-only"], first_seed="soon"), "first_seed"),
         (lambda: serflow.compare(["faas-only"], seeds=0), "seeds"),
+        (lambda: serflow.compare(["vm-only", "faas-only", "vm-only"]), "vm-only: listed twice"),
         (lambda: serflow.simulate("faas-only", seed=-1), "seed"),
     ],
 )
