@@ -96,6 +96,14 @@ fn headroom(rows: &[Row]) -> String {
         .filter(|r| CALIBRATED.contains(&r.policy.as_str()) && r.meets_target)
         .min_by(|a, b| a.cost_total.total_cmp(&b.cost_total));
     let Some(best) = best else { return String::new() };
+    if !oracle.meets_target {
+        // Its per-stage latency budgets need not compose into the end-to-end target (many stages).
+        return format!(
+            "\nheadroom: none shown: the oracle misses the SLO target here ({:.3} %), so its cost bounds \
+             nothing at the target; its capacity model errs here\n",
+            oracle.slo_attainment * 100.0
+        );
+    }
     let saving = (1.0 - oracle.cost_total / best.cost_total) * 100.0;
     if saving > 0.0 {
         format!(
@@ -308,6 +316,13 @@ mod tests {
         rows[1].cost_total = 7.6;
         assert!(
             headroom(&rows).starts_with("\nheadroom: none shown: the oracle costs 5.3 % more"),
+            "{}",
+            headroom(&rows)
+        );
+        rows[3] = row("oracle", 3.0, false);
+        assert!(
+            headroom(&rows)
+                .starts_with("\nheadroom: none shown: the oracle misses the SLO target here (98.000 %)"),
             "{}",
             headroom(&rows)
         );
