@@ -67,3 +67,21 @@ fn calibrated_baselines_are_never_worse_than_faas_only_or_vm_only() {
     let mine = Scenario::from_config(config, "mine.ron", &dir, Horizon::AsConfigured).unwrap();
     check_calibration(mine, &[1, 2], &dir);
 }
+
+/// The file says which flags made it, so the calibration can be reproduced; a calibration on less
+/// than the default data says it may not hold on seeds it never saw.
+#[test]
+fn a_calibration_file_names_its_flags_and_little_data_is_noted() {
+    let out = common::scratch("tune-flags").join("baselines.ron");
+    let out = out.to_str().unwrap();
+    let run = common::serflow(&["tune", "--seeds", "1", "--duration", "60", "--out", out]);
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    let text = std::fs::read_to_string(out).unwrap();
+    let header = "// serflow tune --scenario default --duration 60 --seeds 1 --first-seed 1: calibrated";
+    assert!(text.starts_with(header), "{}", text.lines().next().unwrap_or(""));
+    let note = common::stderr(&run);
+    assert!(
+        note.contains("note: calibrated on 1 episode(s) of 60 s, less than the default 8 of 3600 s"),
+        "{note}"
+    );
+}

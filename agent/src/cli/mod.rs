@@ -69,6 +69,25 @@ pub struct ScenarioArgs {
 }
 
 impl ScenarioArgs {
+    /// The flags that chose the scenario, as a command line spells them (`--scenario default
+    /// --duration 1200`): what a written file says it was made from.
+    pub fn flags(&self) -> String {
+        let mut flags = format!("--scenario {}", self.scenario);
+        if !self.trace.is_empty() {
+            flags += &format!(" --trace {}", self.trace.join(","));
+        }
+        if let Some(x) = self.trace_scale {
+            flags += &format!(" --trace-scale {x}");
+        }
+        if self.time_scale != 1.0 {
+            flags += &format!(" --time-scale {}", self.time_scale);
+        }
+        if let Some(s) = self.duration {
+            flags += &format!(" --duration {s}");
+        }
+        flags
+    }
+
     /// Loads the scenario with the overrides applied and validates it; several traces make one
     /// workload that draws a trace per episode.
     pub fn load(&self) -> Result<Arc<Scenario>> {

@@ -6,10 +6,15 @@ use anyhow::Result;
 use clap::Args;
 use serflow_agent::files::write_atomic;
 use serflow_agent::tune::{episodes_per_seed, tune};
+use serflow_env::scenario::load_config;
 use serflow_env::seeds::parse_first_seed;
 use serflow_policies::calibration::Fit;
 use serflow_policies::files::check_writable;
 use std::path::PathBuf;
+
+/// Whole episodes a calibration sees unless told otherwise: fewer, or shorter, ones fit the rules to
+/// the few bursts they happen to hold.
+const DEFAULT_SEEDS: u64 = 8;
 
 /// Arguments of `serflow tune`.
 #[derive(Args, Debug)]
@@ -17,7 +22,7 @@ pub struct TuneArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
     /// Training seeds to calibrate on (FIRST..FIRST+N).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = DEFAULT_SEEDS)]
     seeds: u64,
     /// The first seed, or a range name (train, selection, heldout). Calibrate on `train` only.
     #[arg(long, default_value = "train", value_parser = parse_first_seed)]
@@ -42,8 +47,10 @@ pub fn run(args: TuneArgs) -> Result<()> {
     let calibration = tune(&scenario, &seeds, &|| bar.inc(1));
     bar.finish_and_clear();
     let header = format!(
-        "// serflow tune --scenario {} --seeds {} --first-seed {}: calibrated on training seeds only\n",
-        args.scenario.scenario, args.seeds, args.first_seed
+        "// serflow tune {} --seeds {} --first-seed {}: calibrated on training seeds only\n",
+        args.scenario.flags(),
+        args.seeds,
+        args.first_seed
     );
     write_atomic(&out, &(header + &calibration.to_ron() + "\n"))?;
     println!(
@@ -66,5 +73,17 @@ pub fn run(args: TuneArgs) -> Result<()> {
     line("predictive-hpa", calibration.predictive_hpa.0.label(), &calibration.predictive_hpa.1);
     line("serflow-tuned", calibration.serflow_tuned.0.label(), &calibration.serflow_tuned.1);
     println!("wrote {}", out.display());
+    let configured = load_config(&args.scenario.scenario)?.0.horizon_s;
+    if args.seeds < DEFAULT_SEEDS || scenario.config.horizon_s < configured {
+        eprintln!(
+            "note: calibrated on {} episode(s) of {} s, less than the default {DEFAULT_SEEDS} of {configured} s: \
+             rules fitted to little data can miss the target on seeds they never saw; check with \
+             `serflow compare {} --calibration {} --first-seed heldout`",
+            args.seeds,
+            scenario.config.horizon_s,
+            args.scenario.flags(),
+            out.display()
+        );
+    }
     Ok(())
 }
