@@ -89,19 +89,23 @@ pub struct PolicyRegistry<'a> {
     calibration: Option<Calibration>,
     /// What n VMs of each stage serve within the SLO, measured when the oracle is first built.
     pools: OnceLock<PoolCapacity>,
+    /// The parts of the built-in system of the scenario's name that it changes (empty for that
+    /// system, or when no built-in has its name): what serflow ships for the name is not for it.
+    changed: Vec<&'static str>,
 }
 
 impl<'a> PolicyRegistry<'a> {
     /// The registry of `scenario` (profiles it once), with the shipped calibration of a scenario of
     /// that name when there is one.
     pub fn new(scenario: &'a Arc<Scenario>) -> Self {
+        let changed = scenario.differences_from_builtin().unwrap_or_default();
         let shipped = SHIPPED_CALIBRATIONS.iter().find(|c| c.scenario == scenario.config.name);
-        let shipped = shipped.filter(|_| is_builtin_system(scenario));
+        let shipped = shipped.filter(|_| changed.is_empty());
         let calibration = shipped.and_then(|file| {
             let calibration = Calibration::parse(file.text).ok()?;
             (calibration.n_stages == scenario.n_stages()).then_some(calibration)
         });
-        Self { scenario, profile: profile(scenario), calibration, pools: OnceLock::new() }
+        Self { scenario, profile: profile(scenario), calibration, pools: OnceLock::new(), changed }
     }
 
     /// Uses the calibration file `path` (written by `serflow tune`) instead of a shipped one.
@@ -186,15 +190,18 @@ impl<'a> PolicyRegistry<'a> {
                 shipped.scenario, shipped.path, self.scenario.config.name
             ));
         }
-        let changed = self.scenario.differences_from_builtin().filter(|d| !d.is_empty())?;
+        let changed = self.changed_parts()?;
         Some(format!(
-            "note: `learned` is the policy shipped for the built-in `{}` ({}); {} changes its {}, a system \
-             it was never trained on, and may miss the SLO under it: {advice}",
-            shipped.scenario,
-            shipped.path,
-            self.scenario.source,
-            changed.join(", ")
+            "note: `learned` is the policy shipped for the built-in `{}` ({}); {changed}, a system it was \
+             never trained on, and may miss the SLO under it: {advice}",
+            shipped.scenario, shipped.path,
         ))
+    }
+
+    /// `FILE changes its vm, slo` when the scenario changes the built-in system of its name.
+    fn changed_parts(&self) -> Option<String> {
+        let parts = self.changed.join(", ");
+        (!self.changed.is_empty()).then(|| format!("{} changes its {parts}", self.scenario.source))
     }
 
     /// The policy `name` for one episode whose stage arrivals are `arrivals` (from
@@ -274,14 +281,8 @@ impl<'a> PolicyRegistry<'a> {
         rule: impl Fn(&T) -> Box<dyn Policy>,
     ) -> Result<Box<dyn Policy>, ScenarioError> {
         let Some(calibration) = &self.calibration else {
-            let changed = self.scenario.differences_from_builtin().filter(|d| !d.is_empty());
-            let why = changed.map_or(String::new(), |parts| {
-                format!(
-                    " (the shipped one is for the built-in `{}`; {} changes its {})",
-                    self.scenario.config.name,
-                    self.scenario.source,
-                    parts.join(", ")
-                )
+            let why = self.changed_parts().map_or(String::new(), |changed| {
+                format!(" (the shipped one is for the built-in `{}`; {changed})", self.scenario.config.name)
             });
             return Err(ScenarioError::new(
                 name,
@@ -327,12 +328,6 @@ pub fn learned_policy_file(
         frame_stack,
         notes,
     }
-}
-
-/// Whether `scenario` runs the system of the built-in of its name, for which its shipped files
-/// were made (another workload or horizon is the same system).
-fn is_builtin_system(scenario: &Scenario) -> bool {
-    scenario.differences_from_builtin().is_some_and(|d| d.is_empty())
 }
 
 /// The shipped learned policy for `scenario` (see [`shipped_for`]), checked against its stages.
