@@ -287,7 +287,12 @@ impl LoadedWorkload {
                 let data = TraceData::read(&base.join(path), format)?;
                 let rate_scale = match mean_rate {
                     // Mean rate in simulated time is (requests / duration) x rate_scale / time_scale.
-                    Some(mean) => mean * time_scale * data.duration_s() / data.total_requests().max(1) as f64,
+                    Some(mean) => {
+                        c.ensure(data.total_requests() > 0, "workload.mean_rate", || {
+                            format!("trace {path} holds no requests: it cannot be rescaled to {mean} req/s")
+                        })?;
+                        mean * time_scale * data.duration_s() / data.total_requests() as f64
+                    }
                     None => *rate_scale,
                 };
                 Self::Trace(TracePlan {
@@ -550,6 +555,12 @@ mod tests {
         }
         let both = WorkloadConfig::trace("t.txt", 2.0, Some(250.0), 1.0);
         assert_eq!(both.validate(&checker).unwrap_err().field, "workload.mean_rate");
+        // A trace without a single request has no rate to rescale: refused, not replayed silent.
+        std::fs::write(dir.join("quiet.txt"), "0\n".repeat(50)).unwrap();
+        let quiet = WorkloadConfig::trace("quiet.txt", 1.0, Some(250.0), 1.0);
+        let error = LoadedWorkload::load(&quiet, &checker, &dir).unwrap_err();
+        assert_eq!(error.field, "workload.mean_rate");
+        assert!(error.to_string().contains("quiet.txt holds no requests"), "{error}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
