@@ -91,6 +91,8 @@ pub struct RoundReport {
     pub metrics: Vec<(String, f64)>,
     /// Its score (higher is better).
     pub score: f64,
+    /// Whether it missed the scenario's SLO attainment target there.
+    pub below_target: bool,
 }
 
 /// Decisions of one episode: raw observations, the choices allowed and the teacher's choices.
@@ -269,7 +271,9 @@ pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Option<Vec<
         if best.as_ref().is_none_or(|(b, _)| score > *b) {
             best = Some((score, run.nets.actor.clone()));
         }
-        let report = RoundReport { samples: data.len(), agreement, loss, metrics, score };
+        let attained = metrics.iter().find(|(name, _)| name == "slo_attainment").map(|(_, v)| *v);
+        let below_target = attained.is_some_and(|a| a < scenario.config.slo.attainment_target);
+        let report = RoundReport { samples: data.len(), agreement, loss, metrics, score, below_target };
         (run.on_round)(round, &report);
         reports.push(report);
     }

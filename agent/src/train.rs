@@ -146,6 +146,11 @@ pub trait TrainObserver {
         let _ = (round, report);
     }
 
+    /// Imitation ended with `rounds`; the student of round `kept` (0-based) goes on.
+    fn imitation_ended(&self, kept: usize, rounds: &[RoundReport]) {
+        let _ = (kept, rounds);
+    }
+
     /// The call to [`train`] is about to return.
     fn finished(&self) {}
 }
@@ -329,7 +334,13 @@ pub fn train<T: TrainTask>(
             return Ok(TrainOutcome { state, stop: Stop::Interrupted, log });
         };
         state.imitated = true;
-        state.best_score = reports.iter().map(|r| r.score).max_by(f64::total_cmp);
+        // The first round of the best score, as the phase kept it.
+        let kept = (0..reports.len())
+            .reduce(|best, r| if reports[r].score > reports[best].score { r } else { best });
+        state.best_score = kept.map(|k| reports[k].score);
+        if let Some(kept) = kept {
+            observer.imitation_ended(kept, &reports);
+        }
         checkpoint::save(&state, &state.checkpoint_dir, BEST)?;
         checkpoint::save(&state, &state.checkpoint_dir, LATEST)?;
         log.flush();

@@ -11,8 +11,8 @@ use serflow_agent::imitation::RoundReport;
 use serflow_agent::logging::Point;
 use serflow_agent::plan::TrainPlan;
 use serflow_agent::train::{Stop, TrainObserver, TrainOptions};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// `default` cut to 5-minute episodes, VM targets as multiples of the need, the last two observations
 /// stacked, two PPO iterations after three imitation rounds.
@@ -49,9 +49,39 @@ fn values(points: &[Point], tag: &str) -> Vec<f64> {
     points.iter().filter(|p| p.tag == tag).map(|p| p.value).collect()
 }
 
+/// Keeps what the trainer tells about the imitation phase.
+#[derive(Default)]
+struct Rounds {
+    seen: Mutex<Vec<RoundReport>>,
+    ended: Mutex<Option<(usize, Vec<RoundReport>)>>,
+}
+
+impl TrainObserver for Rounds {
+    fn imitated(&self, _round: usize, report: &RoundReport) {
+        self.seen.lock().unwrap().push(report.clone());
+    }
+
+    fn imitation_ended(&self, kept: usize, rounds: &[RoundReport]) {
+        *self.ended.lock().unwrap() = Some((kept, rounds.to_vec()));
+    }
+}
+
 #[test]
 fn the_student_learns_the_teacher_deterministically_and_ppo_resumes_after_it() {
-    let whole = plan(config("imitate-config"), "imitate-whole").train(&options(None)).unwrap();
+    let rounds = Rounds::default();
+    let whole = plan(config("imitate-config"), "imitate-whole")
+        .train(&TrainOptions { observer: &rounds, ..options(None) })
+        .unwrap();
+    // The phase's end names the round it kept: the first of the best score, each round flagged
+    // by whether its evaluation missed the SLO target.
+    let (kept, reports) = rounds.ended.lock().unwrap().clone().expect("imitation ended");
+    assert_eq!(reports, *rounds.seen.lock().unwrap());
+    assert!(reports.iter().all(|r| r.score <= reports[kept].score), "{reports:?}");
+    assert!(reports[..kept].iter().all(|r| r.score < reports[kept].score), "{reports:?}");
+    for r in &reports {
+        let attained = r.metrics.iter().find(|(n, _)| n == "slo_attainment").unwrap().1;
+        assert_eq!(r.below_target, attained < 0.99, "{r:?}");
+    }
     let agreement = values(&whole.log.points, "imitation/agreement");
     assert_eq!(agreement.len(), 3, "one point per round");
     assert!(

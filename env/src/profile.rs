@@ -173,12 +173,7 @@ pub fn pool_capacity(scenario: &Scenario, profile: &SystemProfile) -> PoolCapaci
 fn stage_budgets_ms(scenario: &Scenario) -> Vec<f64> {
     let cfg = &scenario.config;
     let medians: Vec<f64> = cfg.stages.iter().map(|s| s.vm_service_ms.quantile(0.5)).collect();
-    let transfers_ms: f64 = cfg.stages[..cfg.stages.len() - 1]
-        .iter()
-        .map(|s| {
-            cfg.network.vm_vm.latency_ms + s.activation_bytes * 8.0 / (cfg.network.vm_vm.bandwidth_mbps * 1e3)
-        })
-        .sum();
+    let transfers_ms = cfg.vm_vm_transfers_ms();
     (0..cfg.stages.len())
         .map(|k| {
             let others: f64 = medians.iter().enumerate().filter(|(j, _)| *j != k).map(|(_, m)| m).sum();

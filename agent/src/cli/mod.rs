@@ -91,13 +91,17 @@ impl ScenarioArgs {
     /// Loads the scenario with the overrides applied and validates it; several traces make one
     /// workload that draws a trace per episode.
     pub fn load(&self) -> Result<Arc<Scenario>> {
-        Ok(self.options().load(&flag)?)
+        let scenario = self.options().load(&flag)?;
+        note_scenario(&scenario);
+        Ok(scenario)
     }
 
     /// One scenario per trace (labelled with the trace), or the scenario alone without `--trace`:
     /// what commands that report per trace run.
     pub fn load_each(&self) -> Result<Vec<(Option<String>, Arc<Scenario>)>> {
-        Ok(self.options().load_each(&flag)?)
+        let scenarios = self.options().load_each(&flag)?;
+        scenarios.iter().for_each(|(_, scenario)| note_scenario(scenario));
+        Ok(scenarios)
     }
 
     /// The policies of `scenario`, with `--calibration` when given.
@@ -126,19 +130,27 @@ fn check_policies<'a>(
     registry: &PolicyRegistry<'_>,
     names: impl IntoIterator<Item = &'a String>,
 ) -> Result<()> {
-    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let names: Vec<&str> = names.into_iter().map(String::as_str).collect();
     registry.check_all(names.iter().copied())?;
-    for name in names {
-        if let Some(note) = registry.caveat(name) {
-            let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !said.contains(&note) {
-                eprintln!("{note}");
-                said.push(note);
-            }
-        }
-    }
+    names.iter().filter_map(|name| registry.caveat(name)).for_each(say_once);
     Ok(())
+}
+
+/// Says on stderr what a user should know about `scenario`'s system, once per run.
+pub fn note_scenario(scenario: &Scenario) {
+    if let Some(note) = scenario.note() {
+        say_once(note);
+    }
+}
+
+/// Prints `note` on stderr unless this run has already said it.
+fn say_once(note: String) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said.contains(&note) {
+        eprintln!("{note}");
+        said.push(note);
+    }
 }
 
 /// The command-line flag of a [`ScenarioOptions`] field (`trace_scale` -> `--trace-scale`).

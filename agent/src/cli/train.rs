@@ -11,7 +11,7 @@ use serflow_agent::export::is_same_policy;
 use serflow_agent::files::write_atomic;
 use serflow_agent::imitation::RoundReport;
 use serflow_agent::networks::Backend;
-use serflow_agent::plan::TrainPlan;
+use serflow_agent::plan::{Task, TrainPlan};
 use serflow_agent::train::{Stop, TrainObserver, TrainOptions};
 use serflow_env::registry::SHIPPED;
 use serflow_env::scenario::missing_traces;
@@ -139,6 +139,9 @@ impl TrainArgs {
         let text = ron::ser::to_string_pretty(&config, ron::ser::PrettyConfig::default())?;
         // Everything is checked (scenario, trace, credit) before the run directory appears.
         let plan = TrainPlan::start(config, run_name, log_dir.clone(), checkpoint_dir.clone())?;
+        if let Task::Serving(task) = &plan.task {
+            super::note_scenario(&task.scenario);
+        }
         write_atomic(&log_dir.join("config.ron"), &(header + &text))?;
         eprintln!(
             "run {}: logs in {}, checkpoints in {}",
@@ -286,6 +289,31 @@ impl TrainObserver for TrainBar {
                 summary.join(", ")
             )
         });
+    }
+
+    fn imitation_ended(&self, kept: usize, rounds: &[RoundReport]) {
+        let missed: Vec<String> = rounds
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.below_target)
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        let mut line = format!(
+            "imitation: kept round {} of {}, the best on the selection seeds",
+            kept + 1,
+            rounds.len()
+        );
+        if !missed.is_empty() {
+            // A student is at best its teacher: when most rounds miss the target, the teacher
+            // itself may (the oracle plans each stage alone, which many deep stages can defeat).
+            line += &format!(
+                "; round{} {} missed the SLO target there: if most do, check the teacher meets it \
+                 (serflow compare --policies oracle on this scenario)",
+                if missed.len() == 1 { "" } else { "s" },
+                missed.join(", ")
+            );
+        }
+        self.0.suspend(|| eprintln!("{line}"));
     }
 
     fn finished(&self) {

@@ -57,8 +57,24 @@ impl ScenarioArgs {
 
     /// The scenario, all traces as one workload.
     fn load(&self) -> PyResult<Arc<Scenario>> {
-        self.options().load(&keyword).map_err(value_error)
+        let scenario = self.options().load(&keyword).map_err(value_error)?;
+        warn_about(&scenario)?;
+        Ok(scenario)
     }
+}
+
+/// Raises a `UserWarning` with what a user should know about `scenario`'s system (as the CLI's
+/// stderr note).
+fn warn_about(scenario: &Scenario) -> PyResult<()> {
+    match scenario.note() {
+        Some(note) => warn(&note),
+        None => Ok(()),
+    }
+}
+
+fn warn(note: &str) -> PyResult<()> {
+    let message = std::ffi::CString::new(note).map_err(value_error)?;
+    Python::attach(|py| PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyUserWarning>(), &message, 1))
 }
 
 /// The action-set keyword arguments (those of a training config).
@@ -98,7 +114,6 @@ fn registry<'a>(scenario: &'a Arc<Scenario>, calibration: Option<&str>) -> PyRes
 
 /// Checks `names` on `registry` and raises a `UserWarning` for each caveat (as the CLI's stderr note).
 fn check_policies<'a>(
-    py: Python<'_>,
     registry: &PolicyRegistry<'_>,
     names: impl IntoIterator<Item = &'a str>,
 ) -> PyResult<()> {
@@ -106,8 +121,7 @@ fn check_policies<'a>(
     registry.check_all(names.iter().copied()).map_err(value_error)?;
     for name in names {
         if let Some(note) = registry.caveat(name) {
-            let message = std::ffi::CString::new(note).map_err(value_error)?;
-            PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyUserWarning>(), &message, 1)?;
+            warn(&note)?;
         }
     }
     Ok(())
@@ -620,13 +634,14 @@ impl Policy {
     /// The policy `name` (a built-in, `learned`, or a policy file) configured for `scenario`.
     #[staticmethod]
     #[pyo3(signature = (name, scenario = "default", calibration = None))]
-    fn load(py: Python<'_>, name: &str, scenario: &str, calibration: Option<&str>) -> PyResult<Self> {
+    fn load(name: &str, scenario: &str, calibration: Option<&str>) -> PyResult<Self> {
         let scenario = ScenarioOptions::named(scenario).load(&keyword).map_err(value_error)?;
+        warn_about(&scenario)?;
         let n_stages = scenario.n_stages();
         let loaded = if name.ends_with(".ron") || name.contains('/') {
             Loaded::Learned(Box::new(load_learned(name, &scenario).map_err(value_error)?))
         } else if name == "learned" {
-            check_policies(py, &registry(&scenario, calibration)?, [name])?;
+            check_policies(&registry(&scenario, calibration)?, [name])?;
             Loaded::Learned(Box::new(shipped_learned(&scenario).map_err(value_error)?))
         } else if name == "oracle" {
             return Err(value_error(
@@ -710,7 +725,7 @@ fn simulate(
 ) -> PyResult<String> {
     let scenario = scenario.load()?;
     let registry = registry(&scenario, calibration)?;
-    check_policies(py, &registry, [policy])?;
+    check_policies(&registry, [policy])?;
     let report = py.detach(|| {
         let mut policy = if policy == "oracle" {
             registry.build_for_episode(policy, &stage_arrivals(&scenario, seed, &|| {}))?
@@ -737,11 +752,12 @@ fn compare(
     let first = parse_first_seed(first_seed).map_err(|e| value_error(format!("first_seed: {e}")))?;
     let seeds = seed_range(first, seeds, "first_seed", "seeds").map_err(value_error)?;
     let scenarios = scenario.options().load_each(&keyword).map_err(value_error)?;
+    scenarios.iter().try_for_each(|(_, scenario)| warn_about(scenario))?;
     let mut runs = Vec::new();
     for (trace, scenario) in &scenarios {
         let registry = registry(scenario, calibration)?;
         let names = if policies.is_empty() { registry.default_policies() } else { policies.clone() };
-        check_policies(py, &registry, names.iter().map(String::as_str))?;
+        check_policies(&registry, names.iter().map(String::as_str))?;
         let comparison = py
             .detach(|| compare_policies(scenario, &registry, &names, &seeds, trace.as_deref(), &|| {}))
             .map_err(value_error)?;

@@ -283,6 +283,20 @@ def test_learned_warns_on_a_scenario_it_was_not_trained_on(tmp_path):
         serflow.Policy.load("learned")  # the default scenario's own policy: no warning
 
 
+def test_a_scenario_whose_queueing_bound_outgrows_its_slo_warns(tmp_path):
+    loose = tmp_path / "loose.ron"
+    default = (REPO / "env" / "src" / "scenarios" / "default.ron").read_text()
+    loose.write_text(default.replace("vm_queue_wait_ms: Some(50.0)", "vm_queue_wait_ms: Some(90.0)", 1))
+    note = "vm_queue_wait_ms lets a request queue 90 ms on VMs at each of its 4 stages"
+    with pytest.warns(UserWarning, match=note):
+        serflow.ServingEnv(scenario=str(loose), duration=60)
+    with pytest.warns(UserWarning, match=note):
+        serflow.compare(["faas-only"], seeds=1, scenario=str(loose), duration=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        serflow.ServingEnv(duration=60)  # default's 50 ms fits its four stages: no warning
+
+
 @pytest.mark.parametrize("frame_stack", [1, 3])
 def test_exported_actor_runs_in_the_rust_runtime(tmp_path, frame_stack):
     """An actor written by export_policy acts as its numpy forward pass says (masked argmax of
