@@ -217,7 +217,7 @@ impl ScenarioConfig {
     /// Milliseconds of VM-to-VM transfer on a request's way through every stage.
     pub fn vm_vm_transfers_ms(&self) -> f64 {
         let link = &self.network.vm_vm;
-        self.stages[..self.stages.len() - 1]
+        self.stages[..self.stages.len().saturating_sub(1)]
             .iter()
             .map(|s| link.latency_ms + s.activation_bytes * 8.0 / (link.bandwidth_mbps * 1e3))
             .sum()
