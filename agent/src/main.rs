@@ -1,5 +1,5 @@
-//! The `serflow` binary. `main` only maps the outcome of [`cli::run`] to an exit code: 0 on success,
-//! 2 with one line on stderr for anything the user can fix (bad arguments, configs, traces, files).
+//! The `serflow` binary: `main` only exits with the code [`cli::main`] returns, 0 on success and 2
+//! with one line on stderr for anything the user can fix (bad arguments, configs, traces, files).
 
 mod cli;
 

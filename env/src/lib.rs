@@ -13,7 +13,7 @@
 //! - [`limits`]: what one episode may ask for, checked before it starts.
 //! - [`profile`]: the offline profiling heuristics rely on.
 //! - [`sim`]: the simulator; [`reward`]: an interval's reward and its parts; [`metrics`]: its reports; [`episode`]: running a policy through it.
-//! - [`env`], [`vec_env`], [`cartpole`]: the RL-facing environments.
+//! - [`env`](mod@env), [`vec_env`], [`cartpole`]: the RL-facing environments.
 //! - [`registry`]: policies by name; [`comparison`]: policies side by side over seeds; [`seeds`]: the
 //!   named seed ranges. Here rather than in the agent so that every front end (the `serflow` binary,
 //!   the Python package) offers the same policies without a deep-learning framework.

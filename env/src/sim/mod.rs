@@ -7,9 +7,9 @@
 //! from per-component streams of the episode seed ([`crate::rng`]), and events at equal times run in
 //! scheduling order, so a seed fixes the episode bit for bit.
 //!
-//! This file is the event loop; the concerns it drives live beside it: [`requests`] (the slab of
-//! requests in flight), [`balancer`] (VM or FaaS), [`exits`] (where requests leave), [`interval`]
-//! (per-interval accounting), [`observe`] (the observation) and [`report`] (the episode's totals).
+//! This file is the event loop; the concerns it drives live beside it: `requests` (the slab of
+//! requests in flight), `balancer` (VM or FaaS), `exits` (where requests leave), `interval`
+//! (per-interval accounting), `observe` (the observation) and `report` (the episode's totals).
 //! VM billing lives in [`crate::vm_pool`], FaaS billing in [`crate::faas`].
 
 mod balancer;
