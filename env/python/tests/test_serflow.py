@@ -244,6 +244,25 @@ def test_dagger_example_learns_from_the_expert(tmp_path, monkeypatch):
     assert rows[str(out)]["cost"] < 0.8 * rows["faas-only"]["cost"], rows
 
 
+def test_noise_gate_example_chooses_by_noise_on_held_out_workloads(monkeypatch):
+    """examples/noise_gate.py, in miniature: the gate is chosen on selection seeds, then runs beside
+    both constant choices on held-out ones, choosing the measured need only on noisy rates."""
+    monkeypatch.syspath_prepend(str(REPO / "env" / "python" / "examples"))
+    import noise_gate
+
+    assert noise_gate.noise(np.arange(10.0)) == 0.0, "a clean ramp"
+    assert noise_gate.noise(np.array([5.0, 7.0] * 5)) > 0.8, "a jitter"
+    args = ["--windows", "6", "12", "--thresholds", "0.7", "--seeds", "1", "--duration", "600", "--jobs", "1"]
+    result = noise_gate.main(args)
+    assert result["chosen"] in [(6, 0.7), (12, 0.7)]
+    heldout = result["heldout"]
+    azure = "Azure LLM (never trained on)"
+    for workload in ["mixture", azure]:
+        assert heldout[(workload, "forecast")][2] == 0.0 and heldout[(workload, "measured")][2] == 1.0
+        assert all(heldout[(workload, rule)][0] > 0 for rule in ["forecast", "measured", result["chosen"]])
+    assert heldout[(azure, result["chosen"])][2] > 0.5, "Azure's second-scale bursts read as noise"
+
+
 def test_simulate_and_compare_return_the_json_fields():
     report = serflow.simulate("serflow", seed=3, duration=600)
     assert report["policy"] == "serflow" and report["seed"] == 3
