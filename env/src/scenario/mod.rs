@@ -226,8 +226,8 @@ impl ScenarioConfig {
     /// A note when the SLO leaves less room than the balancer lets VMs queue: a request that waits
     /// the balancer's bound at every stage, on top of the stages' median service times and the
     /// VM-to-VM transfers, is late. Policies that run VMs near capacity (the oracle, calibrated
-    /// rules) then miss the target, as a copy of `default` cut into eight stages shows: its 50 ms
-    /// bound, fitted to four stages, lets the oracle attain 98.3 %, and 27 ms, 99.9 %.
+    /// rules) then miss the target, as an eight-stage variant of `default` shows: its 50 ms bound,
+    /// fitted to four stages, lets the oracle attain 98.3 %, and 27 ms, 99.9 %.
     pub fn queueing_note(&self) -> Option<String> {
         let bound = self.balancer.vm_queue_wait_ms?;
         let stages = self.stages.len();
