@@ -95,6 +95,15 @@ pub struct RoundReport {
     pub below_target: bool,
 }
 
+/// A finished imitation phase: every round's report and the round whose student goes on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Imitated {
+    /// One report per round.
+    pub rounds: Vec<RoundReport>,
+    /// The round (0-based) that scored best first: its student is left in the networks.
+    pub kept: usize,
+}
+
 /// Decisions of one episode: raw observations, the choices allowed and the teacher's choices.
 #[derive(Default)]
 struct Collected {
@@ -210,9 +219,10 @@ impl Dataset {
 }
 
 /// Runs `run.config`'s rounds on `task`: leaves in `run.nets` the student that scored best on the
-/// selection seeds and returns every round's report, or `None` when `run.interrupted` stopped it
-/// between rounds (the networks and normaliser then hold a partly fitted student).
-pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Option<Vec<RoundReport>>, String> {
+/// selection seeds and returns every round's report with the round kept, or `None` when
+/// `run.interrupted` stopped it between rounds (the networks and normaliser then hold a partly
+/// fitted student).
+pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Option<Imitated>, String> {
     let (cfg, seed, device) = (run.config, run.seed, run.device);
     let scenario = &task.scenario;
     // The teacher plans the training episodes, so on their scenario.
@@ -231,7 +241,7 @@ pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Option<Vec<
     let lengths: Vec<usize> = run.nets.actor.tensors().iter().map(|t| t.len()).collect();
     let mut adam = Adam::new(&lengths, 1e-5);
     let mut reports = Vec::with_capacity(cfg.rounds);
-    let mut best: Option<(f64, Mlp)> = None;
+    let mut best: Option<(usize, f64, Mlp)> = None;
     for round in 0..cfg.rounds {
         if (run.interrupted)() {
             return Ok(None);
@@ -268,8 +278,8 @@ pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Option<Vec<
             loss = sum / seen.max(1) as f64;
         }
         let Evaluation { metrics, score } = task.evaluate(run.nets, run.norm, run.eval_seeds);
-        if best.as_ref().is_none_or(|(b, _)| score > *b) {
-            best = Some((score, run.nets.actor.clone()));
+        if best.as_ref().is_none_or(|(_, b, _)| score > *b) {
+            best = Some((round, score, run.nets.actor.clone()));
         }
         let attained = metrics.iter().find(|(name, _)| name == "slo_attainment").map(|(_, v)| *v);
         let below_target = attained.is_some_and(|a| a < scenario.config.slo.attainment_target);
@@ -277,10 +287,9 @@ pub fn run(task: &ServingTask, run: &mut ImitationRun<'_>) -> Result<Option<Vec<
         (run.on_round)(round, &report);
         reports.push(report);
     }
-    if let Some((_, kept)) = best {
-        run.nets.actor = kept;
-    }
-    Ok(Some(reports))
+    let (kept, _, actor) = best.ok_or("imitation.rounds: must be at least 1")?;
+    run.nets.actor = actor;
+    Ok(Some(Imitated { rounds: reports, kept }))
 }
 
 /// One episode of `seed` under the teacher/student mixture.

@@ -6,7 +6,7 @@ use crate::credit::{Credit, CreditMode};
 use crate::error::{Error, Result};
 use crate::export::policy_file;
 use crate::frames::{FrameHistory, frames_read};
-use crate::imitation::{ImitationConfig, RoundReport};
+use crate::imitation::{Imitated, ImitationConfig, RoundReport};
 use crate::networks::ActorCritic;
 use crate::normalizer::ObsNormalizer;
 use burn::prelude::Device;
@@ -129,10 +129,10 @@ pub trait TrainTask: Sync {
         None
     }
 
-    /// Fits `nets`' actor to an expert before PPO ([`crate::imitation`]): every round's report, or
-    /// `None` when `run.interrupted` said to stop between rounds; `Err` when the environment has
+    /// Fits `nets`' actor to an expert before PPO ([`crate::imitation`]): every round's report and
+    /// the round kept, or `None` when `run.interrupted` said to stop between rounds; `Err` when the environment has
     /// none to imitate.
-    fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Option<Vec<RoundReport>>, String> {
+    fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Option<Imitated>, String> {
         let _ = run;
         Err("imitation: this environment has no expert to imitate".into())
     }
@@ -390,7 +390,7 @@ impl TrainTask for ServingTask {
         out[credit.components - 1] = r.slo_part(info, weight);
     }
 
-    fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Option<Vec<RoundReport>>, String> {
+    fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Option<Imitated>, String> {
         crate::imitation::run(self, run)
     }
 

@@ -325,7 +325,7 @@ pub fn train<T: TrainTask>(
                 interrupted: &interrupted,
             })
             .map_err(Error::new)?;
-        let Some(reports) = outcome else {
+        let Some(imitated) = outcome else {
             // Resuming runs the whole phase again, from where it started.
             (state.nets, state.obs_norm) = before;
             checkpoint::save(&state, &state.checkpoint_dir, LATEST)?;
@@ -334,13 +334,8 @@ pub fn train<T: TrainTask>(
             return Ok(TrainOutcome { state, stop: Stop::Interrupted, log });
         };
         state.imitated = true;
-        // The first round of the best score, as the phase kept it.
-        let kept = (0..reports.len())
-            .reduce(|best, r| if reports[r].score > reports[best].score { r } else { best });
-        state.best_score = kept.map(|k| reports[k].score);
-        if let Some(kept) = kept {
-            observer.imitation_ended(kept, &reports);
-        }
+        state.best_score = Some(imitated.rounds[imitated.kept].score);
+        observer.imitation_ended(imitated.kept, &imitated.rounds);
         checkpoint::save(&state, &state.checkpoint_dir, BEST)?;
         checkpoint::save(&state, &state.checkpoint_dir, LATEST)?;
         log.flush();

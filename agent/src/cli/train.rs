@@ -305,7 +305,7 @@ impl TrainObserver for TrainBar {
         );
         if !missed.is_empty() {
             // A student is at best its teacher: when most rounds miss the target, the teacher
-            // itself may (the oracle plans each stage alone, which many deep stages can defeat).
+            // itself may (a queueing bound that many stages add past the SLO: the scenario note).
             line += &format!(
                 "; round{} {} missed the SLO target there: if most do, check the teacher meets it \
                  (serflow compare --policies oracle on this scenario)",

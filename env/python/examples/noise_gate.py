@@ -54,9 +54,9 @@ def noise(rates: np.ndarray) -> float:
 
 
 def episode(job: tuple) -> tuple:
-    """One episode of `rule` (`forecast`, `measured`, or `(window, threshold)` for the gate)."""
-    workload, env_kwargs, seed, rule = job
-    options = serflow.Policy.load("learned", scenario="production").action_options
+    """One episode of `rule` (`forecast`, `measured`, or `(window, threshold)` for the gate) in the
+    action set `options`."""
+    workload, env_kwargs, options, seed, rule = job
     forecast, measured = choices(options)
     env = serflow.ServingEnv(scenario="production", **env_kwargs, **options)
     rate = env.feature_names.index("stage0.arrival_rate")
@@ -105,10 +105,11 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     workloads.append(("Azure LLM (never trained on)", {**traced, "trace": str(REPO / "traces" / "azure_llm_conv_2023.csv")}))
     gates = list(itertools.product(args.windows, args.thresholds))
+    options = serflow.Policy.load("learned", scenario="production").action_options
 
     with Pool(args.jobs) as pool:
         seeds = range(SELECTION, SELECTION + args.seeds)
-        selection = means(pool.map(episode, [("mixture", mixture, s, g) for g in gates for s in seeds]))
+        selection = means(pool.map(episode, [("mixture", mixture, options, s, g) for g in gates for s in seeds]))
         at_target = [g for g in gates if selection[("mixture", g)][1] >= selection[("mixture", g)][3]] or gates
         chosen = min(at_target, key=lambda g: selection[("mixture", g)][0])
         print(f"selection seeds {SELECTION}..{SELECTION + args.seeds - 1}, mixture:")
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         rules = ["forecast", "measured", chosen]
         seeds = range(HELDOUT, HELDOUT + args.seeds)
-        jobs = [(w, kwargs, s, r) for w, kwargs in workloads for r in rules for s in seeds]
+        jobs = [(w, kwargs, options, s, r) for w, kwargs in workloads for r in rules for s in seeds]
         heldout = means(pool.map(episode, jobs))
     print(f"held-out seeds {HELDOUT}..{HELDOUT + args.seeds - 1}: cost $ (attainment %, share of 1.4 x measured)")
     names = {"forecast": "1.11 x forecast", "measured": "1.4 x measured", chosen: "noise gate"}
