@@ -258,9 +258,11 @@ impl Action {
 /// a policy only has to learn how much headroom to keep, and when to hold. A target below the
 /// committed count by no more than `vm_scale_in_tolerance` (a fraction of it) keeps the count, as
 /// Kubernetes' HPA tolerance does: without it the noise of a measured rate drains a VM one interval
-/// and boots one the next, paying a boot and the FaaS spill while it lasts. Before anything is
-/// measured (the first decision of an episode, when no interval has closed and the cost rate is
-/// still 0) every need-relative choice holds: a rate of 0 there means "unknown", not "idle".
+/// and boots one the next, paying a boot and the FaaS spill while it lasts. While the cost rate is
+/// 0, every need-relative choice holds and the trend takes no sample. At the first decision of an
+/// episode no interval has closed, and a rate of 0 means "unknown", not "idle". Later it means an
+/// interval that billed nothing (silent, no VM up or booting), where holding keeps the 0 VMs the
+/// need would ask for.
 ///
 /// A VM booted now serves only after its boot, so a target on the rate just measured arrives late on
 /// every ramp. With `vm_need_leads` the need is also *forecast*: Holt's linear trend of each stage's
