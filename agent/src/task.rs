@@ -130,8 +130,8 @@ pub trait TrainTask: Sync {
     }
 
     /// Fits `nets`' actor to an expert before PPO ([`crate::imitation`]): every round's report and
-    /// the round kept, or `None` when `run.interrupted` said to stop between rounds; `Err` when the environment has
-    /// none to imitate.
+    /// the round kept, or `None` when `run.interrupted` said to stop between rounds; `Err` when
+    /// the environment has none to imitate.
     fn imitate(&self, run: &mut ImitationRun<'_>) -> std::result::Result<Option<Imitated>, String> {
         let _ = run;
         Err("imitation: this environment has no expert to imitate".into())

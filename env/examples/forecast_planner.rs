@@ -144,15 +144,21 @@ impl ForecastPlanner {
     /// Stage `k`'s forecast rates for the next `lookahead` intervals (the first: the one about to
     /// start). The seasonal forecast reads the stage's past rates from the replay, which are the
     /// observed ones at stage 1 and close to them deeper (exits fall per request in another
-    /// order under another policy). `measured` is the rate of the interval just ended; `billed` whether that interval cost
-    /// anything, the shipped action set's test that the observation holds a measurement.
+    /// order under another policy). `measured` is the rate of the interval just ended; `billed`
+    /// whether that interval cost anything, the shipped action set's test that the observation
+    /// holds a measurement.
     fn forecast_rates(&mut self, k: usize, measured: f64, billed: bool) -> Vec<f64> {
         let steps = self.steps;
-        let seen = (self.interval * steps).min(self.arrivals[k].len());
-        let past: Vec<f64> = self.arrivals[k][..seen]
-            .chunks(steps)
-            .map(|c| c.iter().sum::<u64>() as f64 / self.interval_s)
-            .collect();
+        // Holt alone needs no past rates (and an empty past has no period).
+        let past: Vec<f64> = if matches!(self.forecast, Forecast::Seasonal | Forecast::Better) {
+            let seen = (self.interval * steps).min(self.arrivals[k].len());
+            self.arrivals[k][..seen]
+                .chunks(steps)
+                .map(|c| c.iter().sum::<u64>() as f64 / self.interval_s)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let state = &mut self.stages[k];
         if billed {
             state.trend.update(measured);
