@@ -10,6 +10,9 @@
 //! cargo run --release -p serflow-env --example forecast_planner -- --forecast truth,holt --margins 1.0,1.2
 //! cargo run --release -p serflow-env --example forecast_planner -- \
 //!     --trace ../shared/traces/square_load.txt --time-scale 4.5 --duration 3500 --forecast seasonal
+//! cargo run --release -p serflow-agent --example forecaster -- --out forecaster.ron
+//! cargo run --release -p serflow-env --example forecast_planner -- \
+//!     --forecast learned --forecaster forecaster.ron --margins 1.3 --gate 12,0.5
 //! ```
 //!
 //! Forecasts (`--forecast`, comma-separated):
@@ -22,17 +25,30 @@
 //!   else Holt's; never below the measured rate.
 //! - `better`: per stage, whichever of `holt` and `seasonal` missed less lately one boot ahead
 //!   (absolute errors of the forecasts 10 intervals ahead, decayed by 0.9 an interval).
+//! - `learned`: the MLP of `--forecaster FILE` (made by `agent/examples/forecaster.rs`) from the
+//!   stage's last interval rates over their mean to its next rates over that mean; Holt's until
+//!   the history is full or while its mean is under 1 req/s; never below the measured rate.
 //!
 //! Each forecast but `truth` is multiplied by each of `--margins` before planning.
+//!
+//! `--gate WINDOW,THRESHOLD` hands an interval to `--fallback` (a policy name, `tuned-hpa`
+//! unless said) while stage 1's last WINDOW measured rates are noise rather than shape
+//! (`1 - |net change| / total variation` above THRESHOLD); the fallback acts every interval, so it
+//! takes over with its state current. Each line reports the mean cost, attainment and VM-hours
+//! over the seeds, and the mean Pearson r between stage 1's VMs and its rate (`eval --json`'s
+//! measure of adaptation).
 
 use rayon::prelude::*;
-use serflow_env::comparison::{StageArrivals, stage_arrivals};
+use serflow_env::comparison::{StageArrivals, pearson, stage_arrivals};
 use serflow_env::profile::{pool_capacity, profile};
+use serflow_env::registry::PolicyRegistry;
 use serflow_env::{ScenarioOptions, run_episode, seeds};
 use serflow_policies::SystemProfile;
 use serflow_policies::baselines::{PlanCosts, PoolCapacity, Trend, plan_stage};
+use serflow_policies::mlp::Mlp;
 use serflow_policies::policy::Policy;
 use serflow_policies::schema::{Action, GlobalFeature, Observation, StageAction, StageFeature};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Forecast {
@@ -40,6 +56,7 @@ enum Forecast {
     Holt,
     Seasonal,
     Better,
+    Learned,
 }
 
 impl Forecast {
@@ -49,7 +66,12 @@ impl Forecast {
             "holt" => Self::Holt,
             "seasonal" => Self::Seasonal,
             "better" => Self::Better,
-            _ => return Err(format!("--forecast: `{name}` is not one of truth, holt, seasonal, better")),
+            "learned" => Self::Learned,
+            _ => {
+                return Err(format!(
+                    "--forecast: `{name}` is not one of truth, holt, seasonal, better, learned"
+                ));
+            }
         })
     }
 }
@@ -89,6 +111,44 @@ fn period(rates: &[f64]) -> Option<usize> {
     best.map(|(lag, _)| lag)
 }
 
+/// The next `lookahead` rates `model` forecasts from the last of `past` (the last lead held beyond
+/// its reach), or none while the history is short or averages under 1 req/s.
+fn learned_rates(model: &Mlp, past: &[f64], lookahead: usize) -> Option<Vec<f64>> {
+    let history = model.inputs();
+    let window = past.get(past.len().checked_sub(history)?..)?;
+    let mean = window.iter().sum::<f64>() / history as f64;
+    if mean < 1.0 {
+        return None;
+    }
+    let input: Vec<f32> = window.iter().map(|r| (r / mean) as f32).collect();
+    let (mut scratch, mut out) = (vec![0.0; 2 * model.max_width()], vec![0.0; model.outputs()]);
+    model.forward(&input, &mut scratch, &mut out);
+    Some((0..lookahead).map(|h| f64::from(out[h.min(out.len() - 1)]) * mean).collect())
+}
+
+/// How much `rates` jitter rather than trend: `1 - |net change| / total variation` (0 for a
+/// monotone series, near 1 for noise around a level).
+fn noise(rates: &[f64]) -> f64 {
+    let total: f64 = rates.windows(2).map(|w| (w[1] - w[0]).abs()).sum();
+    match (rates.first(), rates.last()) {
+        (Some(first), Some(last)) if total > 0.0 => 1.0 - (last - first).abs() / total,
+        _ => 0.0,
+    }
+}
+
+/// Hands the decision to another policy while stage 1's load is noise rather than shape.
+struct Gate {
+    fallback: Box<dyn Policy>,
+    /// Stage 1's rates read for the noise.
+    window: usize,
+    /// Noise above which the fallback decides.
+    threshold: f64,
+    /// Stage 1's measured rates so far.
+    rates: Vec<f64>,
+    /// Intervals the fallback decided.
+    gated: usize,
+}
+
 /// One stage's forecasting state.
 #[derive(Clone, Default)]
 struct StageForecast {
@@ -112,6 +172,9 @@ struct ForecastPlanner {
     interval: usize,
     /// Intervals in which stage 1's forecast replayed a period.
     periodic: usize,
+    /// The `learned` forecast's model.
+    model: Option<Arc<Mlp>>,
+    gate: Option<Gate>,
 }
 
 impl ForecastPlanner {
@@ -123,6 +186,7 @@ impl ForecastPlanner {
         forecast: Forecast,
         margin: f64,
         lookahead: usize,
+        model: Option<Arc<Mlp>>,
     ) -> Self {
         let steps = replay.steps_per_interval;
         let n = profile.stages.len();
@@ -138,7 +202,16 @@ impl ForecastPlanner {
             stages: vec![StageForecast::default(); n],
             interval: 0,
             periodic: 0,
+            model,
+            gate: None,
         }
+    }
+
+    /// Hands each interval to `fallback` while stage 1's last `window` rates are noisier than
+    /// `threshold`.
+    fn gated(mut self, fallback: Box<dyn Policy>, window: usize, threshold: f64) -> Self {
+        self.gate = Some(Gate { fallback, window, threshold, rates: Vec::new(), gated: 0 });
+        self
     }
 
     /// Stage `k`'s forecast rates for the next `lookahead` intervals (the first: the one about to
@@ -150,18 +223,23 @@ impl ForecastPlanner {
     fn forecast_rates(&mut self, k: usize, measured: f64, billed: bool) -> Vec<f64> {
         let steps = self.steps;
         // Holt alone needs no past rates (and an empty past has no period).
-        let past: Vec<f64> = if matches!(self.forecast, Forecast::Seasonal | Forecast::Better) {
-            let seen = (self.interval * steps).min(self.arrivals[k].len());
-            self.arrivals[k][..seen]
-                .chunks(steps)
-                .map(|c| c.iter().sum::<u64>() as f64 / self.interval_s)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let past: Vec<f64> =
+            if matches!(self.forecast, Forecast::Seasonal | Forecast::Better | Forecast::Learned) {
+                let seen = (self.interval * steps).min(self.arrivals[k].len());
+                self.arrivals[k][..seen]
+                    .chunks(steps)
+                    .map(|c| c.iter().sum::<u64>() as f64 / self.interval_s)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        let learned = self.model.as_deref().and_then(|model| learned_rates(model, &past, self.lookahead));
         let state = &mut self.stages[k];
         if billed {
             state.trend.update(measured);
+        }
+        if let Some(rates) = learned {
+            return rates.into_iter().map(|r| r.max(measured)).collect();
         }
         let holt = |h: usize| measured.max(state.trend.forecast((h + 1) as f64));
         let lag = period(&past);
@@ -178,7 +256,7 @@ impl ForecastPlanner {
                 state.pending.push((n + SCORED_LEAD, holt(SCORED_LEAD), seasonal(SCORED_LEAD)));
                 lag.is_some() && state.errors.1 < state.errors.0
             }
-            Forecast::Holt | Forecast::Truth => false,
+            Forecast::Holt | Forecast::Truth | Forecast::Learned => false,
         };
         if k == 0 && use_seasonal {
             self.periodic += 1;
@@ -195,6 +273,11 @@ impl Policy for ForecastPlanner {
     fn reset(&mut self) {
         self.stages.iter_mut().for_each(|s| *s = StageForecast::default());
         (self.interval, self.periodic) = (0, 0);
+        if let Some(gate) = &mut self.gate {
+            gate.fallback.reset();
+            gate.rates.clear();
+            gate.gated = 0;
+        }
     }
 
     fn act(&mut self, obs: &Observation, action: &mut Action) {
@@ -218,8 +301,32 @@ impl Policy for ForecastPlanner {
             let vm_target = plan.iter().take(costs.lead + 1).copied().max().unwrap_or(0);
             action.stages[k] = StageAction { vm_target, vm_share: 1.0, vm_rate_limit: None };
         }
+        if let Some(gate) = &mut self.gate {
+            // The fallback acts every interval, so its state (scale-in window, trend) is current
+            // whenever it takes over.
+            let mut fallback = Action::faas_only(obs.n_stages());
+            gate.fallback.act(obs, &mut fallback);
+            gate.rates.push(f64::from(obs.stage(0, StageFeature::ArrivalRate).max(0.0)));
+            let recent = &gate.rates[gate.rates.len().saturating_sub(gate.window)..];
+            if recent.len() == gate.window && noise(recent) > gate.threshold {
+                *action = fallback;
+                gate.gated += 1;
+            }
+        }
         self.interval += 1;
     }
+}
+
+/// One episode of a planner.
+struct Outcome {
+    report: serflow_env::EpisodeReport,
+    /// Share of intervals in which stage 1's forecast replayed a period.
+    periodic: f64,
+    /// Share of intervals the gate handed to the fallback.
+    gated: f64,
+    /// Pearson r between stage 1's committed VMs and its arrival rate (`eval --json`'s
+    /// `first_stage_vms_vs_rate`).
+    adapts: f64,
 }
 
 struct Args {
@@ -228,11 +335,27 @@ struct Args {
     margins: Vec<f64>,
     lookahead: usize,
     seeds: Vec<u64>,
+    model: Option<Arc<Mlp>>,
+    /// `(window, threshold)` of the noise gate, and the policy it hands noisy intervals to.
+    gate: Option<(usize, f64)>,
+    fallback: String,
+}
+
+/// The `learned` forecast's model from a RON file.
+fn load_model(path: &str) -> Result<Arc<Mlp>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: cannot read: {e}"))?;
+    let model: Mlp = ron::from_str(&text).map_err(|e| format!("{path}: not a forecaster: {e}"))?;
+    model.check().map_err(|e| format!("{path}: {e}"))?;
+    if model.inputs() < 2 || model.outputs() == 0 {
+        return Err(format!("{path}: a forecaster reads 2 or more rates and forecasts 1 or more"));
+    }
+    Ok(Arc::new(model))
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut options = ScenarioOptions { scenario: "production".into(), ..ScenarioOptions::default() };
     let (mut forecasts, mut margins) = (vec![Forecast::Truth, Forecast::Holt], vec![1.0]);
+    let (mut model, mut gate, mut fallback) = (None, None, "tuned-hpa".to_string());
     let (mut lookahead, mut first_seed, mut count) = (20, seeds::named("heldout").unwrap_or(0), 5);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -251,11 +374,22 @@ fn parse_args() -> Result<Args, String> {
                 first_seed = seeds::parse_first_seed(&value).map_err(|e| format!("{flag}: {e}"))?
             }
             "--seeds" => count = count_of(&value)? as u64,
+            "--forecaster" => model = Some(load_model(&value)?),
+            "--gate" => {
+                let (window, threshold) = value
+                    .split_once(',')
+                    .ok_or_else(|| format!("{flag}: `{value}` is not WINDOW,THRESHOLD"))?;
+                gate = Some((count_of(window)?.max(2), number(threshold)?));
+            }
+            "--fallback" => fallback = value,
             _ => return Err(format!("{flag}: unknown option (see the example's doc comment)")),
         }
     }
     let seeds = seeds::seed_range(first_seed, count, "--first-seed", "--seeds")?;
-    Ok(Args { options, forecasts, margins, lookahead, seeds })
+    if forecasts.contains(&Forecast::Learned) && model.is_none() {
+        return Err("--forecast learned: needs --forecaster FILE".into());
+    }
+    Ok(Args { options, forecasts, margins, lookahead, seeds, model, gate, fallback })
 }
 
 fn main() {
@@ -270,6 +404,11 @@ fn main() {
         });
     let profile = profile(&scenario);
     let pools = pool_capacity(&scenario, &profile);
+    let registry = PolicyRegistry::new(&scenario);
+    if let Err(e) = registry.check(&args.fallback) {
+        eprintln!("error: --fallback: {e}");
+        std::process::exit(2)
+    }
     let arrivals: Vec<_> =
         args.seeds.par_iter().map(|&seed| stage_arrivals(&scenario, seed, &|| {})).collect();
     println!(
@@ -287,21 +426,49 @@ fn main() {
                 .par_iter()
                 .zip(&arrivals)
                 .map(|(&seed, replay)| {
-                    let mut planner =
-                        ForecastPlanner::new(&profile, &pools, replay, forecast, margin, args.lookahead);
-                    let report = run_episode(&scenario, &mut planner, seed, |_, _| {});
-                    (report, planner.periodic as f64 / planner.interval.max(1) as f64)
+                    let model = args.model.clone();
+                    let mut planner = ForecastPlanner::new(
+                        &profile,
+                        &pools,
+                        replay,
+                        forecast,
+                        margin,
+                        args.lookahead,
+                        model,
+                    );
+                    if let Some((window, threshold)) = args.gate {
+                        let fallback =
+                            registry.build_for_episode(&args.fallback, replay).unwrap_or_else(|e| {
+                                eprintln!("error: --fallback: {e}");
+                                std::process::exit(2)
+                            });
+                        planner = planner.gated(fallback, window, threshold);
+                    }
+                    let (mut vms, mut rate) = (Vec::new(), Vec::new());
+                    let report = run_episode(&scenario, &mut planner, seed, |sim, _| {
+                        vms.push(f64::from(sim.observation().committed_vms(0)));
+                        rate.push(f64::from(sim.observation().stage(0, StageFeature::ArrivalRate)));
+                    });
+                    let share = |n: usize| n as f64 / planner.interval.max(1) as f64;
+                    Outcome {
+                        report,
+                        periodic: share(planner.periodic),
+                        gated: share(planner.gate.as_ref().map_or(0, |g| g.gated)),
+                        adapts: pearson(&vms, &rate),
+                    }
                 })
                 .collect();
-            let mean = |f: &dyn Fn(&(serflow_env::EpisodeReport, f64)) -> f64| {
-                runs.iter().map(f).sum::<f64>() / runs.len() as f64
-            };
+            let mean = |f: &dyn Fn(&Outcome) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
             println!(
-                "{forecast:?} x {margin}: ${:.4} at {:.3} %, {:.2} VM-hours, stage 1 periodic in {:.0} % of intervals",
-                mean(&|r| r.0.cost.total),
-                mean(&|r| r.0.slo.attainment) * 100.0,
-                mean(&|r| r.0.vm_seconds) / 3600.0,
-                mean(&|r| r.1) * 100.0
+                "{forecast:?} x {margin}: ${:.4} at {:.3} %, {:.2} VM-hours, stage 1 periodic in {:.0} % \
+                 of intervals, {:.0} % gated to {}, r(stage 1 VMs, rate) {:.3}",
+                mean(&|r| r.report.cost.total),
+                mean(&|r| r.report.slo.attainment) * 100.0,
+                mean(&|r| r.report.vm_seconds) / 3600.0,
+                mean(&|r| r.periodic) * 100.0,
+                mean(&|r| r.gated) * 100.0,
+                args.fallback,
+                mean(&|r| r.adapts)
             );
         }
     }
@@ -310,7 +477,6 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serflow_env::registry::PolicyRegistry;
 
     #[test]
     fn a_period_is_found_where_the_rates_repeat_and_nowhere_else() {
@@ -328,21 +494,69 @@ mod tests {
         assert_eq!(period(&square[..11]), None, "too short to hold two periods");
     }
 
-    #[test]
-    fn planning_on_the_truth_over_the_whole_episode_is_the_oracle() {
+    /// `default` cut to 600 s, with its planning profile and pool capacities.
+    fn ten_minutes_of_default() -> (Arc<serflow_env::Scenario>, SystemProfile, PoolCapacity) {
         let options = ScenarioOptions { duration: Some(600.0), ..ScenarioOptions::default() };
         let scenario = options.load(&|o| o.to_string()).unwrap();
         let profile = profile(&scenario);
         let pools = pool_capacity(&scenario, &profile);
+        (scenario, profile, pools)
+    }
+
+    #[test]
+    fn noise_is_zero_for_a_trend_and_near_one_for_jitter_around_a_level() {
+        assert_eq!(noise(&[1.0, 2.0, 4.0, 7.0]), 0.0);
+        assert_eq!(noise(&[5.0, 6.0, 5.0, 6.0, 5.0]), 1.0);
+        assert!((noise(&[0.0, 2.0, 1.0, 3.0]) - 0.4).abs() < 1e-12, "net 3 over a variation of 5");
+        assert_eq!(noise(&[4.0, 4.0]), 0.0, "a flat load neither trends nor jitters");
+        assert_eq!(noise(&[]), 0.0);
+    }
+
+    #[test]
+    fn the_learned_forecast_scales_by_the_window_mean_and_holds_its_last_lead() {
+        // Biases 1, 2, 3 and no weights: the next rates are 1, 2 and 3 times the window's mean.
+        let mut model = Mlp::zeros(&[3, 4, 3]);
+        model.layers[1].biases = vec![1.0, 2.0, 3.0];
+        let past = [10.0, 30.0, 20.0, 40.0];
+        assert_eq!(learned_rates(&model, &past, 5), Some(vec![30.0, 60.0, 90.0, 90.0, 90.0]));
+        assert_eq!(learned_rates(&model, &past[..2], 5), None, "a history shorter than the model's");
+        assert_eq!(learned_rates(&model, &[0.5, 0.2, 0.9], 5), None, "a near-silent stage");
+    }
+
+    #[test]
+    fn a_gate_that_always_hands_over_acts_as_its_fallback() {
+        let (scenario, profile, pools) = ten_minutes_of_default();
+        let registry = PolicyRegistry::new(&scenario);
+        let seed = 5;
+        let replay = stage_arrivals(&scenario, seed, &|| {});
+        let mut alone = registry.build("tuned-hpa").unwrap();
+        let expected = run_episode(&scenario, alone.as_mut(), seed, |_, _| {});
+        let planner = ForecastPlanner::new(&profile, &pools, &replay, Forecast::Holt, 1.0, 20, None);
+        let mut gated = planner.gated(registry.build("tuned-hpa").unwrap(), 1, -1.0);
+        let got = run_episode(&scenario, &mut gated, seed, |_, _| {});
+        assert_eq!(got.cost.total, expected.cost.total);
+        assert_eq!(gated.gate.as_ref().map(|g| g.gated), Some(gated.interval));
+        let mut never = ForecastPlanner::new(&profile, &pools, &replay, Forecast::Holt, 1.0, 20, None).gated(
+            registry.build("tuned-hpa").unwrap(),
+            1,
+            2.0,
+        );
+        let planned = run_episode(&scenario, &mut never, seed, |_, _| {});
+        assert_ne!(planned.cost.total, expected.cost.total, "the planner decides otherwise");
+    }
+
+    #[test]
+    fn planning_on_the_truth_over_the_whole_episode_is_the_oracle() {
+        let (scenario, profile, pools) = ten_minutes_of_default();
         let registry = PolicyRegistry::new(&scenario);
         for seed in [3, 4] {
             let replay = stage_arrivals(&scenario, seed, &|| {});
             let mut oracle = registry.build_for_episode("oracle", &replay).unwrap();
             let expected = run_episode(&scenario, oracle.as_mut(), seed, |_, _| {});
-            let mut planner = ForecastPlanner::new(&profile, &pools, &replay, Forecast::Truth, 1.0, 60);
+            let mut planner = ForecastPlanner::new(&profile, &pools, &replay, Forecast::Truth, 1.0, 60, None);
             let got = run_episode(&scenario, &mut planner, seed, |_, _| {});
             assert_eq!(got.cost.total, expected.cost.total, "seed {seed}");
-            let mut short = ForecastPlanner::new(&profile, &pools, &replay, Forecast::Truth, 1.0, 1);
+            let mut short = ForecastPlanner::new(&profile, &pools, &replay, Forecast::Truth, 1.0, 1, None);
             let myopic = run_episode(&scenario, &mut short, seed, |_, _| {});
             assert_ne!(
                 myopic.cost.total, expected.cost.total,
