@@ -163,7 +163,8 @@ struct ForecastPlanner {
     forecast: Forecast,
     lookahead: usize,
     margin: f64,
-    /// Per stage: its planning prices and its arrivals per step over the episode.
+    /// Per stage: its planning prices and its arrivals per step over the episode (the `truth`
+    /// forecast).
     costs: Vec<PlanCosts>,
     arrivals: Vec<Vec<u64>>,
     steps: usize,
@@ -175,6 +176,8 @@ struct ForecastPlanner {
     /// The `learned` forecast's model.
     model: Option<Arc<Mlp>>,
     gate: Option<Gate>,
+    /// Per stage, its measured rate in every interval so far.
+    past: Vec<Vec<f64>>,
 }
 
 impl ForecastPlanner {
@@ -204,6 +207,7 @@ impl ForecastPlanner {
             periodic: 0,
             model,
             gate: None,
+            past: vec![Vec::new(); n],
         }
     }
 
@@ -215,25 +219,15 @@ impl ForecastPlanner {
     }
 
     /// Stage `k`'s forecast rates for the next `lookahead` intervals (the first: the one about to
-    /// start). The seasonal forecast reads the stage's past rates from the replay, which are the
-    /// observed ones at stage 1 and close to them deeper (exits fall per request in another
-    /// order under another policy). `measured` is the rate of the interval just ended; `billed`
-    /// whether that interval cost anything, the shipped action set's test that the observation
-    /// holds a measurement.
+    /// start). `measured` is the rate of the interval just ended, which joins the stage's past
+    /// rates (the seasonal and learned forecasts read them); `billed` whether that interval cost
+    /// anything, the shipped action set's test that the observation holds a measurement.
     fn forecast_rates(&mut self, k: usize, measured: f64, billed: bool) -> Vec<f64> {
-        let steps = self.steps;
-        // Holt alone needs no past rates (and an empty past has no period).
-        let past: Vec<f64> =
-            if matches!(self.forecast, Forecast::Seasonal | Forecast::Better | Forecast::Learned) {
-                let seen = (self.interval * steps).min(self.arrivals[k].len());
-                self.arrivals[k][..seen]
-                    .chunks(steps)
-                    .map(|c| c.iter().sum::<u64>() as f64 / self.interval_s)
-                    .collect()
-            } else {
-                Vec::new()
-            };
-        let learned = self.model.as_deref().and_then(|model| learned_rates(model, &past, self.lookahead));
+        if self.interval > 0 {
+            self.past[k].push(measured);
+        }
+        let past = &self.past[k];
+        let learned = self.model.as_deref().and_then(|model| learned_rates(model, past, self.lookahead));
         let state = &mut self.stages[k];
         if billed {
             state.trend.update(measured);
@@ -242,7 +236,7 @@ impl ForecastPlanner {
             return rates.into_iter().map(|r| r.max(measured)).collect();
         }
         let holt = |h: usize| measured.max(state.trend.forecast((h + 1) as f64));
-        let lag = period(&past);
+        let lag = period(past);
         let seasonal = |h: usize| lag.map_or(holt(h), |l| past[past.len() - l + h % l]);
         let use_seasonal = match self.forecast {
             Forecast::Seasonal => lag.is_some(),
@@ -273,6 +267,7 @@ impl Policy for ForecastPlanner {
     fn reset(&mut self) {
         self.stages.iter_mut().for_each(|s| *s = StageForecast::default());
         (self.interval, self.periodic) = (0, 0);
+        self.past.iter_mut().for_each(Vec::clear);
         if let Some(gate) = &mut self.gate {
             gate.fallback.reset();
             gate.rates.clear();
