@@ -87,7 +87,7 @@ fn a_run_killed_at_random_moments_resumes_from_disk_to_the_uninterrupted_result(
             let _: TrainState =
                 checkpoint::load(&checkpoints).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
             // A kill inside a write leaves at most a stray temporary file, which must not matter.
-            std::fs::write(checkpoints.join("latest.tmp"), "Train(garbage").unwrap();
+            std::fs::write(checkpoints.join(format!(".{LATEST}.tmp")), "Train(garbage").unwrap();
         } else {
             assert!(!finished, "finished without a checkpoint: {}", stderr(&out));
         }
