@@ -5,15 +5,15 @@
 //! training-seed episodes of `--scenario` (`production`; their FaaS-only replays, the arrivals
 //! every policy sees) by mean squared error, or with `--quantile Q` by the pinball loss of the Q
 //! quantile (a forecast that errs high by design), with Adam for `--epochs` (20), keeping the epoch
-//! that fits the selection seeds best, and written to `--out` (`forecaster.ron`) as the RON of an
+//! that fits the selection seeds best, and written to `--out` (`runs/forecaster.ron`) as the RON of an
 //! `Mlp`. One model for every stage and every shape of the workload: the question is whether a
 //! nonlinear model over minutes of history tells the shapes apart where a linear one (the
 //! production report's ridge) averaged them. The same arguments give the same file, bit for bit.
 //!
 //! ```sh
-//! cargo run --release -p serflow-agent --example forecaster -- --out forecaster.ron   # 2 min on 2 cores
+//! cargo run --release -p serflow-agent --example forecaster -- --out runs/forecaster.ron   # 2 min on 2 cores
 //! cargo run --release -p serflow-env --example forecast_planner -- \
-//!     --forecast learned --forecaster forecaster.ron --margins 1.3 --gate 12,0.5
+//!     --forecast learned --forecaster runs/forecaster.ron --margins 1.2 --gate 12,0.5
 //! ```
 
 use rayon::prelude::*;
@@ -177,7 +177,7 @@ fn parse_args() -> Result<Args, String> {
         hidden: 64,
         epochs: 20,
         quantile: None,
-        out: PathBuf::from("forecaster.ron"),
+        out: PathBuf::from("runs/forecaster.ron"),
     };
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {

@@ -10,9 +10,9 @@
 //! cargo run --release -p serflow-env --example forecast_planner -- --forecast truth,holt --margins 1.0,1.2
 //! cargo run --release -p serflow-env --example forecast_planner -- \
 //!     --trace ../shared/traces/square_load.txt --time-scale 4.5 --duration 3500 --forecast seasonal
-//! cargo run --release -p serflow-agent --example forecaster -- --out forecaster.ron
+//! cargo run --release -p serflow-agent --example forecaster -- --out runs/forecaster.ron
 //! cargo run --release -p serflow-env --example forecast_planner -- \
-//!     --forecast learned --forecaster forecaster.ron --margins 1.3 --gate 12,0.5
+//!     --forecast learned --forecaster runs/forecaster.ron --margins 1.2 --gate 12,0.5
 //! ```
 //!
 //! Forecasts (`--forecast`, comma-separated):
