@@ -31,9 +31,10 @@
 //!
 //! Each forecast but `truth` is multiplied by each of `--margins` before planning.
 //!
-//! `--gate WINDOW,THRESHOLD` hands an interval to `--fallback` (a policy name, `tuned-hpa`
+//! `--gate WINDOW,THRESHOLD[,HOLD]` hands an interval to `--fallback` (a policy name, `tuned-hpa`
 //! unless said) while stage 1's last WINDOW measured rates are noise rather than shape
-//! (`1 - |net change| / total variation` above THRESHOLD); the fallback acts every interval, so it
+//! (`1 - |net change| / total variation` above THRESHOLD), switching either way only once HOLD
+//! consecutive intervals (1 unless said) call for it; the fallback acts every interval, so it
 //! takes over with its state current. Each line reports the mean cost, attainment and VM-hours
 //! over the seeds, and the mean Pearson r between stage 1's VMs and its rate (`eval --json`'s
 //! measure of adaptation).
@@ -147,6 +148,12 @@ struct Gate {
     rates: Vec<f64>,
     /// Intervals the fallback decided.
     gated: usize,
+    /// Consecutive intervals the noise must call for the other side before the gate switches.
+    hold: usize,
+    /// Whether the fallback decides now.
+    handing_over: bool,
+    /// Consecutive intervals the noise has called for the other side.
+    disagreeing: usize,
 }
 
 /// One stage's forecasting state.
@@ -212,9 +219,19 @@ impl ForecastPlanner {
     }
 
     /// Hands each interval to `fallback` while stage 1's last `window` rates are noisier than
-    /// `threshold`.
-    fn gated(mut self, fallback: Box<dyn Policy>, window: usize, threshold: f64) -> Self {
-        self.gate = Some(Gate { fallback, window, threshold, rates: Vec::new(), gated: 0 });
+    /// `threshold`, switching only after `hold` consecutive intervals call for it.
+    fn gated(mut self, fallback: Box<dyn Policy>, window: usize, threshold: f64, hold: usize) -> Self {
+        let (rates, gated, handing_over, disagreeing) = (Vec::new(), 0, false, 0);
+        self.gate = Some(Gate {
+            fallback,
+            window,
+            threshold,
+            rates,
+            gated,
+            hold: hold.max(1),
+            handing_over,
+            disagreeing,
+        });
         self
     }
 
@@ -271,7 +288,7 @@ impl Policy for ForecastPlanner {
         if let Some(gate) = &mut self.gate {
             gate.fallback.reset();
             gate.rates.clear();
-            gate.gated = 0;
+            (gate.gated, gate.handing_over, gate.disagreeing) = (0, false, 0);
         }
     }
 
@@ -303,7 +320,12 @@ impl Policy for ForecastPlanner {
             gate.fallback.act(obs, &mut fallback);
             gate.rates.push(f64::from(obs.stage(0, StageFeature::ArrivalRate).max(0.0)));
             let recent = &gate.rates[gate.rates.len().saturating_sub(gate.window)..];
-            if recent.len() == gate.window && noise(recent) > gate.threshold {
+            let noisy = recent.len() == gate.window && noise(recent) > gate.threshold;
+            gate.disagreeing = if noisy == gate.handing_over { 0 } else { gate.disagreeing + 1 };
+            if gate.disagreeing >= gate.hold {
+                (gate.handing_over, gate.disagreeing) = (noisy, 0);
+            }
+            if gate.handing_over {
                 *action = fallback;
                 gate.gated += 1;
             }
@@ -331,8 +353,8 @@ struct Args {
     lookahead: usize,
     seeds: Vec<u64>,
     model: Option<Arc<Mlp>>,
-    /// `(window, threshold)` of the noise gate, and the policy it hands noisy intervals to.
-    gate: Option<(usize, f64)>,
+    /// `(window, threshold, hold)` of the noise gate, and the policy it hands noisy intervals to.
+    gate: Option<(usize, f64, usize)>,
     fallback: String,
 }
 
@@ -371,10 +393,13 @@ fn parse_args() -> Result<Args, String> {
             "--seeds" => count = count_of(&value)? as u64,
             "--forecaster" => model = Some(load_model(&value)?),
             "--gate" => {
-                let (window, threshold) = value
-                    .split_once(',')
-                    .ok_or_else(|| format!("{flag}: `{value}` is not WINDOW,THRESHOLD"))?;
-                gate = Some((count_of(window)?.max(2), number(threshold)?));
+                let parts: Vec<&str> = value.split(',').collect();
+                let (window, threshold, hold) = match parts[..] {
+                    [w, t] => (w, t, "1"),
+                    [w, t, h] => (w, t, h),
+                    _ => return Err(format!("{flag}: `{value}` is not WINDOW,THRESHOLD[,HOLD]")),
+                };
+                gate = Some((count_of(window)?.max(2), number(threshold)?, count_of(hold)?.max(1)));
             }
             "--fallback" => fallback = value,
             _ => return Err(format!("{flag}: unknown option (see the example's doc comment)")),
@@ -431,13 +456,13 @@ fn main() {
                         args.lookahead,
                         model,
                     );
-                    if let Some((window, threshold)) = args.gate {
+                    if let Some((window, threshold, hold)) = args.gate {
                         let fallback =
                             registry.build_for_episode(&args.fallback, replay).unwrap_or_else(|e| {
                                 eprintln!("error: --fallback: {e}");
                                 std::process::exit(2)
                             });
-                        planner = planner.gated(fallback, window, threshold);
+                        planner = planner.gated(fallback, window, threshold, hold);
                     }
                     let (mut vms, mut rate) = (Vec::new(), Vec::new());
                     let report = run_episode(&scenario, &mut planner, seed, |sim, _| {
@@ -519,25 +544,26 @@ mod tests {
     }
 
     #[test]
-    fn a_gate_that_always_hands_over_acts_as_its_fallback() {
+    fn a_gate_hands_over_everything_nothing_or_after_its_hold() {
         let (scenario, profile, pools) = ten_minutes_of_default();
         let registry = PolicyRegistry::new(&scenario);
         let seed = 5;
         let replay = stage_arrivals(&scenario, seed, &|| {});
-        let mut alone = registry.build("tuned-hpa").unwrap();
-        let expected = run_episode(&scenario, alone.as_mut(), seed, |_, _| {});
-        let planner = ForecastPlanner::new(&profile, &pools, &replay, Forecast::Holt, 1.0, 20, None);
-        let mut gated = planner.gated(registry.build("tuned-hpa").unwrap(), 1, -1.0);
-        let got = run_episode(&scenario, &mut gated, seed, |_, _| {});
-        assert_eq!(got.cost.total, expected.cost.total);
-        assert_eq!(gated.gate.as_ref().map(|g| g.gated), Some(gated.interval));
-        let mut never = ForecastPlanner::new(&profile, &pools, &replay, Forecast::Holt, 1.0, 20, None).gated(
-            registry.build("tuned-hpa").unwrap(),
-            1,
-            2.0,
-        );
-        let planned = run_episode(&scenario, &mut never, seed, |_, _| {});
-        assert_ne!(planned.cost.total, expected.cost.total, "the planner decides otherwise");
+        let planner = || ForecastPlanner::new(&profile, &pools, &replay, Forecast::Holt, 1.0, 20, None);
+        let tuned_hpa = || registry.build("tuned-hpa").unwrap();
+        let run = |policy: &mut dyn Policy| run_episode(&scenario, policy, seed, |_, _| {}).cost.total;
+        let (fallback_alone, planner_alone) = (run(tuned_hpa().as_mut()), run(&mut planner()));
+        assert_ne!(planner_alone, fallback_alone, "the planner decides otherwise");
+        // Window 1 reads noise 0: a threshold of -1 always hands over, one of 2 never does.
+        let mut always = planner().gated(tuned_hpa(), 1, -1.0, 1);
+        assert_eq!(run(&mut always), fallback_alone);
+        assert_eq!(always.gate.as_ref().map(|g| g.gated), Some(always.interval));
+        assert_eq!(run(&mut planner().gated(tuned_hpa(), 1, 2.0, 1)), planner_alone);
+        // Held for 20 intervals: the first 19 stay with the planner, then the fallback decides.
+        let mut held = planner().gated(tuned_hpa(), 1, -1.0, 20);
+        let held_cost = run(&mut held);
+        assert_eq!(held.gate.as_ref().map(|g| g.gated), Some(held.interval - 19));
+        assert!(held_cost != fallback_alone && held_cost != planner_alone);
     }
 
     #[test]
