@@ -18,15 +18,21 @@ fn temporary_for(path: &Path) -> PathBuf {
     directory_of(path).join(format!(".{name}.tmp"))
 }
 
-/// Writes `contents` to `path` atomically (creating its directory if needed); the error is one line,
-/// `PATH: WHAT: CAUSE`. A failed write leaves `path` as it was and no temporary file.
-pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
+/// Refuses a `path` that names a directory, creates its directory, and returns the temporary file
+/// to write before renaming it over `path`.
+fn prepare(path: &Path) -> Result<PathBuf, String> {
     if path.is_dir() {
         return Err(format!("{}: is a directory; give a file name", path.display()));
     }
     let dir = directory_of(path);
     std::fs::create_dir_all(dir).map_err(|e| failed(dir, "cannot create directory", e))?;
-    let tmp = temporary_for(path);
+    Ok(temporary_for(path))
+}
+
+/// Writes `contents` to `path` atomically (creating its directory if needed); the error is one line,
+/// `PATH: WHAT: CAUSE`. A failed write leaves `path` as it was and no temporary file.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
+    let tmp = prepare(path)?;
     let written = (|| {
         let mut file = std::fs::File::create(&tmp).map_err(|e| failed(&tmp, "cannot write", e))?;
         file.write_all(contents.as_bytes()).map_err(|e| failed(&tmp, "cannot write", e))?;
@@ -42,12 +48,7 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
 /// Fails now, not after a long job, when [`write_atomic`] could not write `path`: it names a
 /// directory, or its directory cannot be created or written. Creates the directory; leaves no file.
 pub fn check_writable(path: &Path) -> Result<(), String> {
-    if path.is_dir() {
-        return Err(format!("{}: is a directory; give a file name", path.display()));
-    }
-    let dir = directory_of(path);
-    std::fs::create_dir_all(dir).map_err(|e| failed(dir, "cannot create directory", e))?;
-    let probe = temporary_for(path);
+    let probe = prepare(path)?;
     std::fs::File::create(&probe).map_err(|e| failed(&probe, "cannot write", e))?;
     std::fs::remove_file(&probe).map_err(|e| failed(&probe, "cannot remove", e))
 }
