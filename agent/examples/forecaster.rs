@@ -108,7 +108,7 @@ fn fit(
     }
     let device = Backend::Flex.autodiff_device();
     let mut adam = Adam::new(&mlp.tensors().iter().map(|t| t.len()).collect::<Vec<_>>(), 1e-5);
-    let squared_error = |mlp: &Mlp, x: Vec<f32>, y: Vec<f32>, track: bool| {
+    let loss_of = |mlp: &Mlp, x: Vec<f32>, y: Vec<f32>, track: bool| {
         let net = BurnMlp::new(mlp, &device, track);
         let miss = matrix(y, leads, &device) - net.forward(matrix(x, history, &device));
         let loss = match quantile {
@@ -117,13 +117,13 @@ fn fit(
         };
         (loss, net)
     };
-    let mse = |mlp: &Mlp, data: &Windows| {
-        let (error, _) = squared_error(mlp, data.inputs.clone(), data.targets.clone(), false);
-        f64::from(error.into_scalar::<f32>())
+    let selection_loss = |mlp: &Mlp| {
+        let (loss, _) = loss_of(mlp, selection.inputs.clone(), selection.targets.clone(), false);
+        f64::from(loss.into_scalar::<f32>())
     };
     let (rows, batch, lr) = (train.rows(), 256, 1e-3);
     let mut order: Vec<usize> = (0..rows).collect();
-    let mut best = (mlp.clone(), 0, mse(&mlp, selection));
+    let mut best = (mlp.clone(), 0, selection_loss(&mlp));
     for epoch in 1..=epochs {
         for i in (1..rows).rev() {
             order.swap(i, (rng.uniform() * (i + 1) as f64) as usize);
@@ -132,13 +132,13 @@ fn fit(
         for mb in order.chunks(batch) {
             let x = mb.iter().flat_map(|&i| train.input(i).iter().copied()).collect();
             let y = mb.iter().flat_map(|&i| train.target(i).iter().copied()).collect();
-            let (loss, net) = squared_error(&mlp, x, y, true);
+            let (loss, net) = loss_of(&mlp, x, y, true);
             loss_sum += f64::from(loss.clone().detach().into_scalar::<f32>()) * mb.len() as f64;
             let mut grads = net.gradients(&loss.backward());
             clip_grad_norm(&mut grads, 1.0);
             adam.step(mlp.tensors_mut(), &grads, lr * (1.0 - (epoch - 1) as f64 / epochs as f64));
         }
-        let held = mse(&mlp, selection);
+        let held = selection_loss(&mlp);
         log(epoch, loss_sum / rows.max(1) as f64, held);
         if held < best.2 {
             best = (mlp.clone(), epoch, held);
@@ -287,12 +287,8 @@ mod tests {
         };
         let (mean, ..) = fit(&train, &selection, 16, 20, None, &mut |_, _, _| {});
         let (high, ..) = fit(&train, &selection, 16, 20, Some(0.9), &mut |_, _, _| {});
-        assert!(
-            mean_output(&high) > mean_output(&mean) + 0.01,
-            "{} against {}",
-            mean_output(&high),
-            mean_output(&mean)
-        );
+        let (high, mean) = (mean_output(&high), mean_output(&mean));
+        assert!(high > mean + 0.01, "{high} against {mean}");
     }
 
     #[test]

@@ -244,7 +244,8 @@ impl ForecastPlanner {
             self.past[k].push(measured);
         }
         let past = &self.past[k];
-        let learned = self.model.as_deref().and_then(|model| learned_rates(model, past, self.lookahead));
+        let model = self.model.as_deref().filter(|_| self.forecast == Forecast::Learned);
+        let learned = model.and_then(|model| learned_rates(model, past, self.lookahead));
         let state = &mut self.stages[k];
         if billed {
             state.trend.update(measured);
@@ -541,6 +542,25 @@ mod tests {
         assert_eq!(learned_rates(&model, &past, 5), Some(vec![30.0, 60.0, 90.0, 90.0, 90.0]));
         assert_eq!(learned_rates(&model, &past[..2], 5), None, "a history shorter than the model's");
         assert_eq!(learned_rates(&model, &[0.5, 0.2, 0.9], 5), None, "a near-silent stage");
+    }
+
+    #[test]
+    fn a_model_is_read_only_by_the_learned_forecast() {
+        let (scenario, profile, pools) = ten_minutes_of_default();
+        let seed = 6;
+        let replay = stage_arrivals(&scenario, seed, &|| {});
+        // Forecasts 3x the last three rates' mean: far from Holt's.
+        let mut model = Mlp::zeros(&[3, 4, 1]);
+        model.layers[1].biases = vec![3.0];
+        let model = Some(Arc::new(model));
+        let cost = |forecast, model: &Option<Arc<Mlp>>| {
+            let mut planner =
+                ForecastPlanner::new(&profile, &pools, &replay, forecast, 1.0, 20, model.clone());
+            run_episode(&scenario, &mut planner, seed, |_, _| {}).cost.total
+        };
+        assert_eq!(cost(Forecast::Holt, &model), cost(Forecast::Holt, &None));
+        assert_eq!(cost(Forecast::Seasonal, &model), cost(Forecast::Seasonal, &None));
+        assert_ne!(cost(Forecast::Learned, &model), cost(Forecast::Holt, &None));
     }
 
     #[test]
