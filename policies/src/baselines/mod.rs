@@ -16,7 +16,7 @@ pub use ewma::Ewma;
 pub use faas_only::FaasOnly;
 pub use hpa::{Hpa, HpaConfig};
 pub use libra::{Libra, LibraConfig};
-pub use oracle::{Oracle, PlanCosts, PoolCapacity, plan_stage};
+pub use oracle::{Oracle, PlanCosts, PlanMemory, PoolCapacity, plan_stage};
 pub use serflow::{Serflow, SerflowConfig, cheapest_vm_count};
 pub use stabilised::Stabiliser;
 pub use static_allocation::{StaticAllocation, StaticStage};

@@ -103,61 +103,86 @@ impl PlanCosts {
 /// interval) under `costs`: exact dynamic programming over counts up to what the peak step needs,
 /// O(steps x counts).
 pub fn plan_stage(arrivals: &[u64], steps: usize, costs: &PlanCosts) -> Vec<u32> {
-    let steps = steps.max(1);
-    let peak = arrivals.iter().copied().max().unwrap_or(0) as f64;
-    // More VMs than the peak step needs never pay (none tabulated: no VM ever does).
-    let table = &costs.capacity_per_step;
-    let needed = match table.iter().position(|&c| c >= peak) {
-        Some(n) => n,
-        None if table.last().is_some_and(|&c| c > 0.0) => table.len() - 1,
-        None => 0,
-    } as u32;
-    let top = needed.max(costs.initial).min(costs.max_vms.max(costs.initial)) as usize;
-    let counts = top + 1;
-    let mut best = vec![f64::INFINITY; counts];
-    best[costs.initial as usize] = 0.0;
-    let intervals = arrivals.len().div_ceil(steps);
-    let mut from: Vec<Vec<u32>> = Vec::with_capacity(intervals);
-    let mut next = vec![f64::INFINITY; counts];
-    for (t, a) in arrivals.chunks(steps).enumerate() {
-        let mut choice = vec![0u32; counts];
-        // Coming down (or staying) is free: the cheapest predecessor at or above n.
-        let mut suffix = (f64::INFINITY, 0u32);
-        let mut down = vec![(f64::INFINITY, 0u32); counts];
-        for m in (0..counts).rev() {
-            if best[m] < suffix.0 {
-                suffix = (best[m], m as u32);
-            }
-            down[m] = suffix;
+    PlanMemory::default().plan(arrivals, steps, costs).to_vec()
+}
+
+/// The working memory of [`plan_stage`], kept by a policy that re-plans every interval: once its
+/// buffers have grown to the largest plan, planning allocates nothing.
+#[derive(Clone, Debug, Default)]
+pub struct PlanMemory {
+    /// Cheapest cost of reaching each count by the interval planned so far.
+    best: Vec<f64>,
+    next: Vec<f64>,
+    /// Per count n, the cheapest count at or above n and its cost.
+    down: Vec<(f64, u32)>,
+    /// Per interval and count, the count the cheapest way there came from.
+    from: Vec<u32>,
+    plan: Vec<u32>,
+}
+
+impl PlanMemory {
+    /// [`plan_stage`]'s plan, in this memory.
+    pub fn plan(&mut self, arrivals: &[u64], steps: usize, costs: &PlanCosts) -> &[u32] {
+        let steps = steps.max(1);
+        let peak = arrivals.iter().copied().max().unwrap_or(0) as f64;
+        // More VMs than the peak step needs never pay (none tabulated: no VM ever does).
+        let table = &costs.capacity_per_step;
+        let needed = match table.iter().position(|&c| c >= peak) {
+            Some(n) => n,
+            None if table.last().is_some_and(|&c| c > 0.0) => table.len() - 1,
+            None => 0,
+        } as u32;
+        let top = needed.max(costs.initial).min(costs.max_vms.max(costs.initial)) as usize;
+        let counts = top + 1;
+        let intervals = arrivals.len().div_ceil(steps);
+        let Self { best, next, down, from, plan } = self;
+        for buffer in [&mut *best, &mut *next] {
+            buffer.clear();
+            buffer.resize(counts, f64::INFINITY);
         }
-        // Going up from m to n costs launch x (n - m): keep the cheapest `best[m] - launch x m` below n.
-        let mut prefix = (f64::INFINITY, 0u32);
-        for n in 0..counts {
-            let (mut value, mut pred) = down[n];
-            if n > 0 && costs.reachable(t, 0, 1) {
-                let m = n - 1;
-                let shifted = best[m] - costs.launch * m as f64;
-                if shifted < prefix.0 {
-                    prefix = (shifted, m as u32);
+        best[costs.initial as usize] = 0.0;
+        down.clear();
+        down.resize(counts, (f64::INFINITY, 0));
+        from.clear();
+        from.resize(intervals * counts, 0);
+        for (t, (a, choice)) in arrivals.chunks(steps).zip(from.chunks_mut(counts)).enumerate() {
+            // Coming down (or staying) is free: the cheapest predecessor at or above n.
+            let mut suffix = (f64::INFINITY, 0u32);
+            for m in (0..counts).rev() {
+                if best[m] < suffix.0 {
+                    suffix = (best[m], m as u32);
                 }
-                let up = prefix.0 + costs.launch * n as f64;
-                if up < value {
-                    (value, pred) = (up, prefix.1);
-                }
+                down[m] = suffix;
             }
-            next[n] = value + costs.interval_cost(a, n as u32);
-            choice[n] = pred;
+            // Going up from m to n costs launch x (n - m): keep the cheapest `best[m] - launch x m` below n.
+            let mut prefix = (f64::INFINITY, 0u32);
+            for n in 0..counts {
+                let (mut value, mut pred) = down[n];
+                if n > 0 && costs.reachable(t, 0, 1) {
+                    let m = n - 1;
+                    let shifted = best[m] - costs.launch * m as f64;
+                    if shifted < prefix.0 {
+                        prefix = (shifted, m as u32);
+                    }
+                    let up = prefix.0 + costs.launch * n as f64;
+                    if up < value {
+                        (value, pred) = (up, prefix.1);
+                    }
+                }
+                next[n] = value + costs.interval_cost(a, n as u32);
+                choice[n] = pred;
+            }
+            std::mem::swap(best, next);
         }
-        std::mem::swap(&mut best, &mut next);
-        from.push(choice);
+        let mut n = (0..counts).min_by(|&i, &j| best[i].total_cmp(&best[j])).unwrap_or(0) as u32;
+        plan.clear();
+        plan.resize(intervals, 0);
+        for t in (0..intervals).rev() {
+            plan[t] = n;
+            n = from[t * counts + n as usize];
+        }
+        plan
     }
-    let mut n = (0..counts).min_by(|&i, &j| best[i].total_cmp(&best[j])).unwrap_or(0) as u32;
-    let mut plan = vec![0u32; intervals];
-    for t in (0..intervals).rev() {
-        plan[t] = n;
-        n = from[t][n as usize];
-    }
-    plan
 }
 
 /// The oracle policy for one episode whose arrivals it was given.
@@ -271,11 +296,18 @@ mod tests {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (state >> 33) % below
         };
+        // One memory for every case, as a policy re-planning each interval keeps it.
+        let mut memory = PlanMemory::default();
         for case in 0..300 {
             let (len, steps) = (1 + next(6) as usize, 1 + next(2) as usize);
             let arrivals: Vec<u64> = (0..len * steps).map(|_| next(45)).collect();
             let c = costs(next(3) as usize, next(4) as u32, 3 + next(2) as u32);
             let plan = plan_stage(&arrivals, steps, &c);
+            assert_eq!(
+                memory.plan(&arrivals, steps, &c),
+                plan,
+                "case {case}: a reused memory plans the same"
+            );
             assert_eq!(plan.len(), len);
             let mut previous = c.initial;
             for (t, &n) in plan.iter().enumerate() {
