@@ -275,7 +275,7 @@ impl Policy for Learned {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::schema::StageFeature;
 

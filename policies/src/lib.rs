@@ -13,6 +13,8 @@
 //! - [`hindsight`]: the fluid cost floor no policy can beat.
 //! - [`mlp`]: the plain-`f32` network a trained policy ships as.
 //! - [`learned`]: the exported policy runtime: load, validate, act.
+//! - [`planner`]: the learned-forecast planner (`production`'s shipped policy): a trained forecaster
+//!   fed to the oracle's planner, with a noise gate to a calibrated rule.
 //! - `controller` (feature `controller`, tokio): the control loop with its fallback action.
 
 pub mod baselines;
@@ -23,11 +25,13 @@ pub mod files;
 pub mod hindsight;
 pub mod learned;
 pub mod mlp;
+pub mod planner;
 pub mod policy;
 pub mod profile;
 pub mod schema;
 
 pub use learned::{Learned, LearnedPolicyFile};
+pub use planner::{ForecastPlanner, ForecastPlannerFile, TrainedPolicy};
 pub use policy::Policy;
 pub use profile::{StageProfile, SystemProfile};
 pub use schema::{

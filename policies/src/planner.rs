@@ -1,0 +1,706 @@
+//! The learned-forecast planner: the forecast oracle's dynamic programme, fed each stage's next
+//! rates as a trained MLP forecasts them from its last measured rates, instead of the future.
+//!
+//! Every interval, for every stage, it forecasts the next `lookahead` interval rates, scales them
+//! by `margin`, re-plans the cheapest ready-VM counts over them from the VMs committed now
+//! ([`PlanMemory`]), and asks for the most VMs the plan needs within one boot; VMs are offered every
+//! request and FaaS takes what they cannot. The forecaster reads a stage's last rates over their
+//! mean and forecasts its next ones over that mean; while its history is short, or the stage
+//! averages under 1 req/s, Holt's trend stands in. No forecast goes below the measured rate.
+//!
+//! A noise gate hands an interval to a calibrated target-tracking rule ([`Hpa`]) while stage 1's
+//! recent rates jitter rather than move (`1 - |net change| / total variation` above a threshold):
+//! planning on a forecast of noise launches VMs for bursts that do not come back. The rule acts
+//! every interval, so its state is current when it takes over.
+//!
+//! The file is self-contained (prices, pool capacities, boot time, the network, the rule), so a
+//! controller needs nothing else; acting allocates nothing once the plan buffers have grown.
+
+use crate::baselines::{Hpa, HpaConfig, PlanCosts, PlanMemory, Trend};
+use crate::learned::{Learned, LoadError};
+use crate::mlp::Mlp;
+use crate::policy::Policy;
+use crate::profile::SystemProfile;
+use crate::schema::{Action, GlobalFeature, Observation, ObservationError, StageAction, StageFeature};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Version of the planner file layout; bumped on any incompatible change.
+pub const PLANNER_FORMAT_VERSION: u32 = 1;
+
+/// Mean rate (req/s) under which a window is too quiet for the forecaster: its ratios are noise
+/// the size of the burst that ends the silence.
+pub const QUIET_RATE: f64 = 1.0;
+
+/// When the gate hands intervals to the rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// Stage 1's last rates the noise is measured on.
+    pub window: usize,
+    /// Noise above which the rule decides.
+    pub threshold: f64,
+    /// Consecutive intervals the noise must call for the other side before the gate switches.
+    pub hold: usize,
+    /// The rule that decides noisy intervals (`tuned-hpa`'s calibration).
+    pub fallback: HpaConfig,
+}
+
+/// The planner file as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "ForecastPlannerPolicy")]
+pub struct ForecastPlannerFile {
+    /// [`PLANNER_FORMAT_VERSION`] of the writer.
+    pub format_version: u32,
+    /// The system planned for: prices, boot time, billing minimum, per-stage quotas.
+    pub profile: SystemProfile,
+    /// Per stage, the requests per second `n` ready VMs serve within the SLO (index `n`).
+    pub pool_rps: Vec<Vec<f64>>,
+    /// Whether VMs are offered only what the pool serves at the ready count (`pool_rps`), FaaS
+    /// taking the rest: for a balancer that does not spill what would wait too long in a VM queue.
+    #[serde(default)]
+    pub cap_vm_offers: bool,
+    /// Steps per interval the plan counts arrivals in (bursts inside an interval spill per step).
+    pub plan_steps: usize,
+    /// Intervals planned ahead.
+    pub lookahead: usize,
+    /// Forecasts are multiplied by this before planning.
+    pub margin: f64,
+    /// `history` rates over their mean -> the next rates over that mean (the last held beyond).
+    pub forecaster: Mlp,
+    /// The noise gate, if any.
+    pub gate: Option<GateConfig>,
+    /// Free-form provenance (scenario, data, fit).
+    #[serde(default)]
+    pub notes: String,
+}
+
+impl ForecastPlannerFile {
+    /// The file's text.
+    pub fn to_ron(&self) -> String {
+        // Named (`ForecastPlannerPolicy(...)`), so that a reader tells it from an exported actor.
+        let config = ron::ser::PrettyConfig::default().depth_limit(3).struct_names(true);
+        ron::ser::to_string_pretty(self, config).expect("a planner file serialises")
+    }
+
+    /// Checks the file loads as a policy, then writes it to `path` atomically; `Err` is one line
+    /// naming the path.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        ForecastPlanner::new(self.clone())
+            .map_err(|e| format!("{}: the policy is invalid: {e}", path.display()))?;
+        crate::files::write_atomic(path, &self.to_ron())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.format_version != PLANNER_FORMAT_VERSION {
+            return Err(format!(
+                "format_version {} is not supported (this build reads {PLANNER_FORMAT_VERSION})",
+                self.format_version
+            ));
+        }
+        let p = &self.profile;
+        let n = p.stages.len();
+        if n == 0 {
+            return Err("profile.stages: at least one stage".into());
+        }
+        let positive = [("profile.interval_s", p.interval_s), ("margin", self.margin)];
+        if let Some((field, value)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+            return Err(format!("{field} must be positive, got {value}"));
+        }
+        let prices = [
+            ("profile.vm_price_per_s", p.vm_price_per_s),
+            ("profile.vm_boot_p95_s", p.vm_boot_p95_s),
+            ("profile.vm_billing_minimum_s", p.vm_billing_minimum_s),
+        ];
+        if let Some((field, value)) = prices.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+            return Err(format!("{field} must be finite and not negative, got {value}"));
+        }
+        for (k, stage) in p.stages.iter().enumerate() {
+            let figures = [
+                ("vm_throughput_rps", stage.vm_throughput_rps),
+                ("faas_cost_per_request", stage.faas_cost_per_request),
+                ("transfer_cost_per_request", stage.transfer_cost_per_request),
+            ];
+            if let Some((field, value)) = figures.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+                return Err(format!(
+                    "profile.stages[{k}].{field} must be finite and not negative, got {value}"
+                ));
+            }
+            if stage.vm_throughput_rps <= 0.0 {
+                return Err(format!("profile.stages[{k}].vm_throughput_rps must be positive"));
+            }
+        }
+        if self.pool_rps.len() != n {
+            return Err(format!("pool_rps has {} stages, the profile {n}", self.pool_rps.len()));
+        }
+        for (k, pool) in self.pool_rps.iter().enumerate() {
+            if pool.first() != Some(&0.0) || pool.windows(2).any(|w| !(w[1].is_finite() && w[1] >= w[0])) {
+                return Err(format!("pool_rps[{k}] must start at 0 and never fall"));
+            }
+        }
+        if !(1..=3600).contains(&self.plan_steps) {
+            return Err(format!("plan_steps must be 1 to 3600, got {}", self.plan_steps));
+        }
+        if !(1..=1000).contains(&self.lookahead) {
+            return Err(format!("lookahead must be 1 to 1000 intervals, got {}", self.lookahead));
+        }
+        self.forecaster.check().map_err(|e| format!("forecaster: {e}"))?;
+        if self.forecaster.inputs() < 2 || self.forecaster.outputs() == 0 {
+            return Err("forecaster: reads 2 or more rates and forecasts 1 or more".into());
+        }
+        if let Some(gate) = &self.gate {
+            if gate.window < 2 || gate.hold == 0 || !(0.0..=1.0).contains(&gate.threshold) {
+                return Err(format!(
+                    "gate: window must be 2 or more, hold 1 or more, threshold 0 to 1 (got {}, {}, {})",
+                    gate.window, gate.hold, gate.threshold
+                ));
+            }
+            let rule = &gate.fallback;
+            let not_negative = [rule.tolerance, rule.stabilisation_s, rule.forecast_s];
+            let utilisation = rule.target_utilisation;
+            if !(utilisation > 0.0 && utilisation.is_finite() && not_negative.iter().all(|x| *x >= 0.0)) {
+                return Err("gate.fallback: utilisation must be positive, the rest not negative".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The last `capacity` values of a series, oldest first, in fixed memory.
+#[derive(Clone, Debug)]
+pub struct RecentRates {
+    values: Vec<f64>,
+    len: usize,
+}
+
+impl RecentRates {
+    /// Room for `capacity` values.
+    pub fn new(capacity: usize) -> Self {
+        Self { values: vec![0.0; capacity], len: 0 }
+    }
+
+    /// Adds the newest value, dropping the oldest when full.
+    pub fn push(&mut self, x: f64) {
+        if self.len < self.values.len() {
+            self.values[self.len] = x;
+            self.len += 1;
+        } else if let Some(last) = self.values.len().checked_sub(1) {
+            self.values.copy_within(1.., 0);
+            self.values[last] = x;
+        }
+    }
+
+    /// The values held, oldest first.
+    pub fn values(&self) -> &[f64] {
+        &self.values[..self.len]
+    }
+
+    /// Whether it holds `capacity` values.
+    pub fn is_full(&self) -> bool {
+        self.len == self.values.len()
+    }
+
+    /// Forgets every value.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+/// How much `rates` jitter rather than trend: `1 - |net change| / total variation` (0 for a
+/// monotone series, near 1 for noise around a level).
+pub fn noise(rates: &[f64]) -> f64 {
+    let total: f64 = rates.windows(2).map(|w| (w[1] - w[0]).abs()).sum();
+    match (rates.first(), rates.last()) {
+        (Some(first), Some(last)) if total > 0.0 => 1.0 - (last - first).abs() / total,
+        _ => 0.0,
+    }
+}
+
+/// Decides, from stage 1's rate each interval, whether a fallback decides the interval: while the
+/// last `window` rates are noisier than `threshold`, switching either way only once `hold`
+/// consecutive intervals call for it.
+#[derive(Clone, Debug)]
+pub struct NoiseGate {
+    threshold: f64,
+    hold: usize,
+    rates: RecentRates,
+    handing_over: bool,
+    disagreeing: usize,
+}
+
+impl NoiseGate {
+    /// A gate over `window` rates (at least 1), switching after `hold` intervals (at least 1).
+    pub fn new(window: usize, threshold: f64, hold: usize) -> Self {
+        let rates = RecentRates::new(window.max(1));
+        Self { threshold, hold: hold.max(1), rates, handing_over: false, disagreeing: 0 }
+    }
+
+    /// Reads the interval's stage-1 rate; whether the fallback decides this interval.
+    pub fn hands_over(&mut self, rate: f64) -> bool {
+        self.rates.push(rate);
+        let noisy = self.rates.is_full() && noise(self.rates.values()) > self.threshold;
+        self.disagreeing = if noisy == self.handing_over { 0 } else { self.disagreeing + 1 };
+        if self.disagreeing >= self.hold {
+            (self.handing_over, self.disagreeing) = (noisy, 0);
+        }
+        self.handing_over
+    }
+
+    /// Forgets the episode.
+    pub fn reset(&mut self) {
+        self.rates.clear();
+        (self.handing_over, self.disagreeing) = (false, 0);
+    }
+}
+
+/// A forecaster MLP with its buffers: the next rates of a stage from its last ones.
+#[derive(Clone, Debug)]
+pub struct RateForecaster {
+    model: Mlp,
+    input: Vec<f32>,
+    scratch: Vec<f32>,
+    ratios: Vec<f32>,
+    mean: f64,
+}
+
+impl RateForecaster {
+    /// Wraps a checked model of 2 or more inputs and 1 or more outputs.
+    pub fn new(model: Mlp) -> Result<Self, String> {
+        model.check()?;
+        if model.inputs() < 2 || model.outputs() == 0 {
+            return Err("a forecaster reads 2 or more rates and forecasts 1 or more".into());
+        }
+        let (input, scratch) = (vec![0.0; model.inputs()], vec![0.0; 2 * model.max_width()]);
+        let ratios = vec![0.0; model.outputs()];
+        Ok(Self { model, input, scratch, ratios, mean: 0.0 })
+    }
+
+    /// Rates it reads.
+    pub fn history(&self) -> usize {
+        self.model.inputs()
+    }
+
+    /// Forecasts from the last [`Self::history`] of `past` (oldest first); false, with no forecast,
+    /// while `past` is shorter or averages under [`QUIET_RATE`].
+    pub fn update(&mut self, past: &[f64]) -> bool {
+        let history = self.history();
+        let Some(window) = past.len().checked_sub(history).map(|start| &past[start..]) else {
+            return false;
+        };
+        let mean = window.iter().sum::<f64>() / history as f64;
+        if mean < QUIET_RATE {
+            return false;
+        }
+        for (x, r) in self.input.iter_mut().zip(window) {
+            *x = (r / mean) as f32;
+        }
+        self.model.forward(&self.input, &mut self.scratch, &mut self.ratios);
+        self.mean = mean;
+        true
+    }
+
+    /// The rate `h` intervals after the last forecast was made (0: the interval about to start),
+    /// its last lead held beyond its reach.
+    pub fn rate(&self, h: usize) -> f64 {
+        f64::from(self.ratios[h.min(self.ratios.len() - 1)]) * self.mean
+    }
+}
+
+/// One stage's forecasting state.
+#[derive(Clone, Debug)]
+struct StageState {
+    costs: PlanCosts,
+    trend: Trend,
+    past: RecentRates,
+}
+
+/// The gate and the rule it hands to.
+#[derive(Clone, Debug)]
+struct Fallback {
+    gate: NoiseGate,
+    rule: Hpa,
+    action: Action,
+}
+
+/// A loaded, validated planner with its buffers.
+#[derive(Clone, Debug)]
+pub struct ForecastPlanner {
+    file: ForecastPlannerFile,
+    name: String,
+    stages: Vec<StageState>,
+    forecaster: RateForecaster,
+    fallback: Option<Fallback>,
+    memory: PlanMemory,
+    future: Vec<u64>,
+    interval: usize,
+}
+
+impl ForecastPlanner {
+    /// Validates an in-memory planner file.
+    pub fn new(file: ForecastPlannerFile) -> Result<Self, String> {
+        file.check()?;
+        let profile = &file.profile;
+        let step_s = profile.interval_s / file.plan_steps as f64;
+        let history = file.forecaster.inputs();
+        let stages = (0..profile.stages.len())
+            .map(|k| StageState {
+                costs: PlanCosts::of_stage(profile, k, step_s, &file.pool_rps[k]),
+                trend: Trend::default(),
+                past: RecentRates::new(history),
+            })
+            .collect();
+        let forecaster =
+            RateForecaster::new(file.forecaster.clone()).map_err(|e| format!("forecaster: {e}"))?;
+        let fallback = file.gate.as_ref().map(|g| Fallback {
+            gate: NoiseGate::new(g.window, g.threshold, g.hold),
+            rule: Hpa::new("tuned-hpa", profile.clone(), g.fallback.clone()),
+            action: Action::faas_only(profile.stages.len()),
+        });
+        let future = Vec::with_capacity(file.lookahead * file.plan_steps);
+        let name = "learned".to_string();
+        Ok(Self {
+            file,
+            name,
+            stages,
+            forecaster,
+            fallback,
+            memory: PlanMemory::default(),
+            future,
+            interval: 0,
+        })
+    }
+
+    /// Parses and validates the text of a planner file; errors name `name` and the place.
+    pub fn parse(text: &str, name: &str) -> Result<Self, LoadError> {
+        let error = |reason| LoadError { path: name.to_string(), reason };
+        let file: ForecastPlannerFile = ron::from_str(text).map_err(|e| {
+            error(format!("line {}, column {}: {}", e.span.start.line, e.span.start.col, e.code))
+        })?;
+        Self::new(file).map_err(error)
+    }
+
+    /// The file it was loaded from.
+    pub fn file(&self) -> &ForecastPlannerFile {
+        &self.file
+    }
+
+    /// Calls it `name` in reports.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Stage `k`'s forecast rate `h` intervals ahead, from the rate of the interval just ended.
+    fn forecast(&self, k: usize, measured: f64, h: usize, learned: bool) -> f64 {
+        let rate =
+            if learned { self.forecaster.rate(h) } else { self.stages[k].trend.forecast((h + 1) as f64) };
+        rate.max(measured)
+    }
+}
+
+impl Policy for ForecastPlanner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn check(&self, obs: &Observation) -> Result<(), ObservationError> {
+        obs.check(self.stages.len())
+    }
+
+    fn reset(&mut self) {
+        for stage in &mut self.stages {
+            stage.trend.clear();
+            stage.past.clear();
+        }
+        if let Some(fallback) = &mut self.fallback {
+            fallback.gate.reset();
+            fallback.rule.reset();
+        }
+        self.interval = 0;
+    }
+
+    fn act(&mut self, obs: &Observation, action: &mut Action) {
+        let n = self.stages.len();
+        action.stages.resize(n, StageAction::FAAS_ONLY);
+        // An interval that cost nothing holds no measurement yet (the first of an episode).
+        let billed = obs.global(GlobalFeature::CostRate) > 0.0;
+        let (steps, lookahead, margin) = (self.file.plan_steps, self.file.lookahead, self.file.margin);
+        let step_s = self.file.profile.interval_s / steps as f64;
+        for k in 0..n {
+            let measured = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0));
+            let stage = &mut self.stages[k];
+            if self.interval > 0 {
+                stage.past.push(measured);
+            }
+            if billed {
+                stage.trend.update(measured);
+            }
+            let learned = self.forecaster.update(self.stages[k].past.values());
+            let mut future = std::mem::take(&mut self.future);
+            future.clear();
+            for h in 0..lookahead {
+                let count = (self.forecast(k, measured, h, learned) * step_s * margin).round() as u64;
+                future.extend(std::iter::repeat_n(count, steps));
+            }
+            let costs = &mut self.stages[k].costs;
+            costs.initial = obs.committed_vms(k).min(costs.max_vms);
+            let plan = self.memory.plan(&future, steps, costs);
+            let vm_target = plan.iter().take(costs.lead + 1).copied().max().unwrap_or(0);
+            let ready = obs.stage(k, StageFeature::VmsReady).max(0.0) as usize;
+            let pool = &self.file.pool_rps[k];
+            let vm_rate_limit = self
+                .file
+                .cap_vm_offers
+                .then(|| pool.get(ready).or(pool.last()).copied().unwrap_or(0.0) as f32);
+            action.stages[k] = StageAction { vm_target, vm_share: 1.0, vm_rate_limit };
+            self.future = future;
+        }
+        if let Some(fallback) = &mut self.fallback {
+            // The rule acts every interval, so its state (scale-in window, trend) is current
+            // whenever it takes over.
+            fallback.rule.act(obs, &mut fallback.action);
+            let rate = f64::from(obs.stage(0, StageFeature::ArrivalRate).max(0.0));
+            if fallback.gate.hands_over(rate) {
+                action.stages.clone_from(&fallback.action.stages);
+            }
+        }
+        self.interval += 1;
+    }
+}
+
+/// A trained policy file of either kind: an exported actor (`LearnedPolicy(...)`, what `serflow
+/// train` exports) or a forecast planner (`ForecastPlannerPolicy(...)`).
+#[derive(Clone, Debug)]
+pub enum TrainedPolicy {
+    /// An exported PPO actor.
+    Actor(Box<Learned>),
+    /// A learned-forecast planner.
+    Planner(Box<ForecastPlanner>),
+}
+
+impl TrainedPolicy {
+    /// Reads and validates a policy file of either kind.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
+        let name = path.as_ref().display().to_string();
+        let text = std::fs::read_to_string(path.as_ref())
+            .map_err(|e| LoadError { path: name.clone(), reason: format!("cannot read: {e}") })?;
+        Ok(Self::parse(&text, &name)?.named(&name))
+    }
+
+    /// Parses and validates the text of a policy file of either kind, told apart by the name its
+    /// first value carries; `name` is what errors call it.
+    pub fn parse(text: &str, name: &str) -> Result<Self, LoadError> {
+        let first = text
+            .lines()
+            .map(str::trim_start)
+            .find(|line| !line.is_empty() && !line.starts_with("//") && !line.starts_with("#!"));
+        if first.is_some_and(|line| line.starts_with("ForecastPlannerPolicy")) {
+            ForecastPlanner::parse(text, name).map(|p| Self::Planner(Box::new(p)))
+        } else {
+            Learned::parse(text, name).map(|p| Self::Actor(Box::new(p)))
+        }
+    }
+
+    /// Calls it `name` in reports.
+    pub fn named(self, name: &str) -> Self {
+        match self {
+            Self::Actor(p) => Self::Actor(Box::new(p.named(name))),
+            Self::Planner(p) => Self::Planner(Box::new(p.named(name))),
+        }
+    }
+
+    /// Stages it controls.
+    pub fn n_stages(&self) -> usize {
+        match self {
+            Self::Actor(p) => p.file().n_stages,
+            Self::Planner(p) => p.file().profile.stages.len(),
+        }
+    }
+
+    /// The policy, to drive.
+    pub fn into_policy(self) -> Box<dyn Policy> {
+        match self {
+            Self::Actor(p) => p,
+            Self::Planner(p) => p,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baselines::tests::{observation, profile};
+
+    /// A forecaster of `history` rates whose next rates are `ratios` times the window's mean.
+    fn constant(history: usize, ratios: &[f32]) -> Mlp {
+        let mut model = Mlp::zeros(&[history, 4, ratios.len()]);
+        model.layers[1].biases = ratios.to_vec();
+        model
+    }
+
+    /// One stage of 10 req/s VMs (10 s intervals, 100 s boots), planned 20 intervals ahead on
+    /// `forecaster`, ungated.
+    fn file(forecaster: Mlp) -> ForecastPlannerFile {
+        ForecastPlannerFile {
+            format_version: PLANNER_FORMAT_VERSION,
+            profile: profile(1, 0.1, 10.0),
+            pool_rps: vec![(0..=50).map(|n| 10.0 * f64::from(n)).collect()],
+            cap_vm_offers: false,
+            plan_steps: 1,
+            lookahead: 20,
+            margin: 1.0,
+            forecaster,
+            gate: None,
+            notes: String::new(),
+        }
+    }
+
+    /// An observation of one stage at `rate` req/s with `vms` ready, in an interval that was billed.
+    fn billed(rate: f32, vms: u32) -> Observation {
+        let mut obs = observation(1, rate, vms);
+        obs.set_global(GlobalFeature::CostRate, 1.0);
+        obs
+    }
+
+    #[test]
+    fn noise_is_zero_for_a_trend_and_near_one_for_jitter_around_a_level() {
+        assert_eq!(noise(&[1.0, 2.0, 4.0, 7.0]), 0.0);
+        assert_eq!(noise(&[5.0, 6.0, 5.0, 6.0, 5.0]), 1.0);
+        assert!((noise(&[0.0, 2.0, 1.0, 3.0]) - 0.4).abs() < 1e-12, "net 3 over a variation of 5");
+        assert_eq!(noise(&[4.0, 4.0]), 0.0, "a flat load neither trends nor jitters");
+        assert_eq!(noise(&[]), 0.0);
+    }
+
+    #[test]
+    fn recent_rates_keep_the_last_ones_oldest_first() {
+        let mut recent = RecentRates::new(3);
+        (1..=2).for_each(|x| recent.push(f64::from(x)));
+        assert_eq!((recent.values(), recent.is_full()), (&[1.0, 2.0][..], false));
+        (3..=5).for_each(|x| recent.push(f64::from(x)));
+        assert_eq!((recent.values(), recent.is_full()), (&[3.0, 4.0, 5.0][..], true));
+        recent.clear();
+        assert!(recent.values().is_empty());
+    }
+
+    #[test]
+    fn the_forecast_scales_by_the_window_mean_and_holds_its_last_lead() {
+        let mut forecaster = RateForecaster::new(constant(3, &[1.0, 2.0, 3.0])).unwrap();
+        assert!(forecaster.update(&[10.0, 30.0, 20.0, 40.0]), "the last three average 30");
+        let rates: Vec<f64> = (0..5).map(|h| forecaster.rate(h)).collect();
+        assert_eq!(rates, [30.0, 60.0, 90.0, 90.0, 90.0]);
+        assert!(!forecaster.update(&[10.0, 30.0]), "a history shorter than the model's");
+        assert!(!forecaster.update(&[0.5, 0.2, 0.9]), "a near-silent stage");
+        assert!(RateForecaster::new(constant(1, &[1.0])).is_err(), "one rate is no history");
+    }
+
+    #[test]
+    fn a_gate_switches_after_its_hold_and_never_on_a_trend() {
+        let jitter = [100.0, 140.0, 90.0, 150.0, 95.0, 145.0];
+        let mut gate = NoiseGate::new(4, 0.5, 2);
+        let handed: Vec<bool> = jitter.iter().map(|&r| gate.hands_over(r)).collect();
+        // Noisy from the fourth rate (a full window); held for two intervals.
+        assert_eq!(handed, [false, false, false, false, true, true]);
+        let mut gate = NoiseGate::new(4, 0.5, 1);
+        assert!((0..10).all(|i| !gate.hands_over(100.0 + 10.0 * f64::from(i))), "a ramp is shape");
+        gate.reset();
+        let handed: Vec<bool> = jitter.iter().map(|&r| gate.hands_over(r)).collect();
+        assert_eq!(handed, [false, false, false, true, true, true], "a reset forgets the ramp");
+    }
+
+    #[test]
+    fn it_plans_vms_for_the_forecast_and_holt_before_the_history_fills() {
+        let run = |ratio: f32| {
+            let mut planner = ForecastPlanner::new(file(constant(3, &[ratio]))).unwrap();
+            let mut action = Action::faas_only(1);
+            let targets: Vec<u32> = (0..6)
+                .map(|_| {
+                    planner.act(&billed(100.0, 10), &mut action);
+                    action.stages[0].vm_target
+                })
+                .collect();
+            (targets, action.stages[0])
+        };
+        let (flat, last) = run(1.0);
+        // 100 req/s on 10 req/s VMs: 10, on Holt's flat trend and on a forecast of the level.
+        assert_eq!(flat, [10; 6]);
+        assert_eq!((last.vm_share, last.vm_rate_limit), (1.0, None), "VMs are offered everything");
+        let (rising, _) = run(2.0);
+        // The first decision holds no measurement, so the history of three fills at the fourth;
+        // the forecast then doubles the load.
+        assert_eq!(rising, [10, 10, 10, 20, 20, 20]);
+        let (falling, _) = run(0.2);
+        assert_eq!(falling[5], 10, "never below the measured rate");
+    }
+
+    #[test]
+    fn the_gate_hands_noisy_intervals_to_the_rule_and_a_reset_starts_over() {
+        let mut with_gate = file(constant(3, &[3.0]));
+        let rule = HpaConfig { target_utilisation: 0.5, ..HpaConfig::with_overflow() };
+        with_gate.gate = Some(GateConfig { window: 3, threshold: 0.0, hold: 1, fallback: rule.clone() });
+        let mut planner = ForecastPlanner::new(with_gate).unwrap();
+        let mut hpa = Hpa::new("tuned-hpa", profile(1, 0.1, 10.0), rule);
+        let (mut mine, mut theirs) = (Action::faas_only(1), Action::faas_only(1));
+        for (i, rate) in [100.0, 120.0, 110.0, 130.0, 100.0].into_iter().enumerate() {
+            let obs = billed(rate, 10);
+            planner.act(&obs, &mut mine);
+            hpa.act(&obs, &mut theirs);
+            if i >= 2 {
+                assert_eq!(mine, theirs, "interval {i}: a full window of jitter");
+            } else {
+                assert_ne!(mine, theirs, "interval {i}: the window is not full, the planner decides");
+            }
+        }
+        planner.reset();
+        planner.act(&billed(100.0, 10), &mut mine);
+        assert_eq!(mine.stages[0].vm_target, 10, "the window is empty again: the planner decides");
+    }
+
+    #[test]
+    fn offers_are_capped_at_the_pool_where_the_balancer_does_not_spill() {
+        let mut capped = file(constant(3, &[1.0]));
+        capped.cap_vm_offers = true;
+        let mut planner = ForecastPlanner::new(capped).unwrap();
+        let mut action = Action::faas_only(1);
+        planner.act(&billed(100.0, 7), &mut action);
+        assert_eq!(action.stages[0].vm_rate_limit, Some(70.0), "what 7 ready VMs serve");
+    }
+
+    #[test]
+    fn a_bad_file_is_refused_naming_the_field() {
+        let good = file(constant(3, &[1.0]));
+        type Edit = dyn Fn(&mut ForecastPlannerFile);
+        let cases: [(&str, &Edit); 8] = [
+            ("format_version 9", &|f| f.format_version = 9),
+            ("margin must be positive", &|f| f.margin = f64::NAN),
+            ("pool_rps has 2 stages", &|f| f.pool_rps.push(vec![0.0])),
+            ("pool_rps[0] must start at 0", &|f| f.pool_rps[0][3] = 1.0),
+            ("lookahead must be 1 to 1000", &|f| f.lookahead = 0),
+            ("plan_steps must be 1 to 3600", &|f| f.plan_steps = 0),
+            ("forecaster: reads 2 or more", &|f| f.forecaster = constant(1, &[1.0])),
+            ("gate: window must be 2 or more", &|f| {
+                f.gate =
+                    Some(GateConfig { window: 1, threshold: 0.5, hold: 1, fallback: HpaConfig::vm_only() })
+            }),
+        ];
+        for (expected, edit) in cases {
+            let mut bad = good.clone();
+            edit(&mut bad);
+            let err = ForecastPlanner::new(bad).unwrap_err();
+            assert!(err.contains(expected), "{err} (expected {expected})");
+        }
+        let err = ForecastPlanner::parse("ForecastPlannerPolicy(format_version: 1)", "p.ron").unwrap_err();
+        assert!(err.to_string().starts_with("p.ron: line 1, column"), "{err}");
+    }
+
+    #[test]
+    fn a_policy_file_of_either_kind_loads_as_its_kind() {
+        let text = format!("// made by a test\n{}", file(constant(3, &[1.0])).to_ron());
+        let planner = TrainedPolicy::parse(&text, "p.ron").unwrap();
+        assert!(matches!(planner, TrainedPolicy::Planner(_)) && planner.n_stages() == 1);
+        let ForecastPlannerFile { .. } = ForecastPlanner::parse(&text, "p.ron").unwrap().file().clone();
+        let actor = crate::learned::tests::tiny().to_ron();
+        assert!(matches!(TrainedPolicy::parse(&actor, "a.ron").unwrap(), TrainedPolicy::Actor(_)));
+        let err = TrainedPolicy::parse("Nonsense(", "x.ron").unwrap_err();
+        assert!(err.to_string().starts_with("x.ron: line 1"), "{err}");
+    }
+}
