@@ -10,6 +10,7 @@
 //! - [`task`]: what the trainer needs from an environment (evaluation, reference lines, SLO).
 //! - [`train`]: the training loop and its resumable state; [`checkpoint`]: atomic save and load.
 //! - [`logging`]: TensorBoard curves; [`export`]: the backend-free policy file.
+//! - [`forecaster`]: the forecaster `production`'s shipped planner plans on, and its fit.
 //! - [`tune`]: calibration of the rule-based baselines (policies by name, comparisons and the named
 //!   seed ranges are `serflow_env`'s, so the Python package shares them without Burn).
 //! - [`sim_cluster`]: the simulator behind the controller's metrics and actuator traits.
@@ -21,6 +22,7 @@ pub mod credit;
 pub mod error;
 pub mod export;
 pub mod files;
+pub mod forecaster;
 pub mod frames;
 pub mod imitation;
 pub mod logging;

@@ -1,6 +1,9 @@
 //! The oracle's planner fed a forecast instead of the future: how much of the oracle's saving a
 //! policy that cannot see ahead could reach with a given forecaster. This is the experiment behind
-//! the lookahead and forecast tables of `checkpoints/production/report.md`.
+//! the lookahead and forecast tables of `checkpoints/production/report.md`; the one it found best,
+//! the learned forecast gated to tuned-hpa, ships as `serflow_policies::planner` (which, running
+//! without an episode's end, plans its full lookahead to the last interval, where this harness
+//! plans only up to the end of the replay).
 //!
 //! Every interval, for every stage, it re-plans with the oracle's dynamic programme from the VMs
 //! committed now over the next `--lookahead` intervals of a forecast, and asks for the most VMs the
@@ -10,9 +13,8 @@
 //! cargo run --release -p serflow-env --example forecast_planner -- --forecast truth,holt --margins 1.0,1.2
 //! cargo run --release -p serflow-env --example forecast_planner -- \
 //!     --trace ../shared/traces/square_load.txt --time-scale 4.5 --duration 3500 --forecast seasonal
-//! cargo run --release -p serflow-agent --example forecaster -- --out runs/forecaster.ron
 //! cargo run --release -p serflow-env --example forecast_planner -- \
-//!     --forecast learned --forecaster runs/forecaster.ron --margins 1.2 --gate 12,0.5
+//!     --forecast learned --forecaster checkpoints/production/planner.ron --margins 1.2 --gate 12,0.5
 //! ```
 //!
 //! Forecasts (`--forecast`, comma-separated):
@@ -25,7 +27,7 @@
 //!   else Holt's; never below the measured rate.
 //! - `better`: per stage, whichever of `holt` and `seasonal` missed less lately one boot ahead
 //!   (absolute errors of the forecasts 10 intervals ahead, decayed by 0.9 an interval).
-//! - `learned`: the MLP of `--forecaster FILE` (made by `agent/examples/forecaster.rs`) from the
+//! - `learned`: the forecaster of the planner file `--forecaster FILE` (`serflow fit-planner`) from the
 //!   stage's last interval rates over their mean to its next rates over that mean; Holt's until
 //!   the history is full or while its mean is under 1 req/s; never below the measured rate.
 //!
@@ -46,10 +48,9 @@ use serflow_env::registry::PolicyRegistry;
 use serflow_env::{ScenarioOptions, run_episode, seeds};
 use serflow_policies::SystemProfile;
 use serflow_policies::baselines::{PlanCosts, PoolCapacity, Trend, plan_stage};
-use serflow_policies::mlp::Mlp;
+use serflow_policies::planner::{NoiseGate, RateForecaster};
 use serflow_policies::policy::Policy;
 use serflow_policies::schema::{Action, GlobalFeature, Observation, StageAction, StageFeature};
-use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Forecast {
@@ -112,48 +113,12 @@ fn period(rates: &[f64]) -> Option<usize> {
     best.map(|(lag, _)| lag)
 }
 
-/// The next `lookahead` rates `model` forecasts from the last of `past` (the last lead held beyond
-/// its reach), or none while the history is short or averages under 1 req/s.
-fn learned_rates(model: &Mlp, past: &[f64], lookahead: usize) -> Option<Vec<f64>> {
-    let history = model.inputs();
-    let window = past.get(past.len().checked_sub(history)?..)?;
-    let mean = window.iter().sum::<f64>() / history as f64;
-    if mean < 1.0 {
-        return None;
-    }
-    let input: Vec<f32> = window.iter().map(|r| (r / mean) as f32).collect();
-    let (mut scratch, mut out) = (vec![0.0; 2 * model.max_width()], vec![0.0; model.outputs()]);
-    model.forward(&input, &mut scratch, &mut out);
-    Some((0..lookahead).map(|h| f64::from(out[h.min(out.len() - 1)]) * mean).collect())
-}
-
-/// How much `rates` jitter rather than trend: `1 - |net change| / total variation` (0 for a
-/// monotone series, near 1 for noise around a level).
-fn noise(rates: &[f64]) -> f64 {
-    let total: f64 = rates.windows(2).map(|w| (w[1] - w[0]).abs()).sum();
-    match (rates.first(), rates.last()) {
-        (Some(first), Some(last)) if total > 0.0 => 1.0 - (last - first).abs() / total,
-        _ => 0.0,
-    }
-}
-
 /// Hands the decision to another policy while stage 1's load is noise rather than shape.
 struct Gate {
     fallback: Box<dyn Policy>,
-    /// Stage 1's rates read for the noise.
-    window: usize,
-    /// Noise above which the fallback decides.
-    threshold: f64,
-    /// Stage 1's measured rates so far.
-    rates: Vec<f64>,
+    gate: NoiseGate,
     /// Intervals the fallback decided.
     gated: usize,
-    /// Consecutive intervals the noise must call for the other side before the gate switches.
-    hold: usize,
-    /// Whether the fallback decides now.
-    handing_over: bool,
-    /// Consecutive intervals the noise has called for the other side.
-    disagreeing: usize,
 }
 
 /// One stage's forecasting state.
@@ -181,7 +146,7 @@ struct ForecastPlanner {
     /// Intervals in which stage 1's forecast replayed a period.
     periodic: usize,
     /// The `learned` forecast's model.
-    model: Option<Arc<Mlp>>,
+    forecaster: Option<RateForecaster>,
     gate: Option<Gate>,
     /// Per stage, its measured rate in every interval so far.
     past: Vec<Vec<f64>>,
@@ -196,7 +161,7 @@ impl ForecastPlanner {
         forecast: Forecast,
         margin: f64,
         lookahead: usize,
-        model: Option<Arc<Mlp>>,
+        forecaster: Option<RateForecaster>,
     ) -> Self {
         let steps = replay.steps_per_interval;
         let n = profile.stages.len();
@@ -212,7 +177,7 @@ impl ForecastPlanner {
             stages: vec![StageForecast::default(); n],
             interval: 0,
             periodic: 0,
-            model,
+            forecaster,
             gate: None,
             past: vec![Vec::new(); n],
         }
@@ -221,17 +186,7 @@ impl ForecastPlanner {
     /// Hands each interval to `fallback` while stage 1's last `window` rates are noisier than
     /// `threshold`, switching only after `hold` consecutive intervals call for it.
     fn gated(mut self, fallback: Box<dyn Policy>, window: usize, threshold: f64, hold: usize) -> Self {
-        let (rates, gated, handing_over, disagreeing) = (Vec::new(), 0, false, 0);
-        self.gate = Some(Gate {
-            fallback,
-            window,
-            threshold,
-            rates,
-            gated,
-            hold: hold.max(1),
-            handing_over,
-            disagreeing,
-        });
+        self.gate = Some(Gate { fallback, gate: NoiseGate::new(window, threshold, hold), gated: 0 });
         self
     }
 
@@ -244,14 +199,14 @@ impl ForecastPlanner {
             self.past[k].push(measured);
         }
         let past = &self.past[k];
-        let model = self.model.as_deref().filter(|_| self.forecast == Forecast::Learned);
-        let learned = model.and_then(|model| learned_rates(model, past, self.lookahead));
+        let forecaster = self.forecaster.as_mut().filter(|_| self.forecast == Forecast::Learned);
+        let learned = forecaster.and_then(|f| f.update(past).then_some(&*f));
         let state = &mut self.stages[k];
         if billed {
             state.trend.update(measured);
         }
-        if let Some(rates) = learned {
-            return rates.into_iter().map(|r| r.max(measured)).collect();
+        if let Some(forecaster) = learned {
+            return (0..self.lookahead).map(|h| forecaster.rate(h).max(measured)).collect();
         }
         let holt = |h: usize| measured.max(state.trend.forecast((h + 1) as f64));
         let lag = period(past);
@@ -288,8 +243,8 @@ impl Policy for ForecastPlanner {
         self.past.iter_mut().for_each(Vec::clear);
         if let Some(gate) = &mut self.gate {
             gate.fallback.reset();
-            gate.rates.clear();
-            (gate.gated, gate.handing_over, gate.disagreeing) = (0, false, 0);
+            gate.gate.reset();
+            gate.gated = 0;
         }
     }
 
@@ -319,14 +274,7 @@ impl Policy for ForecastPlanner {
             // whenever it takes over.
             let mut fallback = Action::faas_only(obs.n_stages());
             gate.fallback.act(obs, &mut fallback);
-            gate.rates.push(f64::from(obs.stage(0, StageFeature::ArrivalRate).max(0.0)));
-            let recent = &gate.rates[gate.rates.len().saturating_sub(gate.window)..];
-            let noisy = recent.len() == gate.window && noise(recent) > gate.threshold;
-            gate.disagreeing = if noisy == gate.handing_over { 0 } else { gate.disagreeing + 1 };
-            if gate.disagreeing >= gate.hold {
-                (gate.handing_over, gate.disagreeing) = (noisy, 0);
-            }
-            if gate.handing_over {
+            if gate.gate.hands_over(f64::from(obs.stage(0, StageFeature::ArrivalRate).max(0.0))) {
                 *action = fallback;
                 gate.gated += 1;
             }
@@ -353,27 +301,23 @@ struct Args {
     margins: Vec<f64>,
     lookahead: usize,
     seeds: Vec<u64>,
-    model: Option<Arc<Mlp>>,
+    forecaster: Option<RateForecaster>,
     /// `(window, threshold, hold)` of the noise gate, and the policy it hands noisy intervals to.
     gate: Option<(usize, f64, usize)>,
     fallback: String,
 }
 
-/// The `learned` forecast's model from a RON file.
-fn load_model(path: &str) -> Result<Arc<Mlp>, String> {
+/// The `learned` forecast's model: the forecaster of a planner file (`serflow fit-planner`).
+fn load_forecaster(path: &str) -> Result<RateForecaster, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: cannot read: {e}"))?;
-    let model: Mlp = ron::from_str(&text).map_err(|e| format!("{path}: not a forecaster: {e}"))?;
-    model.check().map_err(|e| format!("{path}: {e}"))?;
-    if model.inputs() < 2 || model.outputs() == 0 {
-        return Err(format!("{path}: a forecaster reads 2 or more rates and forecasts 1 or more"));
-    }
-    Ok(Arc::new(model))
+    let planner = serflow_policies::ForecastPlanner::parse(&text, path).map_err(|e| e.to_string())?;
+    RateForecaster::new(planner.file().forecaster.clone()).map_err(|e| format!("{path}: forecaster: {e}"))
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut options = ScenarioOptions { scenario: "production".into(), ..ScenarioOptions::default() };
     let (mut forecasts, mut margins) = (vec![Forecast::Truth, Forecast::Holt], vec![1.0]);
-    let (mut model, mut gate, mut fallback) = (None, None, "tuned-hpa".to_string());
+    let (mut forecaster, mut gate, mut fallback) = (None, None, "tuned-hpa".to_string());
     let (mut lookahead, mut first_seed, mut count) = (20, seeds::named("heldout").unwrap_or(0), 5);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -392,7 +336,7 @@ fn parse_args() -> Result<Args, String> {
                 first_seed = seeds::parse_first_seed(&value).map_err(|e| format!("{flag}: {e}"))?
             }
             "--seeds" => count = count_of(&value)? as u64,
-            "--forecaster" => model = Some(load_model(&value)?),
+            "--forecaster" => forecaster = Some(load_forecaster(&value)?),
             "--gate" => {
                 let parts: Vec<&str> = value.split(',').collect();
                 let (window, threshold, hold) = match parts[..] {
@@ -407,10 +351,10 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     let seeds = seeds::seed_range(first_seed, count, "--first-seed", "--seeds")?;
-    if forecasts.contains(&Forecast::Learned) && model.is_none() {
+    if forecasts.contains(&Forecast::Learned) && forecaster.is_none() {
         return Err("--forecast learned: needs --forecaster FILE".into());
     }
-    Ok(Args { options, forecasts, margins, lookahead, seeds, model, gate, fallback })
+    Ok(Args { options, forecasts, margins, lookahead, seeds, forecaster, gate, fallback })
 }
 
 fn main() {
@@ -447,7 +391,7 @@ fn main() {
                 .par_iter()
                 .zip(&arrivals)
                 .map(|(&seed, replay)| {
-                    let model = args.model.clone();
+                    let forecaster = args.forecaster.clone();
                     let mut planner = ForecastPlanner::new(
                         &profile,
                         &pools,
@@ -455,7 +399,7 @@ fn main() {
                         forecast,
                         margin,
                         args.lookahead,
-                        model,
+                        forecaster,
                     );
                     if let Some((window, threshold, hold)) = args.gate {
                         let fallback =
@@ -498,6 +442,8 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serflow_policies::mlp::Mlp;
+    use std::sync::Arc;
 
     #[test]
     fn a_period_is_found_where_the_rates_repeat_and_nowhere_else() {
@@ -525,26 +471,6 @@ mod tests {
     }
 
     #[test]
-    fn noise_is_zero_for_a_trend_and_near_one_for_jitter_around_a_level() {
-        assert_eq!(noise(&[1.0, 2.0, 4.0, 7.0]), 0.0);
-        assert_eq!(noise(&[5.0, 6.0, 5.0, 6.0, 5.0]), 1.0);
-        assert!((noise(&[0.0, 2.0, 1.0, 3.0]) - 0.4).abs() < 1e-12, "net 3 over a variation of 5");
-        assert_eq!(noise(&[4.0, 4.0]), 0.0, "a flat load neither trends nor jitters");
-        assert_eq!(noise(&[]), 0.0);
-    }
-
-    #[test]
-    fn the_learned_forecast_scales_by_the_window_mean_and_holds_its_last_lead() {
-        // Biases 1, 2, 3 and no weights: the next rates are 1, 2 and 3 times the window's mean.
-        let mut model = Mlp::zeros(&[3, 4, 3]);
-        model.layers[1].biases = vec![1.0, 2.0, 3.0];
-        let past = [10.0, 30.0, 20.0, 40.0];
-        assert_eq!(learned_rates(&model, &past, 5), Some(vec![30.0, 60.0, 90.0, 90.0, 90.0]));
-        assert_eq!(learned_rates(&model, &past[..2], 5), None, "a history shorter than the model's");
-        assert_eq!(learned_rates(&model, &[0.5, 0.2, 0.9], 5), None, "a near-silent stage");
-    }
-
-    #[test]
     fn a_model_is_read_only_by_the_learned_forecast() {
         let (scenario, profile, pools) = ten_minutes_of_default();
         let seed = 6;
@@ -552,8 +478,8 @@ mod tests {
         // Forecasts 3x the last three rates' mean: far from Holt's.
         let mut model = Mlp::zeros(&[3, 4, 1]);
         model.layers[1].biases = vec![3.0];
-        let model = Some(Arc::new(model));
-        let cost = |forecast, model: &Option<Arc<Mlp>>| {
+        let model = Some(RateForecaster::new(model).unwrap());
+        let cost = |forecast, model: &Option<RateForecaster>| {
             let mut planner =
                 ForecastPlanner::new(&profile, &pools, &replay, forecast, 1.0, 20, model.clone());
             run_episode(&scenario, &mut planner, seed, |_, _| {}).cost.total

@@ -203,12 +203,18 @@ impl StageArrivals {
     }
 }
 
+/// One-second steps in a control interval of `interval_s` seconds, when it is a whole number of
+/// them above one; else 1 (the interval itself).
+pub fn steps_per_interval(interval_s: f64) -> usize {
+    if interval_s > 1.0 && interval_s.fract() == 0.0 { interval_s as usize } else { 1 }
+}
+
 /// The stage arrivals of the episode of `seed`, from a FaaS-only run with one-second control steps
 /// (routing and the control interval do not change which requests arrive: exits are drawn per
 /// request in completion order); `tick` runs once per control interval of the real scenario.
 pub fn stage_arrivals(scenario: &Arc<Scenario>, seed: u64, tick: &(dyn Fn() + Sync)) -> StageArrivals {
     let interval = scenario.config.control_interval_s;
-    let steps = if interval > 1.0 && interval.fract() == 0.0 { interval as usize } else { 1 };
+    let steps = steps_per_interval(interval);
     let fine = if steps > 1 {
         let mut config = scenario.config.clone();
         config.control_interval_s = interval / steps as f64;

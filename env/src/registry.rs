@@ -3,7 +3,7 @@
 //! computed once per registry, not once per policy and seed.
 
 use crate::ScenarioError;
-use crate::comparison::StageArrivals;
+use crate::comparison::{StageArrivals, steps_per_interval};
 use crate::profile::{pool_capacity, profile};
 use crate::scenario::Scenario;
 use serflow_policies::baselines::{
@@ -12,8 +12,11 @@ use serflow_policies::baselines::{
 use serflow_policies::calibration::{Calibrated, Calibration};
 use serflow_policies::learned::FORMAT_VERSION;
 use serflow_policies::mlp::Mlp;
+use serflow_policies::planner::{GateConfig, PLANNER_FORMAT_VERSION};
 use serflow_policies::schema::{SCHEMA_VERSION, feature_names};
-use serflow_policies::{ActionSet, Learned, LearnedPolicyFile, Policy, SystemProfile};
+use serflow_policies::{
+    ActionSet, ForecastPlanner, ForecastPlannerFile, LearnedPolicyFile, Policy, SystemProfile, TrainedPolicy,
+};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -31,7 +34,10 @@ pub const POLICIES: [(&str, &str); 10] = [
     ),
     ("serflow-tuned", "SERFLOW heuristic, transfer-aware, calibrated on training seeds (serflow tune)"),
     ("oracle", "knows every future arrival: plans VMs by dynamic programming, launches a p95 boot ahead"),
-    ("learned", "the shipped PPO policy for the scenario (checkpoints/<scenario>/policy.ron)"),
+    (
+        "learned",
+        "the policy shipped for the scenario: PPO's on default, the learned-forecast planner on production",
+    ),
 ];
 
 /// The policies that need a calibration (`serflow tune`).
@@ -48,7 +54,9 @@ pub struct ShippedFile {
     pub text: &'static str,
 }
 
-/// The shipped learned policies; `learned` on a scenario without its own uses the first.
+/// The shipped PPO policies (exported actors), each reproduced by `serflow train` on its
+/// scenario's embedded config; `learned` resolves to one where no planner is shipped for the
+/// scenario, on a scenario without its own to the first.
 pub const SHIPPED: [ShippedFile; 2] = [
     ShippedFile {
         scenario: "default",
@@ -61,6 +69,14 @@ pub const SHIPPED: [ShippedFile; 2] = [
         text: include_str!("../../checkpoints/production/policy.ron"),
     },
 ];
+
+/// The shipped learned-forecast planners, which `learned` resolves to on their scenario (the main
+/// job fits each).
+pub const SHIPPED_PLANNERS: [ShippedFile; 1] = [ShippedFile {
+    scenario: "production",
+    path: "checkpoints/production/planner.ron",
+    text: include_str!("../../checkpoints/production/planner.ron"),
+}];
 
 /// The shipped calibrations (`serflow tune --scenario NAME` reproduces each).
 pub const SHIPPED_CALIBRATIONS: [ShippedFile; 2] = [
@@ -78,7 +94,8 @@ pub const SHIPPED_CALIBRATIONS: [ShippedFile; 2] = [
 
 /// The shipped policy `learned` resolves to on a scenario named `scenario`.
 pub fn shipped_for(scenario: &str) -> &'static ShippedFile {
-    SHIPPED.iter().find(|p| p.scenario == scenario).unwrap_or(&SHIPPED[0])
+    let mine = |p: &&ShippedFile| p.scenario == scenario;
+    SHIPPED_PLANNERS.iter().find(mine).or_else(|| SHIPPED.iter().find(mine)).unwrap_or(&SHIPPED[0])
 }
 
 /// Builds policies by name for one scenario.
@@ -224,7 +241,7 @@ impl<'a> PolicyRegistry<'a> {
     /// `/`), configured for the scenario. The oracle needs its episode: see [`Self::build_for_episode`].
     pub fn build(&self, name: &str) -> Result<Box<dyn Policy>, ScenarioError> {
         if name.ends_with(".ron") || name.contains('/') {
-            return load_learned(name, self.scenario).map(|p| Box::new(p) as Box<dyn Policy>);
+            return load_learned(name, self.scenario).map(TrainedPolicy::into_policy);
         }
         let profile = || self.profile.clone();
         Ok(match name {
@@ -259,7 +276,7 @@ impl<'a> PolicyRegistry<'a> {
                     "the oracle plans with one episode's future arrivals: build it with build_for_episode",
                 ));
             }
-            "learned" => Box::new(shipped_learned(self.scenario)?),
+            "learned" => shipped_learned(self.scenario)?.into_policy(),
             _ => {
                 let known: Vec<&str> = POLICIES.iter().map(|p| p.0).collect();
                 let (source, what) =
@@ -302,6 +319,63 @@ impl<'a> PolicyRegistry<'a> {
     }
 }
 
+/// How the shipped learned-forecast planner plans, besides its forecaster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannerSettings {
+    /// Intervals planned ahead.
+    pub lookahead: usize,
+    /// Forecasts are multiplied by this before planning.
+    pub margin: f64,
+    /// `(window, threshold, hold)` of the noise gate to the calibrated `tuned-hpa`, if any.
+    pub gate: Option<(usize, f64, usize)>,
+}
+
+impl<'a> PolicyRegistry<'a> {
+    /// A planner file for this scenario: `forecaster` planned on as `settings` say, with the
+    /// scenario's prices, boot time and pool capacities, gated to this registry's calibrated
+    /// `tuned-hpa` (which must be a rule).
+    pub fn planner_file(
+        &self,
+        forecaster: Mlp,
+        settings: &PlannerSettings,
+        notes: String,
+    ) -> Result<ForecastPlannerFile, ScenarioError> {
+        let gate = match settings.gate {
+            None => None,
+            Some((window, threshold, hold)) => {
+                let rule = match self.calibration.as_ref().map(|c| &c.tuned_hpa.0) {
+                    Some(Calibrated::Rule(rule)) => rule.clone(),
+                    Some(Calibrated::VmOnly) => HpaConfig::vm_only(),
+                    _ => {
+                        return Err(ScenarioError::new(
+                            "tuned-hpa",
+                            "",
+                            "the planner's gate hands noisy intervals to the calibrated tuned-hpa rule: \
+                             calibrate one with `serflow tune`",
+                        ));
+                    }
+                };
+                Some(GateConfig { window, threshold, hold, fallback: rule })
+            }
+        };
+        let pools = self.pools.get_or_init(|| pool_capacity(self.scenario, &self.profile));
+        let file = ForecastPlannerFile {
+            format_version: PLANNER_FORMAT_VERSION,
+            profile: self.profile.clone(),
+            pool_rps: pools.rps.clone(),
+            cap_vm_offers: !pools.balancer_spills,
+            plan_steps: steps_per_interval(self.scenario.config.control_interval_s),
+            lookahead: settings.lookahead,
+            margin: settings.margin,
+            forecaster,
+            gate,
+            notes,
+        };
+        ForecastPlanner::new(file.clone()).map_err(|e| ScenarioError::new("planner", "", e))?;
+        Ok(file)
+    }
+}
+
 /// A policy file for an actor trained on `scenario`'s serving environment: `actor` over observations
 /// normalised as `clip((obs - obs_mean) / obs_std, ±obs_clip)`, choosing from `action_set`; the
 /// versions, feature names and VM maxima come from this build and the scenario.
@@ -331,28 +405,33 @@ pub fn learned_policy_file(
 }
 
 /// The shipped learned policy for `scenario` (see [`shipped_for`]), checked against its stages.
-pub fn shipped_learned(scenario: &Scenario) -> Result<Learned, ScenarioError> {
+pub fn shipped_learned(scenario: &Scenario) -> Result<TrainedPolicy, ScenarioError> {
     let shipped = shipped_for(&scenario.config.name);
-    let policy =
-        Learned::parse(shipped.text, shipped.path).map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
+    let policy = TrainedPolicy::parse(shipped.text, shipped.path)
+        .map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
     check_stages(policy, shipped.path, scenario)
 }
 
-/// Loads a learned policy file and checks it controls `scenario`'s stages.
-pub fn load_learned(path: &str, scenario: &Scenario) -> Result<Learned, ScenarioError> {
-    let policy = Learned::load(path).map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
-    check_stages(policy.named(path), path, scenario)
+/// Loads a policy file of either kind (an exported actor or a planner) and checks it controls
+/// `scenario`'s stages.
+pub fn load_learned(path: &str, scenario: &Scenario) -> Result<TrainedPolicy, ScenarioError> {
+    let policy = TrainedPolicy::load(path).map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
+    check_stages(policy, path, scenario)
 }
 
-fn check_stages(policy: Learned, path: &str, scenario: &Scenario) -> Result<Learned, ScenarioError> {
-    let file = policy.file();
-    if file.n_stages != scenario.n_stages() {
+fn check_stages(
+    policy: TrainedPolicy,
+    path: &str,
+    scenario: &Scenario,
+) -> Result<TrainedPolicy, ScenarioError> {
+    let n_stages = policy.n_stages();
+    if n_stages != scenario.n_stages() {
         return Err(ScenarioError::new(
             path,
             "n_stages",
             format!(
                 "the policy controls {} stages, scenario {} has {}",
-                file.n_stages,
+                n_stages,
                 scenario.config.name,
                 scenario.n_stages()
             ),
@@ -368,9 +447,15 @@ mod tests {
 
     #[test]
     fn learned_resolves_to_each_scenarios_own_shipped_policy() {
+        use serflow_policies::Learned;
+        assert_eq!(shipped_for("default").path, SHIPPED[0].path);
         for shipped in &SHIPPED {
-            assert_eq!(shipped_for(shipped.scenario).path, shipped.path);
-            Learned::parse(shipped.text, shipped.path).unwrap();
+            assert!(matches!(TrainedPolicy::parse(shipped.text, shipped.path), Ok(TrainedPolicy::Actor(_))));
+        }
+        for shipped in &SHIPPED_PLANNERS {
+            assert_eq!(shipped_for(shipped.scenario).path, shipped.path, "a planner before an actor");
+            let planner = TrainedPolicy::parse(shipped.text, shipped.path);
+            assert!(matches!(planner, Ok(TrainedPolicy::Planner(_))), "{}", shipped.path);
         }
         assert_eq!(shipped_for("my-scenario").path, SHIPPED[0].path, "others fall back to the first");
         let mut config = Scenario::load("default").unwrap().config.clone();
@@ -386,9 +471,10 @@ mod tests {
         assert_eq!(PolicyRegistry::new(&mine).caveat("tuned-hpa"), None);
         let default = Arc::new(Scenario::load("default").unwrap());
         assert_eq!(PolicyRegistry::new(&default).caveat("learned"), None, "its own policy");
-        let production = Learned::parse(shipped_for("production").text, "production").unwrap();
+        let production = SHIPPED.iter().find(|s| s.scenario == "production").unwrap();
+        let production = Learned::parse(production.text, production.path).unwrap();
         let actions = &production.file().action_set;
-        assert!(actions.is_need_relative(), "the production policy sets VM targets");
+        assert!(actions.is_need_relative(), "the production PPO policy sets VM targets");
         assert!(
             actions.vm_need_leads.contains(&0.0) && actions.vm_need_leads.len() == 2,
             "on a forecast need or the measured one"
@@ -453,13 +539,40 @@ mod tests {
         assert_eq!(other.differences_from_builtin(), None, "no built-in of that name");
     }
 
+    /// A planner file carries the scenario's prices and pools and its calibrated tuned-hpa rule;
+    /// without a calibration its gate has no rule to hand to.
+    #[test]
+    fn a_planner_file_is_made_for_its_scenario_and_gated_to_its_calibrated_rule() {
+        let default = Arc::new(Scenario::load("default").unwrap());
+        let registry = PolicyRegistry::new(&default);
+        let settings = PlannerSettings { lookahead: 20, margin: 1.2, gate: Some((12, 0.5, 1)) };
+        let forecaster = Mlp::zeros(&[4, 3, 2]);
+        let file = registry.planner_file(forecaster.clone(), &settings, "test".into()).unwrap();
+        assert_eq!(file.profile, *registry.profile());
+        assert_eq!(file.pool_rps.len(), default.n_stages());
+        assert_eq!(file.plan_steps, 10, "one-second steps in 10 s intervals");
+        let Some(Calibrated::Rule(rule)) = registry.calibration().map(|c| c.tuned_hpa.0.clone()) else {
+            panic!("default's tuned-hpa is a rule")
+        };
+        assert_eq!(file.gate.as_ref().map(|g| &g.fallback), Some(&rule));
+        let mut config = default.config.clone();
+        config.vm.price_per_hour *= 2.0;
+        let changed = Arc::new(
+            Scenario::from_config(config, "mine.ron", Path::new("."), Horizon::AsConfigured).unwrap(),
+        );
+        let err = PolicyRegistry::new(&changed).planner_file(forecaster.clone(), &settings, String::new());
+        assert!(err.unwrap_err().to_string().contains("serflow tune"));
+        let ungated = PlannerSettings { gate: None, ..settings };
+        assert!(PolicyRegistry::new(&changed).planner_file(forecaster, &ungated, String::new()).is_ok());
+    }
+
     /// Python steps a learned policy in an environment built from its action set's options: for each
     /// shipped policy they rebuild exactly the set it decodes with.
     #[test]
     fn each_shipped_policys_action_set_is_an_environment_option_of_its_scenario() {
         for shipped in &SHIPPED {
             let scenario = Scenario::load(shipped.scenario).unwrap();
-            let policy = Learned::parse(shipped.text, shipped.path).unwrap();
+            let policy = serflow_policies::Learned::parse(shipped.text, shipped.path).unwrap();
             let set = &policy.file().action_set;
             let choices = crate::ActionChoices::of(set).unwrap();
             assert_eq!(&crate::action_set_for(&scenario, &choices).unwrap(), set, "{}", shipped.path);

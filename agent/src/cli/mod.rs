@@ -9,6 +9,7 @@
 mod compare;
 mod eval;
 mod export;
+pub mod fit_planner;
 mod plot;
 mod simulate;
 mod train;
@@ -36,6 +37,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Train a PPO policy (TensorBoard curves, resumable checkpoints).
     Train(train::TrainArgs),
+    /// Fit a learned-forecast planner's forecaster and write the planner file.
+    FitPlanner(fit_planner::FitPlannerArgs),
     /// Write a checkpoint's policy as a backend-free policy file.
     Export(export::ExportArgs),
     /// Evaluate one policy over several episodes, with per-interval timelines (TensorBoard, CSV).
@@ -192,6 +195,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Simulate(args) => simulate::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Train(args) => train::run(args),
+        Command::FitPlanner(args) => fit_planner::run(args),
         Command::Export(args) => export::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Tune(args) => tune::run(args),

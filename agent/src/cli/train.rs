@@ -2,6 +2,7 @@
 //! `runs/<run-name>/`, checkpoints that resume exactly.
 
 use super::export::export_checkpoint;
+use super::fit_planner;
 use super::progress_bar;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -9,11 +10,13 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use serflow_agent::config::{EnvKind, MAIN_JOB_SCENARIOS, TrainConfig};
 use serflow_agent::export::is_same_policy;
 use serflow_agent::files::write_atomic;
+use serflow_agent::forecaster::PlannerRecipe;
 use serflow_agent::imitation::RoundReport;
 use serflow_agent::networks::Backend;
 use serflow_agent::plan::{Task, TrainPlan};
 use serflow_agent::train::{Stop, TrainObserver, TrainOptions};
-use serflow_env::registry::SHIPPED;
+use serflow_env::Scenario;
+use serflow_env::registry::{PolicyRegistry, SHIPPED, SHIPPED_PLANNERS, ShippedFile};
 use serflow_env::scenario::missing_traces;
 use serflow_policies::learned::MAX_FRAME_STACK;
 use std::path::{Component, Path, PathBuf};
@@ -187,11 +190,14 @@ fn main_job(args: &TrainArgs, interrupt: &Arc<AtomicBool>) -> Result<()> {
             );
         }
     }
-    let mut configs = Vec::new();
+    let mut jobs = Vec::new();
     for scenario in MAIN_JOB_SCENARIOS {
         let missing = missing_traces(scenario)?;
         if missing.is_empty() {
-            configs.push(args.config(Some(scenario))?);
+            jobs.push(match SHIPPED_PLANNERS.iter().find(|p| p.scenario == scenario) {
+                Some(shipped) => MainJob::Planner(Arc::new(Scenario::load(scenario)?), shipped),
+                None => MainJob::Ppo(Box::new(args.config(Some(scenario))?)),
+            });
         } else {
             eprintln!(
                 "skipping scenario {scenario}: its workload replays {}, not found in $SERFLOW_TRACES, traces/ \
@@ -200,12 +206,34 @@ fn main_job(args: &TrainArgs, interrupt: &Arc<AtomicBool>) -> Result<()> {
             );
         }
     }
-    for config in configs {
-        if train(args.start(config)?, args, interrupt)? == Stop::Interrupted {
-            break;
+    for job in jobs {
+        match job {
+            MainJob::Ppo(config) => {
+                if train(args.start(*config)?, args, interrupt)? == Stop::Interrupted {
+                    break;
+                }
+            }
+            MainJob::Planner(scenario, shipped) => {
+                let registry = PolicyRegistry::new(&scenario);
+                let dir = args.logdir.join(fit_planner::default_run_name(&scenario.config.name));
+                fit_planner::fit(
+                    &scenario,
+                    &registry,
+                    &PlannerRecipe::default(),
+                    &dir,
+                    Some((shipped.path, shipped.text)),
+                )?;
+            }
         }
     }
     Ok(())
+}
+
+/// One run of the main job: PPO on a scenario's embedded config, or the fit of the planner
+/// shipped for a scenario.
+enum MainJob {
+    Ppo(Box<TrainConfig>),
+    Planner(Arc<Scenario>, &'static ShippedFile),
 }
 
 /// Trains `plan` until its end, a pause or Ctrl-C, with a progress bar. A finished serving run

@@ -1,6 +1,6 @@
 """A rule written in Python over a shipped policy's action set: per interval, every stage's VM target
-is the need forecast one boot ahead times 1.11 (what the shipped ``production`` policy always
-chooses) or the measured need times 1.4 (the reactive rule's choice), by how noisy stage 1's rate
+is the need forecast one boot ahead times 1.11 (what the PPO policy trained on ``production``,
+checkpoints/production/policy.ron, always chooses) or the measured need times 1.4 (the reactive rule's choice), by how noisy stage 1's rate
 was over the last ``window`` intervals. Noise is ``1 - |net change| / total variation`` of those
 rates: 0 on a clean ramp, near 1 when the rate only jitters, where a trend extrapolated a boot ahead
 books VMs for ramps that do not come.
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     workloads.append(("Azure LLM (never trained on)", {**traced, "trace": str(REPO / "traces" / "azure_llm_conv_2023.csv")}))
     gates = list(itertools.product(args.windows, args.thresholds))
-    options = serflow.Policy.load("learned", scenario="production").action_options
+    ppo = REPO / "checkpoints" / "production" / "policy.ron"
+    options = serflow.Policy.load(str(ppo), scenario="production").action_options
 
     with Pool(args.jobs) as pool:
         seeds = range(SELECTION, SELECTION + args.seeds)

@@ -18,7 +18,7 @@ use serflow_env::{
 };
 use serflow_policies::mlp::{Dense, Mlp};
 use serflow_policies::schema::feature_names;
-use serflow_policies::{Action, ActionSet, Learned, Observation};
+use serflow_policies::{Action, ActionSet, Learned, Observation, TrainedPolicy};
 use std::fmt::Display;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -562,7 +562,8 @@ impl VecEnv {
     }
 }
 
-/// What a loaded policy is: the learned runtime (which also names its discrete choices) or any other.
+/// What a loaded policy is: an exported actor (which also names its discrete choices) or any other
+/// (a rule, or a learned-forecast planner, which sets VM targets outright).
 enum Loaded {
     Learned(Box<Learned>),
     Rule(Box<dyn serflow_policies::Policy>),
@@ -591,7 +592,7 @@ impl Policy {
         match &*self.policy.lock().expect("policy lock") {
             Loaded::Learned(policy) => Ok(policy.file().action_set.clone()),
             Loaded::Rule(_) => Err(value_error(format!(
-                "{}: {what}: only a learned policy picks environment actions",
+                "{}: {what}: only a learned policy exported by `serflow train` picks environment actions (a rule or a planner sets VM targets: use act)",
                 self.name
             ))),
         }
@@ -638,11 +639,15 @@ impl Policy {
         let scenario = ScenarioOptions::named(scenario).load(&keyword).map_err(value_error)?;
         warn_about(&scenario)?;
         let n_stages = scenario.n_stages();
+        let trained = |policy: TrainedPolicy| match policy {
+            TrainedPolicy::Actor(actor) => Loaded::Learned(actor),
+            planner => Loaded::Rule(planner.into_policy()),
+        };
         let loaded = if name.ends_with(".ron") || name.contains('/') {
-            Loaded::Learned(Box::new(load_learned(name, &scenario).map_err(value_error)?))
+            trained(load_learned(name, &scenario).map_err(value_error)?)
         } else if name == "learned" {
             check_policies(&registry(&scenario, calibration)?, [name])?;
-            Loaded::Learned(Box::new(shipped_learned(&scenario).map_err(value_error)?))
+            trained(shipped_learned(&scenario).map_err(value_error)?)
         } else if name == "oracle" {
             return Err(value_error(
                 "oracle: plans with one episode's future arrivals, so it cannot act online; use simulate or compare",
@@ -679,7 +684,7 @@ impl Policy {
         let mut guard = self.policy.lock().expect("policy lock");
         let Loaded::Learned(policy) = &mut *guard else {
             return Err(value_error(format!(
-                "{}: choose: only a learned policy picks environment actions",
+                "{}: choose: only a learned policy exported by `serflow train` picks environment actions (a rule or a planner sets VM targets: use act)",
                 self.name
             )));
         };

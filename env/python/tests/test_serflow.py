@@ -15,6 +15,8 @@ import serflow
 
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED_DEFAULT = REPO / "checkpoints" / "default" / "policy.ron"
+PRODUCTION_PPO = REPO / "checkpoints" / "production" / "policy.ron"
+PRODUCTION_PLANNER = REPO / "checkpoints" / "production" / "planner.ron"
 
 
 def random_actions(env, steps, seed):
@@ -67,10 +69,11 @@ def test_shipped_policy_acts_as_the_rust_runtime():
         assert env.episode_report("learned") == serflow.simulate("learned", seed=7)
 
 
-def test_shipped_production_policy_steps_in_its_training_action_set():
-    """The production policy decides on a forecast need: stepped from Python in an environment built
-    with its action options (its training config's action set), it gives the Rust runtime's episode."""
-    policy = serflow.Policy.load("learned", scenario="production")
+def test_production_ppo_policy_steps_in_its_training_action_set():
+    """The PPO policy trained on production decides on a forecast need: stepped from Python in an
+    environment built with its action options (its training config's action set), it gives the Rust
+    runtime's episode."""
+    policy = serflow.Policy.load(str(PRODUCTION_PPO), scenario="production")
     assert policy.action_options == dict(
         vm_need_multiples=[1.11, 1.0, 1.25, 1.4, 1.7],
         vm_shares=[1.0],
@@ -86,8 +89,31 @@ def test_shipped_production_policy_steps_in_its_training_action_set():
     truncated = False
     while not truncated:
         obs, _, _, truncated, _ = env.step(policy.choose(obs))
-    expected = serflow.simulate("learned", scenario="production", seed=2_000_000, duration=900)
-    assert env.episode_report("learned") == expected
+    expected = serflow.simulate(str(PRODUCTION_PPO), scenario="production", seed=2_000_000, duration=900)
+    assert env.episode_report(str(PRODUCTION_PPO)) == expected
+
+
+def test_the_production_planner_sets_vm_targets_and_picks_no_environment_action():
+    """`learned` on production is the learned-forecast planner: it acts on an observation with VM
+    targets, as the Rust runtime does, and has no discrete choices to step an environment with."""
+    policy = serflow.Policy.load("learned", scenario="production")
+    env = serflow.ServingEnv(scenario="production", duration=300)
+    obs, _ = env.reset(seed=2_000_000)
+    policy.reset()
+    names = env.feature_names
+    loaded = obs.copy()  # an interval measured and billed at 1,000 req/s on every stage
+    for k in range(4):
+        loaded[names.index(f"stage{k}.arrival_rate")] = 1000.0
+    loaded[names.index("cost_rate")] = 1.0
+    action = policy.act(loaded)
+    assert len(action["vm_target"]) == 4 and action["vm_share"] == [1.0] * 4
+    assert all(target >= 1 for target in action["vm_target"]), "VMs for the load"
+    with pytest.raises(ValueError, match="learned: choose: only a learned policy exported by"):
+        policy.choose(obs)
+    same = serflow.simulate(str(PRODUCTION_PLANNER), scenario="production", seed=2_000_000, duration=300)
+    assert serflow.simulate("learned", scenario="production", seed=2_000_000, duration=300) == dict(
+        same, policy="learned"
+    )
 
 
 def test_act_decodes_the_chosen_choices():

@@ -1,36 +1,29 @@
-//! A learned forecaster of a stage's interval rate, for the oracle's planner to plan on (the
-//! `learned` forecast of `env/examples/forecast_planner.rs`): an MLP from a stage's last `--history`
-//! interval rates (30), each divided by their mean, to its next `--leads` rates (30) over that mean,
-//! through two tanh layers of `--hidden` units (64). It is fitted on the stages of `--episodes` (100)
-//! training-seed episodes of `--scenario` (`production`; their FaaS-only replays, the arrivals
-//! every policy sees) by mean squared error, or with `--quantile Q` by the pinball loss of the Q
-//! quantile (a forecast that errs high by design), with Adam for `--epochs` (20), keeping the epoch
-//! that fits the selection seeds best, and written to `--out` (`runs/forecaster.ron`) as the RON of an
-//! `Mlp`. One model for every stage and every shape of the workload: the question is whether a
-//! nonlinear model over minutes of history tells the shapes apart where a linear one (the
-//! production report's ridge) averaged them. The same arguments give the same file, bit for bit.
-//!
-//! ```sh
-//! cargo run --release -p serflow-agent --example forecaster -- --out runs/forecaster.ron   # 2 min on 2 cores
-//! cargo run --release -p serflow-env --example forecast_planner -- \
-//!     --forecast learned --forecaster runs/forecaster.ron --margins 1.2 --gate 12,0.5
-//! ```
+//! The forecaster the shipped `production` policy plans on, and its fit: an MLP from a stage's last
+//! `history` interval rates, each over their mean, to its next `leads` rates over that mean, through
+//! two tanh layers. One model serves every stage and every shape of the workload; it is fitted on
+//! the stages of training-seed episodes (their FaaS-only replays, the arrivals every policy sees)
+//! by mean squared error (or the pinball loss of a quantile), with the trainer's Adam on Burn, and
+//! the epoch that fits the selection seeds best is kept. The same recipe gives the same file, bit
+//! for bit. [`fit_planner`] wraps it in the planner file `learned` resolves to on `production`.
 
+use crate::adam::{Adam, clip_grad_norm};
+use crate::networks::{Backend, BurnMlp, matrix, orthogonal};
 use rayon::prelude::*;
-use serflow_agent::adam::{Adam, clip_grad_norm};
-use serflow_agent::networks::{Backend, BurnMlp, matrix, orthogonal};
 use serflow_env::comparison::stage_arrivals;
+use serflow_env::registry::{PlannerSettings, PolicyRegistry};
 use serflow_env::rng::{SimRng, Stream};
-use serflow_env::{ScenarioOptions, seeds};
-use serflow_policies::files::{check_writable, write_atomic};
+use serflow_env::{Scenario, ScenarioError, seeds};
+use serflow_policies::ForecastPlannerFile;
 use serflow_policies::mlp::Mlp;
-use std::path::PathBuf;
+use serflow_policies::planner::QUIET_RATE;
+use std::sync::Arc;
 
 /// The largest future rate a target holds, as a multiple of its window's mean.
-const MAX_RATIO: f64 = 10.0;
+pub const MAX_RATIO: f64 = 10.0;
 
 /// Input and target rows of every window of every stage of some episodes.
-struct Windows {
+#[derive(Clone, Debug)]
+pub struct Windows {
     history: usize,
     leads: usize,
     inputs: Vec<f32>,
@@ -38,21 +31,22 @@ struct Windows {
 }
 
 impl Windows {
-    fn new(history: usize, leads: usize) -> Self {
+    /// No windows yet of `history` rates followed by `leads`.
+    pub fn new(history: usize, leads: usize) -> Self {
         Self { history, leads, inputs: Vec::new(), targets: Vec::new() }
     }
 
     /// Every window of `history` rates followed by `leads` more, per stage, each divided by the
-    /// window's mean. Windows averaging under 1 req/s are skipped (a near-silent stage's ratios
-    /// are noise the size of the burst that ends the silence, and cost nothing to get wrong), and
-    /// targets are capped at [`MAX_RATIO`].
-    fn add(&mut self, rates: &[Vec<f64>]) {
+    /// window's mean. Windows averaging under [`QUIET_RATE`] are skipped (a near-silent stage's
+    /// ratios are noise the size of the burst that ends the silence, and cost nothing to get
+    /// wrong; the planner does not forecast them either), and targets are capped at [`MAX_RATIO`].
+    pub fn add(&mut self, rates: &[Vec<f64>]) {
         let (history, leads) = (self.history, self.leads);
         for series in rates {
             for end in history..=series.len().saturating_sub(leads) {
                 let past = &series[end - history..end];
                 let mean = past.iter().sum::<f64>() / history as f64;
-                if mean < 1.0 {
+                if mean < QUIET_RATE {
                     continue;
                 }
                 self.inputs.extend(past.iter().map(|r| (r / mean) as f32));
@@ -62,7 +56,8 @@ impl Windows {
         }
     }
 
-    fn rows(&self) -> usize {
+    /// Windows held.
+    pub fn rows(&self) -> usize {
         self.targets.len() / self.leads
     }
 
@@ -75,7 +70,7 @@ impl Windows {
     }
 
     /// The mean squared error of holding the last rate: what a reactive rule assumes.
-    fn last_held_mse(&self) -> f64 {
+    pub fn last_held_mse(&self) -> f64 {
         let sum: f64 = (0..self.rows())
             .map(|r| {
                 let last = f64::from(self.input(r)[self.history - 1]);
@@ -86,19 +81,29 @@ impl Windows {
     }
 }
 
+/// What [`fit`] kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fitted {
+    /// The model of the kept epoch.
+    pub model: Mlp,
+    /// That epoch (0: the initialisation).
+    pub epoch: usize,
+    /// Its loss on the selection windows.
+    pub selection_loss: f64,
+}
+
 /// A `history -> hidden -> hidden -> leads` tanh MLP fitted to `train` by mean squared error, or with
 /// a `quantile` by the pinball loss of that quantile (Adam at 1e-3 annealed to 0 over `epochs`,
 /// minibatches of 256, gradients clipped to norm 1), keeping the epoch with the lowest loss on
-/// `selection`. Returns that model, its epoch (0: the initialisation) and its selection loss; `log`
-/// hears each epoch's training and selection loss.
-fn fit(
+/// `selection`; `log` hears each epoch's training and selection loss.
+pub fn fit(
     train: &Windows,
     selection: &Windows,
     hidden: usize,
     epochs: usize,
     quantile: Option<f64>,
     log: &mut dyn FnMut(usize, f64, f64),
-) -> (Mlp, usize, f64) {
+) -> Fitted {
     let (history, leads) = (train.history, train.leads);
     let mut rng = SimRng::new(1, Stream::Training);
     let mut mlp = Mlp::zeros(&[history, hidden, hidden, leads]);
@@ -123,7 +128,7 @@ fn fit(
     };
     let (rows, batch, lr) = (train.rows(), 256, 1e-3);
     let mut order: Vec<usize> = (0..rows).collect();
-    let mut best = (mlp.clone(), 0, selection_loss(&mlp));
+    let mut best = Fitted { selection_loss: selection_loss(&mlp), model: mlp.clone(), epoch: 0 };
     for epoch in 1..=epochs {
         for i in (1..rows).rev() {
             order.swap(i, (rng.uniform() * (i + 1) as f64) as usize);
@@ -140,15 +145,15 @@ fn fit(
         }
         let held = selection_loss(&mlp);
         log(epoch, loss_sum / rows.max(1) as f64, held);
-        if held < best.2 {
-            best = (mlp.clone(), epoch, held);
+        if held < best.selection_loss {
+            best = Fitted { model: mlp.clone(), epoch, selection_loss: held };
         }
     }
     best
 }
 
 /// Per stage, the interval rates of the episode of `seed`.
-fn stage_rates(scenario: &std::sync::Arc<serflow_env::Scenario>, seed: u64) -> Vec<Vec<f64>> {
+pub fn stage_rates(scenario: &Arc<Scenario>, seed: u64) -> Vec<Vec<f64>> {
     let replay = stage_arrivals(scenario, seed, &|| {});
     let interval_s = scenario.config.control_interval_s;
     let per_interval = replay.per_interval();
@@ -157,85 +162,97 @@ fn stage_rates(scenario: &std::sync::Arc<serflow_env::Scenario>, seed: u64) -> V
         .collect()
 }
 
-struct Args {
-    options: ScenarioOptions,
-    episodes: u64,
-    history: usize,
-    leads: usize,
-    hidden: usize,
-    epochs: usize,
-    quantile: Option<f64>,
-    out: PathBuf,
+/// How the shipped planner's forecaster is fitted and planned on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannerRecipe {
+    /// Training-seed episodes fitted on (the selection seeds pick the epoch: 5 episodes).
+    pub episodes: u64,
+    /// Rates the forecaster reads.
+    pub history: usize,
+    /// Rates it forecasts.
+    pub leads: usize,
+    /// Units of each hidden layer.
+    pub hidden: usize,
+    /// Passes over the training windows.
+    pub epochs: usize,
+    /// The quantile fitted by the pinball loss; none: the mean, by squared error.
+    pub quantile: Option<f64>,
+    /// How the planner plans on the forecast.
+    pub planner: PlannerSettings,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        options: ScenarioOptions { scenario: "production".into(), ..ScenarioOptions::default() },
-        episodes: 100,
-        history: 30,
-        leads: 30,
-        hidden: 64,
-        epochs: 20,
-        quantile: None,
-        out: PathBuf::from("runs/forecaster.ron"),
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(flag) = argv.next() {
-        let value = argv.next().ok_or_else(|| format!("{flag}: needs a value"))?;
-        let count = || value.parse::<usize>().map_err(|_| format!("{flag}: `{value}` is not a count"));
-        match flag.as_str() {
-            "--scenario" => args.options.scenario = value,
-            "--episodes" => args.episodes = count()? as u64,
-            "--history" => args.history = count()?.max(2),
-            "--leads" => args.leads = count()?.max(1),
-            "--hidden" => args.hidden = count()?.max(1),
-            "--epochs" => args.epochs = count()?,
-            "--out" => args.out = PathBuf::from(value),
-            "--quantile" => {
-                let q = value.parse::<f64>().ok().filter(|q| *q > 0.0 && *q < 1.0);
-                args.quantile = Some(q.ok_or_else(|| format!("{flag}: `{value}` is not between 0 and 1"))?);
-            }
-            _ => return Err(format!("{flag}: unknown option (see the example's doc comment)")),
+impl Default for PlannerRecipe {
+    /// The shipped `production` planner's: 30 rates in and out, 64 units, 20 epochs on 100
+    /// episodes; forecasts x1.2 planned 20 intervals ahead, gated to tuned-hpa while stage 1's
+    /// last 12 rates are more than half noise (picked on 20 selection seeds).
+    fn default() -> Self {
+        Self {
+            episodes: 100,
+            history: 30,
+            leads: 30,
+            hidden: 64,
+            epochs: 20,
+            quantile: None,
+            planner: PlannerSettings { lookahead: 20, margin: 1.2, gate: Some((12, 0.5, 1)) },
         }
     }
-    Ok(args)
 }
 
-fn run() -> Result<(), String> {
-    let args = parse_args()?;
-    check_writable(&args.out)?;
-    let scenario =
-        args.options.load(&|option| format!("--{}", option.replace('_', "-"))).map_err(|e| e.to_string())?;
-    let windows = |first: &str, count: u64| -> Result<Windows, String> {
-        let seeds = seeds::seed_range(seeds::named(first).unwrap_or(0), count, "first seed", "--episodes")?;
-        let rates: Vec<_> = seeds.par_iter().map(|&seed| stage_rates(&scenario, seed)).collect();
-        let mut w = Windows::new(args.history, args.leads);
+/// Progress of [`fit_planner`].
+pub trait FitObserver {
+    /// The windows are built: training and selection rows, and the selection loss of holding
+    /// the last rate.
+    fn windows(&self, train: usize, selection: usize, last_held: f64);
+    /// One epoch ended with these losses.
+    fn epoch(&self, epoch: usize, train_loss: f64, selection_loss: f64);
+}
+
+/// Fits `recipe`'s forecaster on `scenario`'s training seeds and wraps it in a planner file for
+/// the scenario (its prices and pools from `registry`, its gate's rule from the registry's
+/// calibration).
+pub fn fit_planner(
+    scenario: &Arc<Scenario>,
+    registry: &PolicyRegistry,
+    recipe: &PlannerRecipe,
+    observer: &dyn FitObserver,
+) -> Result<(ForecastPlannerFile, Fitted), ScenarioError> {
+    let windows = |first: &str, count: u64| -> Result<Windows, ScenarioError> {
+        let first = seeds::named(first).unwrap_or(0);
+        let seeds = seeds::seed_range(first, count, "first seed", "episodes")
+            .map_err(|e| ScenarioError::new("episodes", "", e))?;
+        let rates: Vec<_> = seeds.par_iter().map(|&seed| stage_rates(scenario, seed)).collect();
+        let mut w = Windows::new(recipe.history, recipe.leads);
         rates.iter().for_each(|r| w.add(r));
         Ok(w)
     };
-    let train = windows("train", args.episodes)?;
-    let selection = windows("selection", 5)?;
-    println!(
-        "{}: {} training windows, {} selection windows; selection MSE of the last rate held: {:.5}",
+    let (train, selection) = (windows("train", recipe.episodes)?, windows("selection", 5)?);
+    observer.windows(train.rows(), selection.rows(), selection.last_held_mse());
+    if train.rows() == 0 || selection.rows() == 0 {
+        return Err(ScenarioError::new(
+            &scenario.source,
+            "",
+            format!(
+                "no stage averages {QUIET_RATE} req/s over {} intervals followed by {}: nothing to fit a forecaster on",
+                recipe.history, recipe.leads
+            ),
+        ));
+    }
+    let fitted = fit(&train, &selection, recipe.hidden, recipe.epochs, recipe.quantile, &mut |e, t, s| {
+        observer.epoch(e, t, s)
+    });
+    let loss = if recipe.quantile.is_some() { "pinball loss" } else { "MSE" };
+    let notes = format!(
+        "forecaster fitted on {} training episodes of {} ({} windows), epoch {} kept (selection {loss} \
+         {:.5}; holding the last rate: {:.5})",
+        recipe.episodes,
         scenario.source,
         train.rows(),
-        selection.rows(),
+        fitted.epoch,
+        fitted.selection_loss,
         selection.last_held_mse()
     );
-    let (model, epoch, error) =
-        fit(&train, &selection, args.hidden, args.epochs, args.quantile, &mut |epoch, train, held| {
-            println!("epoch {epoch}: training loss {train:.5}, selection loss {held:.5}")
-        });
-    println!("kept epoch {epoch} (selection loss {error:.5})");
-    let text = ron::ser::to_string(&model).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    write_atomic(&args.out, &text)
-}
-
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(2)
-    }
+    let file = registry.planner_file(fitted.model.clone(), &recipe.planner, notes)?;
+    Ok((file, fitted))
 }
 
 #[cfg(test)]
@@ -285,8 +302,8 @@ mod tests {
             }
             sum / selection.targets.len() as f64
         };
-        let (mean, ..) = fit(&train, &selection, 16, 20, None, &mut |_, _, _| {});
-        let (high, ..) = fit(&train, &selection, 16, 20, Some(0.9), &mut |_, _, _| {});
+        let mean = fit(&train, &selection, 16, 20, None, &mut |_, _, _| {}).model;
+        let high = fit(&train, &selection, 16, 20, Some(0.9), &mut |_, _, _| {}).model;
         let (high, mean) = (mean_output(&high), mean_output(&mean));
         assert!(high > mean + 0.01, "{high} against {mean}");
     }
@@ -295,12 +312,13 @@ mod tests {
     fn a_fit_forecasts_a_sine_better_than_holding_its_last_rate_and_repeats_exactly() {
         let (train, selection) = (sines(1, 60), sines(2, 4));
         let mut epochs = 0;
-        let (model, epoch, error) = fit(&train, &selection, 16, 20, None, &mut |_, _, _| epochs += 1);
+        let fitted = fit(&train, &selection, 16, 20, None, &mut |_, _, _| epochs += 1);
         assert_eq!(epochs, 20);
-        assert!(epoch > 0, "training improved on the initialisation");
+        assert!(fitted.epoch > 0, "training improved on the initialisation");
         let held = selection.last_held_mse();
+        let error = fitted.selection_loss;
         assert!(error < held / 2.0, "selection MSE {error} against {held} for the last rate held");
-        let (again, ..) = fit(&train, &selection, 16, 20, None, &mut |_, _, _| {});
-        assert_eq!(model, again, "the same data and seed give the same model, bit for bit");
+        let again = fit(&train, &selection, 16, 20, None, &mut |_, _, _| {});
+        assert_eq!(fitted, again, "the same data and seed give the same model, bit for bit");
     }
 }
