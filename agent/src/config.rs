@@ -135,7 +135,9 @@ pub const CARTPOLE_CONFIG: &str = include_str!("../configs/cartpole.ron");
 pub const PRODUCTION_CONFIG: &str = include_str!("../configs/production.ron");
 
 /// The built-in scenarios with a shipped learned policy, in the order the main job (`serflow train`
-/// with no config, environment or scenario) trains them, each on its embedded configuration.
+/// with no config, environment or scenario) makes them: the fit of a shipped planner where there is
+/// one (`production`), else PPO on the scenario's embedded configuration. Each keeps an embedded
+/// PPO configuration (`serflow train --scenario NAME`).
 pub const MAIN_JOB_SCENARIOS: [&str; 2] = ["default", "production"];
 
 impl TrainConfig {

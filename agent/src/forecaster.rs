@@ -95,14 +95,15 @@ pub struct Fitted {
 /// A `history -> hidden -> hidden -> leads` tanh MLP fitted to `train` by mean squared error, or with
 /// a `quantile` by the pinball loss of that quantile (Adam at 1e-3 annealed to 0 over `epochs`,
 /// minibatches of 256, gradients clipped to norm 1), keeping the epoch with the lowest loss on
-/// `selection`; `log` hears each epoch's training and selection loss.
+/// `selection`; `log` hears each epoch's training and selection loss, and returns false to stop
+/// before the next epoch.
 pub fn fit(
     train: &Windows,
     selection: &Windows,
     hidden: usize,
     epochs: usize,
     quantile: Option<f64>,
-    log: &mut dyn FnMut(usize, f64, f64),
+    log: &mut dyn FnMut(usize, f64, f64) -> bool,
 ) -> Fitted {
     let (history, leads) = (train.history, train.leads);
     let mut rng = SimRng::new(1, Stream::Training);
@@ -144,9 +145,11 @@ pub fn fit(
             adam.step(mlp.tensors_mut(), &grads, lr * (1.0 - (epoch - 1) as f64 / epochs as f64));
         }
         let held = selection_loss(&mlp);
-        log(epoch, loss_sum / rows.max(1) as f64, held);
         if held < best.selection_loss {
             best = Fitted { model: mlp.clone(), epoch, selection_loss: held };
+        }
+        if !log(epoch, loss_sum / rows.max(1) as f64, held) {
+            break;
         }
     }
     best
@@ -203,19 +206,19 @@ pub trait FitObserver {
     /// The windows are built: training and selection rows, and the selection loss of holding
     /// the last rate.
     fn windows(&self, train: usize, selection: usize, last_held: f64);
-    /// One epoch ended with these losses.
-    fn epoch(&self, epoch: usize, train_loss: f64, selection_loss: f64);
+    /// One epoch ended with these losses; false stops the fit (Ctrl-C).
+    fn epoch(&self, epoch: usize, train_loss: f64, selection_loss: f64) -> bool;
 }
 
 /// Fits `recipe`'s forecaster on `scenario`'s training seeds and wraps it in a planner file for
 /// the scenario (its prices and pools from `registry`, its gate's rule from the registry's
-/// calibration).
+/// calibration); none when the observer stopped the fit.
 pub fn fit_planner(
     scenario: &Arc<Scenario>,
     registry: &PolicyRegistry,
     recipe: &PlannerRecipe,
     observer: &dyn FitObserver,
-) -> Result<(ForecastPlannerFile, Fitted), ScenarioError> {
+) -> Result<Option<(ForecastPlannerFile, Fitted)>, ScenarioError> {
     let windows = |first: &str, count: u64| -> Result<Windows, ScenarioError> {
         let first = seeds::named(first).unwrap_or(0);
         let seeds = seeds::seed_range(first, count, "first seed", "episodes")
@@ -237,9 +240,14 @@ pub fn fit_planner(
             ),
         ));
     }
+    let mut stopped = false;
     let fitted = fit(&train, &selection, recipe.hidden, recipe.epochs, recipe.quantile, &mut |e, t, s| {
-        observer.epoch(e, t, s)
+        stopped = !observer.epoch(e, t, s);
+        !stopped
     });
+    if stopped {
+        return Ok(None);
+    }
     let loss = if recipe.quantile.is_some() { "pinball loss" } else { "MSE" };
     let notes = format!(
         "forecaster fitted on {} training episodes of {} ({} windows), epoch {} kept (selection {loss} \
@@ -252,7 +260,7 @@ pub fn fit_planner(
         selection.last_held_mse()
     );
     let file = registry.planner_file(fitted.model.clone(), &recipe.planner, notes)?;
-    Ok((file, fitted))
+    Ok(Some((file, fitted)))
 }
 
 #[cfg(test)]
@@ -302,8 +310,8 @@ mod tests {
             }
             sum / selection.targets.len() as f64
         };
-        let mean = fit(&train, &selection, 16, 20, None, &mut |_, _, _| {}).model;
-        let high = fit(&train, &selection, 16, 20, Some(0.9), &mut |_, _, _| {}).model;
+        let mean = fit(&train, &selection, 16, 20, None, &mut |_, _, _| true).model;
+        let high = fit(&train, &selection, 16, 20, Some(0.9), &mut |_, _, _| true).model;
         let (high, mean) = (mean_output(&high), mean_output(&mean));
         assert!(high > mean + 0.01, "{high} against {mean}");
     }
@@ -312,13 +320,16 @@ mod tests {
     fn a_fit_forecasts_a_sine_better_than_holding_its_last_rate_and_repeats_exactly() {
         let (train, selection) = (sines(1, 60), sines(2, 4));
         let mut epochs = 0;
-        let fitted = fit(&train, &selection, 16, 20, None, &mut |_, _, _| epochs += 1);
+        let fitted = fit(&train, &selection, 16, 20, None, &mut |_, _, _| {
+            epochs += 1;
+            true
+        });
         assert_eq!(epochs, 20);
         assert!(fitted.epoch > 0, "training improved on the initialisation");
         let held = selection.last_held_mse();
         let error = fitted.selection_loss;
         assert!(error < held / 2.0, "selection MSE {error} against {held} for the last rate held");
-        let again = fit(&train, &selection, 16, 20, None, &mut |_, _, _| {});
+        let again = fit(&train, &selection, 16, 20, None, &mut |_, _, _| true);
         assert_eq!(fitted, again, "the same data and seed give the same model, bit for bit");
     }
 }

@@ -12,6 +12,8 @@ use serflow_policies::ForecastPlannerFile;
 use serflow_policies::files::check_writable;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Arguments of `serflow fit-planner`.
 #[derive(Args, Debug)]
@@ -31,10 +33,10 @@ pub struct FitPlannerArgs {
           value_parser = clap::value_parser!(u64).range(2..=1000))]
     history: u64,
     /// Forecasts are multiplied by X before planning.
-    #[arg(long, value_name = "X", default_value_t = 1.2, value_parser = positive)]
+    #[arg(long, value_name = "X", default_value_t = 1.2, value_parser = positive, allow_negative_numbers = true)]
     margin: f64,
     /// Fit this quantile of the future rates (pinball loss) instead of their mean.
-    #[arg(long, value_name = "Q", value_parser = fraction)]
+    #[arg(long, value_name = "Q", value_parser = fraction, allow_negative_numbers = true)]
     quantile: Option<f64>,
     /// Never hand noisy intervals to the calibrated tuned-hpa rule.
     #[arg(long)]
@@ -91,7 +93,8 @@ pub fn run(args: FitPlannerArgs) -> Result<()> {
     .then(|| SHIPPED_PLANNERS.iter().find(|p| p.scenario == scenario.config.name))
     .flatten();
     let registry = args.scenario.registry(&scenario)?;
-    fit(&scenario, &registry, &args.recipe(), &args.logdir.join(run_name), shipped.map(|s| (s.path, s.text)))
+    let dir = args.logdir.join(run_name);
+    fit(&scenario, &registry, &args.recipe(), &dir, shipped.map(|s| (s.path, s.text)), None)
 }
 
 /// `planner__<scenario>__<unix time>`.
@@ -102,22 +105,28 @@ pub fn default_run_name(scenario: &str) -> String {
 
 /// Fits `recipe` on `scenario`, writes `dir/planner.ron` and the fit's TensorBoard curves in
 /// `dir`, and, given the shipped file it should reproduce (`(path, text)`), says whether it did.
+/// Once `interrupt` is set, the fit stops after its epoch and writes nothing.
 pub fn fit(
-    scenario: &std::sync::Arc<serflow_env::Scenario>,
+    scenario: &Arc<serflow_env::Scenario>,
     registry: &serflow_env::registry::PolicyRegistry,
     recipe: &PlannerRecipe,
     dir: &Path,
     shipped: Option<(&str, &str)>,
+    interrupt: Option<&AtomicBool>,
 ) -> Result<()> {
     let out = dir.join("planner.ron");
     check_writable(&out).map_err(anyhow::Error::msg)?;
     let bar = progress_bar("fit-planner [{bar:30}] epoch {pos}/{len} ({per_sec}, eta {eta}) {msg}");
     bar.set_length(recipe.epochs as u64);
     bar.set_message(format!("replaying {} episodes of {}", recipe.episodes, scenario.config.name));
-    let observer = Progress { bar, log: RefCell::new(RunLog::tensorboard(dir)?) };
-    let (file, fitted) = fit_planner(scenario, registry, recipe, &observer)?;
+    let observer = Progress { bar, log: RefCell::new(RunLog::tensorboard(dir)?), interrupt };
+    let fitted = fit_planner(scenario, registry, recipe, &observer)?;
     observer.bar.finish_and_clear();
     observer.log.borrow_mut().flush();
+    let Some((file, fitted)) = fitted else {
+        eprintln!("interrupted: the fit stopped, no planner written ({} has its curves)", dir.display());
+        return Ok(());
+    };
     file.save(&out).map_err(anyhow::Error::msg)?;
     eprintln!(
         "kept epoch {} of {} (selection loss {:.5}); wrote {}",
@@ -147,12 +156,13 @@ pub fn fit(
 }
 
 /// The fit's progress bar and curves.
-struct Progress {
+struct Progress<'a> {
     bar: indicatif::ProgressBar,
     log: RefCell<RunLog>,
+    interrupt: Option<&'a AtomicBool>,
 }
 
-impl FitObserver for Progress {
+impl FitObserver for Progress<'_> {
     fn windows(&self, train: usize, selection: usize, last_held: f64) {
         self.bar.set_message(format!("{train} training windows"));
         self.bar.suspend(|| {
@@ -162,7 +172,7 @@ impl FitObserver for Progress {
         });
     }
 
-    fn epoch(&self, epoch: usize, train_loss: f64, selection_loss: f64) {
+    fn epoch(&self, epoch: usize, train_loss: f64, selection_loss: f64) -> bool {
         let mut log = self.log.borrow_mut();
         log.scalar("forecaster/train_loss", train_loss, epoch as u64);
         log.scalar("forecaster/selection_loss", selection_loss, epoch as u64);
@@ -170,5 +180,6 @@ impl FitObserver for Progress {
         self.bar.suspend(|| {
             eprintln!("epoch {epoch}: training loss {train_loss:.5}, selection loss {selection_loss:.5}")
         });
+        !self.interrupt.is_some_and(|flag| flag.load(Ordering::SeqCst))
     }
 }

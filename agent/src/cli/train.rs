@@ -28,7 +28,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct TrainArgs {
     /// A training config (RON); without it the embedded one for the scenario (or --env) is used.
     /// With none of --config, --env, --scenario, --trace and --resume: the main job, which trains
-    /// `default` and then `production` (when its traces are found) on their embedded configs.
+    /// `default` on its embedded config and then fits `production`'s planner (when its traces are
+    /// found; `serflow fit-planner`).
     #[arg(long, value_name = "FILE.ron", conflicts_with = "resume")]
     config: Option<String>,
     /// Environment to train on.
@@ -176,8 +177,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The main job: a run per scenario of [`MAIN_JOB_SCENARIOS`] on its embedded config, one after
-/// the other. A scenario whose traces are not found (serflow cannot ship LIBRA's) is skipped with
+/// The main job: a run per scenario of [`MAIN_JOB_SCENARIOS`], one after the other: the fit of
+/// the planner shipped for it, else PPO on its embedded config. A scenario whose traces are not found (serflow cannot ship LIBRA's) is skipped with
 /// a line saying where to put them; every config is checked before the first run starts.
 fn main_job(args: &TrainArgs, interrupt: &Arc<AtomicBool>) -> Result<()> {
     for (flag, given) in
@@ -216,13 +217,18 @@ fn main_job(args: &TrainArgs, interrupt: &Arc<AtomicBool>) -> Result<()> {
             MainJob::Planner(scenario, shipped) => {
                 let registry = PolicyRegistry::new(&scenario);
                 let dir = args.logdir.join(fit_planner::default_run_name(&scenario.config.name));
+                let shipped = Some((shipped.path, shipped.text));
                 fit_planner::fit(
                     &scenario,
                     &registry,
                     &PlannerRecipe::default(),
                     &dir,
-                    Some((shipped.path, shipped.text)),
+                    shipped,
+                    Some(interrupt),
                 )?;
+                if interrupt.load(Ordering::SeqCst) {
+                    break;
+                }
             }
         }
     }
