@@ -32,6 +32,15 @@ pub const PLANNER_FORMAT_VERSION: u32 = 1;
 /// the size of the burst that ends the silence.
 pub const QUIET_RATE: f64 = 1.0;
 
+/// The most VMs per stage a planner file may plan for (the simulator's own limit).
+const MAX_VMS: u32 = 10_000;
+
+/// The most arrival steps one decision plans over (each stage's plan is O(steps x VM counts)).
+const MAX_PLANNED_STEPS: usize = 20_000;
+
+/// The longest boot a planner file may plan around, in intervals.
+const MAX_INTERVALS: f64 = 1e7;
+
 /// When the gate hands intervals to the rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,7 +124,13 @@ impl ForecastPlannerFile {
         if let Some((field, value)) = prices.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
             return Err(format!("{field} must be finite and not negative, got {value}"));
         }
+        if p.vm_boot_p95_s / p.interval_s > MAX_INTERVALS {
+            return Err(format!("profile.vm_boot_p95_s: a boot of more than {MAX_INTERVALS} intervals"));
+        }
         for (k, stage) in p.stages.iter().enumerate() {
+            if stage.max_vms > MAX_VMS {
+                return Err(format!("profile.stages[{k}].max_vms: more than {MAX_VMS} VMs"));
+            }
             let figures = [
                 ("vm_throughput_rps", stage.vm_throughput_rps),
                 ("faas_cost_per_request", stage.faas_cost_per_request),
@@ -134,6 +149,9 @@ impl ForecastPlannerFile {
             return Err(format!("pool_rps has {} stages, the profile {n}", self.pool_rps.len()));
         }
         for (k, pool) in self.pool_rps.iter().enumerate() {
+            if pool.len() > MAX_VMS as usize + 1 {
+                return Err(format!("pool_rps[{k}]: more than {MAX_VMS} VMs"));
+            }
             if pool.first() != Some(&0.0) || pool.windows(2).any(|w| !(w[1].is_finite() && w[1] >= w[0])) {
                 return Err(format!("pool_rps[{k}] must start at 0 and never fall"));
             }
@@ -143,6 +161,12 @@ impl ForecastPlannerFile {
         }
         if !(1..=1000).contains(&self.lookahead) {
             return Err(format!("lookahead must be 1 to 1000 intervals, got {}", self.lookahead));
+        }
+        if self.lookahead * self.plan_steps > MAX_PLANNED_STEPS {
+            return Err(format!(
+                "lookahead x plan_steps: {} steps planned per decision, more than {MAX_PLANNED_STEPS}",
+                self.lookahead * self.plan_steps
+            ));
         }
         self.forecaster.check().map_err(|e| format!("forecaster: {e}"))?;
         if self.forecaster.inputs() < 2 || self.forecaster.outputs() == 0 {
@@ -669,7 +693,9 @@ mod tests {
     fn a_bad_file_is_refused_naming_the_field() {
         let good = file(constant(3, &[1.0]));
         type Edit = dyn Fn(&mut ForecastPlannerFile);
-        let cases: [(&str, &Edit); 8] = [
+        let cases: [(&str, &Edit); 10] = [
+            ("steps planned per decision", &|f| (f.lookahead, f.plan_steps) = (1000, 30)),
+            ("profile.stages[0].max_vms: more than 10000", &|f| f.profile.stages[0].max_vms = u32::MAX),
             ("format_version 9", &|f| f.format_version = 9),
             ("margin must be positive", &|f| f.margin = f64::NAN),
             ("pool_rps has 2 stages", &|f| f.pool_rps.push(vec![0.0])),

@@ -6,10 +6,11 @@ use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use serflow_env::Simulator;
 use serflow_env::limits::{MAX_EPISODE_ARRIVALS, MAX_EPISODE_INTERVALS};
-use serflow_env::registry::SHIPPED;
+use serflow_env::registry::{SHIPPED, SHIPPED_PLANNERS};
 use serflow_env::scenario::{BUILTINS, Horizon, Scenario, parse};
 use serflow_env::workload::{parse_counts, parse_csv};
-use serflow_policies::{Action, Learned, Observation, Policy, StageAction};
+use serflow_policies::schema::{GlobalFeature, StageFeature};
+use serflow_policies::{Action, Learned, Observation, Policy, StageAction, TrainedPolicy};
 use serflow_tests::{extreme_number, with_numbers_replaced};
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +31,14 @@ fn simulate_a_few_intervals(scenario: Arc<Scenario>) {
             break;
         }
         sim.step(&action);
+    }
+}
+
+/// `text` cut to the fraction `cut` of its characters, or whole.
+fn truncated(text: String, cut: Option<f64>) -> String {
+    match cut {
+        Some(f) => text.chars().take((text.chars().count() as f64 * f) as usize).collect(),
+        None => text,
     }
 }
 
@@ -95,14 +104,36 @@ proptest! {
     }
 
     #[test]
+    fn planner_files_with_extreme_numbers_load_or_fail_in_one_line(
+        text in with_numbers_replaced(SHIPPED_PLANNERS[0].text, 6),
+        cut in prop::option::of(0.0..1.0f64),
+    ) {
+        let text = truncated(text, cut);
+        match TrainedPolicy::parse(&text, "p.ron") {
+            Err(e) => prop_assert!(e.to_string().starts_with("p.ron") && !e.to_string().contains('\n'), "{e}"),
+            Ok(policy) => {
+                let mut policy = policy.into_policy();
+                let mut action = Action::faas_only(4);
+                let mut busy = Observation::zeros(4);
+                for k in 0..4 {
+                    busy.set_stage(k, StageFeature::ArrivalRate, 500.0);
+                    busy.set_stage(k, StageFeature::VmsReady, 5.0);
+                }
+                busy.set_global(GlobalFeature::CostRate, 1.0);
+                for obs in [Observation::zeros(4), busy.clone(), busy] {
+                    policy.act(&obs, &mut action);
+                }
+                prop_assert_eq!(action.stages.len(), 4);
+            }
+        }
+    }
+
+    #[test]
     fn policy_files_with_extreme_numbers_load_or_fail_in_one_line(
         text in with_numbers_replaced(SHIPPED[0].text, 6),
         cut in prop::option::of(0.0..1.0f64),
     ) {
-        let text = match cut {
-            Some(f) => text.chars().take((text.chars().count() as f64 * f) as usize).collect(),
-            None => text,
-        };
+        let text = truncated(text, cut);
         match Learned::parse(&text, "p.ron") {
             Err(e) => prop_assert!(e.to_string().starts_with("p.ron") && !e.to_string().contains('\n'), "{e}"),
             Ok(mut policy) => {
