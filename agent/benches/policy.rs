@@ -1,30 +1,46 @@
 //! One decision on one observation, for each shipped policy: the exported runtime (`Learned::act`:
 //! normalise, forward, mask, argmax, decode; plain f32, no allocation) against the same actor in Burn
-//! on each CPU backend (normalise, tensor in, forward, logits out). Run: `cargo bench -p serflow-agent`.
+//! on each CPU backend (normalise, tensor in, forward, logits out); and for each shipped planner one
+//! decision in steady state (a forecast per stage, four plans of 20 intervals of 10 steps, the gate
+//! and its rule). Run: `cargo bench -p serflow-agent`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serflow_agent::networks::{Backend, BurnMlp, matrix};
-use serflow_env::registry::SHIPPED;
+use serflow_env::registry::{SHIPPED, SHIPPED_PLANNERS};
 use serflow_env::{Scenario, Simulator};
-use serflow_policies::{Action, Learned, Policy};
+use serflow_policies::{Action, ForecastPlanner, Learned, Observation, Policy};
 use std::hint::black_box;
 use std::sync::Arc;
 
+/// An observation of `shipped`'s scenario from a running system (one interval simulated), or none
+/// where its traces are not found.
+fn running(shipped: &str, path: &str) -> Option<(Observation, Action)> {
+    let scenario = match Scenario::load(shipped) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("skipping {path}: {e}");
+            return None;
+        }
+    };
+    let mut sim = Simulator::new(scenario, 1);
+    let action = Action::hold(sim.observation());
+    sim.step(&action);
+    Some((sim.observation().clone(), action))
+}
+
 fn decide(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide_one_observation");
+    for shipped in &SHIPPED_PLANNERS {
+        let Some((obs, mut action)) = running(shipped.scenario, shipped.path) else { continue };
+        let mut planner = ForecastPlanner::parse(shipped.text, shipped.path).unwrap();
+        // Past the forecaster's history: the learned forecast decides.
+        (0..100).for_each(|_| planner.act(&obs, &mut action));
+        group.bench_function(format!("{}_planner_act", shipped.scenario), |b| {
+            b.iter(|| planner.act(black_box(&obs), &mut action));
+        });
+    }
     for shipped in &SHIPPED {
-        let scenario = match Scenario::load(shipped.scenario) {
-            Ok(s) => Arc::new(s),
-            Err(e) => {
-                eprintln!("skipping {}: {e}", shipped.path);
-                continue;
-            }
-        };
-        // An observation from a running system: one interval simulated.
-        let mut sim = Simulator::new(scenario, 1);
-        let mut action = Action::hold(sim.observation());
-        sim.step(&action);
-        let obs = sim.observation().clone();
+        let Some((obs, mut action)) = running(shipped.scenario, shipped.path) else { continue };
         let mut learned = Learned::parse(shipped.text, shipped.path).unwrap();
         let file = learned.file().clone();
         group.bench_function(format!("{}_learned_act", shipped.scenario), |b| {
