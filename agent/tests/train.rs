@@ -344,28 +344,39 @@ fn the_command_line_trains_and_exports_a_stacked_policy() {
 }
 
 #[test]
-fn the_main_job_trains_each_shipped_scenario_on_its_own_config_and_exports_what_finished() {
+fn the_main_job_trains_default_and_reproduces_the_shipped_planner_and_a_paused_run_exports_nothing() {
     let dir = run_dir("main-job");
     let logdir = dir.display().to_string();
-    // 2,880 steps are one batch of `default` (it finishes) and three of `production` (paused after one).
+    // 2,880 steps are one batch of `default` (it finishes); then the planner fit, in full (its
+    // recipe is the shipped one's, so the file it writes must be the shipped file).
     let out = common::serflow(&["train", "--steps", "2880", "--stop-after", "1", "--logdir", &logdir]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
     let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     runs.sort();
     let names: Vec<String> =
         runs.iter().map(|r| r.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(runs.len(), 2, "{names:?}");
+    assert!(names[0].starts_with("planner__production__") && names[1].starts_with("serflow__default__1__"));
+    let config = std::fs::read_to_string(runs[1].join("config.ron")).unwrap();
+    assert!(config.contains("scenario: \"default\"") && !config.contains("vm_need_leads"));
+    serflow_policies::Learned::load(runs[1].join("policy.ron")).expect("a finished run exports its policy");
+    let planner = std::fs::read_to_string(runs[0].join("planner.ron")).unwrap();
+    serflow_policies::ForecastPlanner::parse(&planner, "planner.ron").expect("the fit writes a planner");
     assert!(
-        names[0].starts_with("serflow__default__1__") && names[1].starts_with("serflow__production__1__")
+        err.contains("the shipped checkpoints/production/planner.ron reproduced bit for bit"),
+        "the main job re-fits the shipped planner exactly: {err}"
     );
-    let config = |run: &PathBuf| std::fs::read_to_string(run.join("config.ron")).unwrap();
-    assert!(
-        config(&runs[0]).contains("scenario: \"default\"") && !config(&runs[0]).contains("vm_need_leads")
-    );
-    assert!(config(&runs[1]).contains("vm_need_leads"), "production trains on its own embedded config");
-    serflow_policies::Learned::load(runs[0].join("policy.ron")).expect("a finished run exports its policy");
-    assert!(!runs[1].join("policy.ron").exists(), "a paused run exports nothing");
-    assert!(runs[1].join("checkpoints").join(checkpoint::LATEST).exists());
+
+    // PPO on production, its own embedded config, paused after one iteration of three.
+    let args = ["train", "--scenario", "production", "--steps", "8640", "--stop-after", "1"];
+    let out = common::serflow(&[&args[..], &["--logdir", &logdir, "--run-name", "paused"]].concat());
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let paused = dir.join("paused");
+    let config = std::fs::read_to_string(paused.join("config.ron")).unwrap();
+    assert!(config.contains("vm_need_leads"), "production trains on its own embedded config");
+    assert!(!paused.join("policy.ron").exists(), "a paused run exports nothing");
+    assert!(paused.join("checkpoints").join(checkpoint::LATEST).exists());
     assert!(common::stderr(&out).contains("continue with: serflow train --resume"));
 
     let out = common::serflow(&["train", "--run-name", "one", "--logdir", &logdir]);
