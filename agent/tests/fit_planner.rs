@@ -55,6 +55,7 @@ fn bad_flags_and_bad_planner_files_are_one_line_and_exit_2() {
         (vec!["fit-planner", "--quantile", "1.5"], "--quantile"),
         (vec!["fit-planner", "--history", "1"], "--history"),
         (vec!["fit-planner", "--scenario", "no-such-scenario"], "no-such-scenario"),
+        (vec!["fit-planner", "--run-name", "../elsewhere"], "--run-name"),
     ] {
         let out = serflow(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));

@@ -46,7 +46,7 @@ pub struct FitPlannerArgs {
     logdir: PathBuf,
     /// Name of the run (default: planner__<scenario>__<unix time>); the file is
     /// <logdir>/<run-name>/planner.ron.
-    #[arg(long)]
+    #[arg(long, value_parser = super::train::run_name)]
     run_name: Option<String>,
 }
 
@@ -85,13 +85,13 @@ impl FitPlannerArgs {
 pub fn run(args: FitPlannerArgs) -> Result<()> {
     let scenario = args.scenario.load()?;
     let run_name = args.run_name.clone().unwrap_or_else(|| default_run_name(&scenario.config.name));
-    let shipped = (args.scenario.trace.is_empty()
-        && args.scenario.duration.is_none()
+    // The shipped planner's recipe on its built-in scenario, unchanged: the file should be the shipped one.
+    let as_shipped = args.scenario.flags() == format!("--scenario {}", args.scenario.scenario)
         && args.scenario.calibration.is_none()
         && args.recipe() == PlannerRecipe::default()
-        && scenario.differences_from_builtin() == Some(vec![]))
-    .then(|| SHIPPED_PLANNERS.iter().find(|p| p.scenario == scenario.config.name))
-    .flatten();
+        && scenario.differences_from_builtin() == Some(vec![]);
+    let shipped =
+        as_shipped.then(|| SHIPPED_PLANNERS.iter().find(|p| p.scenario == scenario.config.name)).flatten();
     let registry = args.scenario.registry(&scenario)?;
     let dir = args.logdir.join(run_name);
     fit(&scenario, &registry, &args.recipe(), &dir, shipped.map(|s| (s.path, s.text)), None)

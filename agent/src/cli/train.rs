@@ -357,7 +357,7 @@ impl TrainObserver for TrainBar {
 
 /// A run name is one directory under `--logdir`: an empty name would write the run into the log
 /// directory itself, among other runs, and a path would nest it or leave the log directory.
-fn run_name(name: &str) -> std::result::Result<String, String> {
+pub(super) fn run_name(name: &str) -> std::result::Result<String, String> {
     let components: Vec<Component<'_>> = Path::new(name).components().collect();
     if matches!(components[..], [Component::Normal(_)]) && !name.contains(['/', '\\']) {
         Ok(name.to_string())
