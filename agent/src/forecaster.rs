@@ -229,7 +229,8 @@ pub fn fit_planner(
         Ok(w)
     };
     let (train, selection) = (windows("train", recipe.episodes)?, windows("selection", 5)?);
-    observer.windows(train.rows(), selection.rows(), selection.last_held_mse());
+    let last_held = selection.last_held_mse();
+    observer.windows(train.rows(), selection.rows(), last_held);
     if train.rows() == 0 || selection.rows() == 0 {
         return Err(ScenarioError::new(
             &scenario.source,
@@ -257,7 +258,7 @@ pub fn fit_planner(
         train.rows(),
         fitted.epoch,
         fitted.selection_loss,
-        selection.last_held_mse()
+        last_held
     );
     let file = registry.planner_file(fitted.model.clone(), &recipe.planner, notes)?;
     Ok(Some((file, fitted)))

@@ -116,14 +116,14 @@ impl ForecastPlannerFile {
         if let Some((field, value)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
             return Err(format!("{field} must be positive, got {value}"));
         }
-        let prices = [
-            ("profile.vm_price_per_s", p.vm_price_per_s),
-            ("profile.vm_boot_p95_s", p.vm_boot_p95_s),
-            ("profile.vm_billing_minimum_s", p.vm_billing_minimum_s),
-        ];
-        if let Some((field, value)) = prices.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
-            return Err(format!("{field} must be finite and not negative, got {value}"));
-        }
+        not_negative(
+            "profile.",
+            &[
+                ("vm_price_per_s", p.vm_price_per_s),
+                ("vm_boot_p95_s", p.vm_boot_p95_s),
+                ("vm_billing_minimum_s", p.vm_billing_minimum_s),
+            ],
+        )?;
         if p.vm_boot_p95_s / p.interval_s > MAX_INTERVALS {
             return Err(format!("profile.vm_boot_p95_s: a boot of more than {MAX_INTERVALS} intervals"));
         }
@@ -131,16 +131,14 @@ impl ForecastPlannerFile {
             if stage.max_vms > MAX_VMS {
                 return Err(format!("profile.stages[{k}].max_vms: more than {MAX_VMS} VMs"));
             }
-            let figures = [
-                ("vm_throughput_rps", stage.vm_throughput_rps),
-                ("faas_cost_per_request", stage.faas_cost_per_request),
-                ("transfer_cost_per_request", stage.transfer_cost_per_request),
-            ];
-            if let Some((field, value)) = figures.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
-                return Err(format!(
-                    "profile.stages[{k}].{field} must be finite and not negative, got {value}"
-                ));
-            }
+            not_negative(
+                &format!("profile.stages[{k}]."),
+                &[
+                    ("vm_throughput_rps", stage.vm_throughput_rps),
+                    ("faas_cost_per_request", stage.faas_cost_per_request),
+                    ("transfer_cost_per_request", stage.transfer_cost_per_request),
+                ],
+            )?;
             if stage.vm_throughput_rps <= 0.0 {
                 return Err(format!("profile.stages[{k}].vm_throughput_rps must be positive"));
             }
@@ -168,10 +166,6 @@ impl ForecastPlannerFile {
                 self.lookahead * self.plan_steps
             ));
         }
-        self.forecaster.check().map_err(|e| format!("forecaster: {e}"))?;
-        if self.forecaster.inputs() < 2 || self.forecaster.outputs() == 0 {
-            return Err("forecaster: reads 2 or more rates and forecasts 1 or more".into());
-        }
         if let Some(gate) = &self.gate {
             if gate.window < 2 || gate.hold == 0 || !(0.0..=1.0).contains(&gate.threshold) {
                 return Err(format!(
@@ -187,6 +181,14 @@ impl ForecastPlannerFile {
             }
         }
         Ok(())
+    }
+}
+
+/// The first of `fields` (named after `prefix`) that is negative or not finite, as an error.
+fn not_negative(prefix: &str, fields: &[(&str, f64)]) -> Result<(), String> {
+    match fields.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+        Some((field, value)) => Err(format!("{prefix}{field} must be finite and not negative, got {value}")),
+        None => Ok(()),
     }
 }
 
@@ -292,7 +294,7 @@ impl RateForecaster {
     pub fn new(model: Mlp) -> Result<Self, String> {
         model.check()?;
         if model.inputs() < 2 || model.outputs() == 0 {
-            return Err("a forecaster reads 2 or more rates and forecasts 1 or more".into());
+            return Err("reads 2 or more rates and forecasts 1 or more".into());
         }
         let (input, scratch) = (vec![0.0; model.inputs()], vec![0.0; 2 * model.max_width()]);
         let ratios = vec![0.0; model.outputs()];
