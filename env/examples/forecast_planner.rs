@@ -20,6 +20,9 @@
 //! Forecasts (`--forecast`, comma-separated):
 //! - `truth`: the stage's real arrivals (its FaaS-only replay, as the oracle plans on): with a
 //!   short `--lookahead`, how much foresight the oracle's saving takes.
+//! - `interval-truth`: the same arrivals averaged over each interval, so evenly spread within it:
+//!   a perfect forecast of the rates a controller measures, blind to the bursts inside an
+//!   interval, and so the most any forecast of the measured rates could give this planner.
 //! - `holt`: Holt's linear trend of the stage's interval rate, never below the measured rate
 //!   (`predictive-hpa`'s forecast).
 //! - `seasonal`: the rate one period before, the period being the lag of 6-180 intervals at which
@@ -37,7 +40,12 @@
 //! unless said) while stage 1's last WINDOW measured rates are noise rather than shape
 //! (`1 - |net change| / total variation` above THRESHOLD), switching either way only once HOLD
 //! consecutive intervals (1 unless said) call for it; the fallback acts every interval, so it
-//! takes over with its state current. Each line reports the mean cost, attainment and VM-hours
+//! takes over with its state current.
+//!
+//! `--scale-in INTERVALS[,NOISY]` drains a VM only once the planner's last INTERVALS targets did
+//! without it (1 unless said: the plan's target as it stands); with NOISY and `--gate`, the gate
+//! no longer hands noisy intervals over but lengthens the planner's window to NOISY while it
+//! reads noise. Each line reports the mean cost, attainment and VM-hours
 //! over the seeds, and the mean Pearson r between stage 1's VMs and its rate (`eval --json`'s
 //! measure of adaptation).
 
@@ -51,10 +59,12 @@ use serflow_policies::baselines::{PlanCosts, PoolCapacity, Trend, plan_stage};
 use serflow_policies::planner::{NoiseGate, RateForecaster};
 use serflow_policies::policy::Policy;
 use serflow_policies::schema::{Action, GlobalFeature, Observation, StageAction, StageFeature};
+use std::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Forecast {
     Truth,
+    IntervalTruth,
     Holt,
     Seasonal,
     Better,
@@ -65,13 +75,15 @@ impl Forecast {
     fn parse(name: &str) -> Result<Self, String> {
         Ok(match name {
             "truth" => Self::Truth,
+            "interval-truth" => Self::IntervalTruth,
             "holt" => Self::Holt,
             "seasonal" => Self::Seasonal,
             "better" => Self::Better,
             "learned" => Self::Learned,
             _ => {
                 return Err(format!(
-                    "--forecast: `{name}` is not one of truth, holt, seasonal, better, learned"
+                    "--forecast: `{name}` is not one of truth, interval-truth, holt, seasonal, better, \
+                     learned"
                 ));
             }
         })
@@ -113,11 +125,19 @@ fn period(rates: &[f64]) -> Option<usize> {
     best.map(|(lag, _)| lag)
 }
 
-/// Hands the decision to another policy while stage 1's load is noise rather than shape.
+/// What the planner does while stage 1's load is noise rather than shape.
+enum WhenNoisy {
+    /// Hands the interval to another policy.
+    Fallback(Box<dyn Policy>),
+    /// Plans as ever, but drains only what its last this many targets all spared.
+    ScaleIn(usize),
+}
+
+/// Reads stage 1's load as noise or shape, and says what to do while it is noise.
 struct Gate {
-    fallback: Box<dyn Policy>,
+    when_noisy: WhenNoisy,
     gate: NoiseGate,
-    /// Intervals the fallback decided.
+    /// Intervals read as noise.
     gated: usize,
 }
 
@@ -150,6 +170,10 @@ struct ForecastPlanner {
     gate: Option<Gate>,
     /// Per stage, its measured rate in every interval so far.
     past: Vec<Vec<f64>>,
+    /// Per stage, its planned targets, newest last: the target is the highest of the last
+    /// `scale_in` (a VM is drained only once that many plans in a row did without it).
+    planned: Vec<VecDeque<u32>>,
+    scale_in: usize,
 }
 
 impl ForecastPlanner {
@@ -180,13 +204,22 @@ impl ForecastPlanner {
             forecaster,
             gate: None,
             past: vec![Vec::new(); n],
+            planned: vec![VecDeque::new(); n],
+            scale_in: 1,
         }
     }
 
-    /// Hands each interval to `fallback` while stage 1's last `window` rates are noisier than
-    /// `threshold`, switching only after `hold` consecutive intervals call for it.
-    fn gated(mut self, fallback: Box<dyn Policy>, window: usize, threshold: f64, hold: usize) -> Self {
-        self.gate = Some(Gate { fallback, gate: NoiseGate::new(window, threshold, hold), gated: 0 });
+    /// Drains a VM only once the last `intervals` plans did without it (HPA's scale-in
+    /// stabilisation window, over the planner's own targets).
+    fn with_scale_in(mut self, intervals: usize) -> Self {
+        self.scale_in = intervals.max(1);
+        self
+    }
+
+    /// Does `when_noisy` while stage 1's last `window` rates are noisier than `threshold`,
+    /// switching either way only after `hold` consecutive intervals call for it.
+    fn gated(mut self, when_noisy: WhenNoisy, window: usize, threshold: f64, hold: usize) -> Self {
+        self.gate = Some(Gate { when_noisy, gate: NoiseGate::new(window, threshold, hold), gated: 0 });
         self
     }
 
@@ -223,7 +256,7 @@ impl ForecastPlanner {
                 state.pending.push((n + SCORED_LEAD, holt(SCORED_LEAD), seasonal(SCORED_LEAD)));
                 lag.is_some() && state.errors.1 < state.errors.0
             }
-            Forecast::Holt | Forecast::Truth | Forecast::Learned => false,
+            Forecast::Holt | Forecast::Truth | Forecast::IntervalTruth | Forecast::Learned => false,
         };
         if k == 0 && use_seasonal {
             self.periodic += 1;
@@ -241,8 +274,11 @@ impl Policy for ForecastPlanner {
         self.stages.iter_mut().for_each(|s| *s = StageForecast::default());
         (self.interval, self.periodic) = (0, 0);
         self.past.iter_mut().for_each(Vec::clear);
+        self.planned.iter_mut().for_each(VecDeque::clear);
         if let Some(gate) = &mut self.gate {
-            gate.fallback.reset();
+            if let WhenNoisy::Fallback(fallback) = &mut gate.when_noisy {
+                fallback.reset();
+            }
             gate.gate.reset();
             gate.gated = 0;
         }
@@ -252,12 +288,41 @@ impl Policy for ForecastPlanner {
         action.stages.resize(obs.n_stages(), StageAction::FAAS_ONLY);
         let steps = self.steps;
         let step_s = self.interval_s / steps as f64;
+        let mut scale_in = self.scale_in;
+        let mut fallback = None;
+        if let Some(gate) = &mut self.gate {
+            let noisy = gate.gate.hands_over(f64::from(obs.stage(0, StageFeature::ArrivalRate).max(0.0)));
+            gate.gated += usize::from(noisy);
+            match &mut gate.when_noisy {
+                // The fallback acts every interval, so its state (scale-in window, trend) is
+                // current whenever it takes over.
+                WhenNoisy::Fallback(policy) => {
+                    let mut action = Action::faas_only(obs.n_stages());
+                    policy.act(obs, &mut action);
+                    fallback = Some(action).filter(|_| noisy);
+                }
+                WhenNoisy::ScaleIn(intervals) if noisy => scale_in = *intervals,
+                WhenNoisy::ScaleIn(_) => {}
+            }
+        }
+        let kept = match &self.gate {
+            Some(Gate { when_noisy: WhenNoisy::ScaleIn(noisy), .. }) => scale_in.max(*noisy),
+            _ => scale_in,
+        };
         for k in 0..obs.n_stages() {
             let series = &self.arrivals[k];
             let start = (self.interval * steps).min(series.len());
             let end = ((self.interval + self.lookahead) * steps).min(series.len());
             let future: Vec<u64> = if self.forecast == Forecast::Truth {
                 series[start..end].to_vec()
+            } else if self.forecast == Forecast::IntervalTruth {
+                // Each future interval's true arrivals, spread evenly over its steps.
+                let mut future = Vec::with_capacity(end - start);
+                for interval in series[start..end].chunks(steps) {
+                    let rate = interval.iter().sum::<u64>() as f64 / interval.len() as f64 * self.margin;
+                    future.extend(std::iter::repeat_n(rate.round() as u64, interval.len()));
+                }
+                future
             } else {
                 let measured = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0));
                 let rates = self.forecast_rates(k, measured, obs.global(GlobalFeature::CostRate) > 0.0);
@@ -266,18 +331,14 @@ impl Policy for ForecastPlanner {
             let mut costs = self.costs[k].clone();
             costs.initial = obs.committed_vms(k).min(costs.max_vms);
             let plan = plan_stage(&future, steps, &costs);
-            let vm_target = plan.iter().take(costs.lead + 1).copied().max().unwrap_or(0);
+            let planned = &mut self.planned[k];
+            planned.push_back(plan.iter().take(costs.lead + 1).copied().max().unwrap_or(0));
+            planned.drain(..planned.len().saturating_sub(kept));
+            let vm_target = planned.iter().rev().take(scale_in).copied().max().unwrap_or(0);
             action.stages[k] = StageAction { vm_target, vm_share: 1.0, vm_rate_limit: None };
         }
-        if let Some(gate) = &mut self.gate {
-            // The fallback acts every interval, so its state (scale-in window, trend) is current
-            // whenever it takes over.
-            let mut fallback = Action::faas_only(obs.n_stages());
-            gate.fallback.act(obs, &mut fallback);
-            if gate.gate.hands_over(f64::from(obs.stage(0, StageFeature::ArrivalRate).max(0.0))) {
-                *action = fallback;
-                gate.gated += 1;
-            }
+        if let Some(fallback) = fallback {
+            *action = fallback;
         }
         self.interval += 1;
     }
@@ -305,6 +366,9 @@ struct Args {
     /// `(window, threshold, hold)` of the noise gate, and the policy it hands noisy intervals to.
     gate: Option<(usize, f64, usize)>,
     fallback: String,
+    /// The planner's scale-in window in intervals, and the one it keeps while the gate reads
+    /// noise (instead of handing over to the fallback).
+    scale_in: (usize, Option<usize>),
 }
 
 /// The `learned` forecast's model: the forecaster of a planner file (`serflow fit-planner`).
@@ -318,6 +382,7 @@ fn parse_args() -> Result<Args, String> {
     let mut options = ScenarioOptions { scenario: "production".into(), ..ScenarioOptions::default() };
     let (mut forecasts, mut margins) = (vec![Forecast::Truth, Forecast::Holt], vec![1.0]);
     let (mut forecaster, mut gate, mut fallback) = (None, None, "tuned-hpa".to_string());
+    let mut scale_in = (1, None);
     let (mut lookahead, mut first_seed, mut count) = (20, seeds::named("heldout").unwrap_or(0), 5);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -347,6 +412,14 @@ fn parse_args() -> Result<Args, String> {
                 gate = Some((count_of(window)?.max(2), number(threshold)?, count_of(hold)?.max(1)));
             }
             "--fallback" => fallback = value,
+            "--scale-in" => {
+                let parts: Vec<&str> = value.split(',').collect();
+                scale_in = match parts[..] {
+                    [smooth] => (count_of(smooth)?.max(1), None),
+                    [smooth, noisy] => (count_of(smooth)?.max(1), Some(count_of(noisy)?.max(1))),
+                    _ => return Err(format!("{flag}: `{value}` is not INTERVALS[,NOISY_INTERVALS]")),
+                };
+            }
             _ => return Err(format!("{flag}: unknown option (see the example's doc comment)")),
         }
     }
@@ -354,7 +427,10 @@ fn parse_args() -> Result<Args, String> {
     if forecasts.contains(&Forecast::Learned) && forecaster.is_none() {
         return Err("--forecast learned: needs --forecaster FILE".into());
     }
-    Ok(Args { options, forecasts, margins, lookahead, seeds, forecaster, gate, fallback })
+    if scale_in.1.is_some() && gate.is_none() {
+        return Err("--scale-in: a second window needs --gate, which says when the load is noise".into());
+    }
+    Ok(Args { options, forecasts, margins, lookahead, seeds, forecaster, gate, fallback, scale_in })
 }
 
 fn main() {
@@ -401,13 +477,18 @@ fn main() {
                         args.lookahead,
                         forecaster,
                     );
+                    planner = planner.with_scale_in(args.scale_in.0);
                     if let Some((window, threshold, hold)) = args.gate {
-                        let fallback =
-                            registry.build_for_episode(&args.fallback, replay).unwrap_or_else(|e| {
-                                eprintln!("error: --fallback: {e}");
-                                std::process::exit(2)
-                            });
-                        planner = planner.gated(fallback, window, threshold, hold);
+                        let when_noisy = match args.scale_in.1 {
+                            Some(intervals) => WhenNoisy::ScaleIn(intervals),
+                            None => WhenNoisy::Fallback(
+                                registry.build_for_episode(&args.fallback, replay).unwrap_or_else(|e| {
+                                    eprintln!("error: --fallback: {e}");
+                                    std::process::exit(2)
+                                }),
+                            ),
+                        };
+                        planner = planner.gated(when_noisy, window, threshold, hold);
                     }
                     let (mut vms, mut rate) = (Vec::new(), Vec::new());
                     let report = run_episode(&scenario, &mut planner, seed, |sim, _| {
@@ -424,15 +505,19 @@ fn main() {
                 })
                 .collect();
             let mean = |f: &dyn Fn(&Outcome) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
+            let noisy = match args.scale_in {
+                (_, Some(intervals)) => format!("a {intervals}-interval scale-in window"),
+                _ if args.gate.is_some() => format!("handed to {}", args.fallback),
+                _ => "no gate".to_string(),
+            };
             println!(
                 "{forecast:?} x {margin}: ${:.4} at {:.3} %, {:.2} VM-hours, stage 1 periodic in {:.0} % \
-                 of intervals, {:.0} % gated to {}, r(stage 1 VMs, rate) {:.3}",
+                 of intervals, {:.0} % read as noise ({noisy}), r(stage 1 VMs, rate) {:.3}",
                 mean(&|r| r.report.cost.total),
                 mean(&|r| r.report.slo.attainment) * 100.0,
                 mean(&|r| r.report.vm_seconds) / 3600.0,
                 mean(&|r| r.periodic) * 100.0,
                 mean(&|r| r.gated) * 100.0,
-                args.fallback,
                 mean(&|r| r.adapts)
             );
         }
@@ -486,6 +571,7 @@ mod tests {
         };
         assert_eq!(cost(Forecast::Holt, &model), cost(Forecast::Holt, &None));
         assert_eq!(cost(Forecast::Seasonal, &model), cost(Forecast::Seasonal, &None));
+        assert_eq!(cost(Forecast::IntervalTruth, &model), cost(Forecast::IntervalTruth, &None));
         assert_ne!(cost(Forecast::Learned, &model), cost(Forecast::Holt, &None));
     }
 
@@ -501,15 +587,58 @@ mod tests {
         let (fallback_alone, planner_alone) = (run(tuned_hpa().as_mut()), run(&mut planner()));
         assert_ne!(planner_alone, fallback_alone, "the planner decides otherwise");
         // Window 1 reads noise 0: a threshold of -1 always hands over, one of 2 never does.
-        let mut always = planner().gated(tuned_hpa(), 1, -1.0, 1);
+        let mut always = planner().gated(WhenNoisy::Fallback(tuned_hpa()), 1, -1.0, 1);
         assert_eq!(run(&mut always), fallback_alone);
         assert_eq!(always.gate.as_ref().map(|g| g.gated), Some(always.interval));
-        assert_eq!(run(&mut planner().gated(tuned_hpa(), 1, 2.0, 1)), planner_alone);
+        assert_eq!(run(&mut planner().gated(WhenNoisy::Fallback(tuned_hpa()), 1, 2.0, 1)), planner_alone);
         // Held for 20 intervals: the first 19 stay with the planner, then the fallback decides.
-        let mut held = planner().gated(tuned_hpa(), 1, -1.0, 20);
+        let mut held = planner().gated(WhenNoisy::Fallback(tuned_hpa()), 1, -1.0, 20);
         let held_cost = run(&mut held);
         assert_eq!(held.gate.as_ref().map(|g| g.gated), Some(held.interval - 19));
         assert!(held_cost != fallback_alone && held_cost != planner_alone);
+    }
+
+    #[test]
+    fn a_scale_in_window_keeps_vms_and_a_noise_gate_can_lengthen_it() {
+        let (scenario, profile, pools) = ten_minutes_of_default();
+        let seed = 5;
+        let replay = stage_arrivals(&scenario, seed, &|| {});
+        let planner = || ForecastPlanner::new(&profile, &pools, &replay, Forecast::Holt, 1.0, 20, None);
+        let run = |policy: &mut ForecastPlanner| {
+            let report = run_episode(&scenario, policy, seed, |_, _| {});
+            (report.cost.total, report.vm_seconds)
+        };
+        let plain = run(&mut planner());
+        assert_eq!(run(&mut planner().with_scale_in(1)), plain, "a window of one is the plan as it stands");
+        let kept = run(&mut planner().with_scale_in(12));
+        assert!(
+            kept.1 > plain.1,
+            "a two-minute window keeps VMs the plan drains: {kept:?} against {plain:?}"
+        );
+        // Window 1 reads noise 0: a threshold of -1 always reads noise, one of 2 never does.
+        let always = planner().gated(WhenNoisy::ScaleIn(12), 1, -1.0, 1);
+        assert_eq!(run(&mut always.with_scale_in(1)), kept);
+        assert_eq!(run(&mut planner().gated(WhenNoisy::ScaleIn(12), 1, 2.0, 1)), plain);
+    }
+
+    #[test]
+    fn a_perfect_forecast_of_interval_rates_misses_the_seconds_inside_them() {
+        let options = ScenarioOptions {
+            scenario: "production".into(),
+            duration: Some(600.0),
+            ..ScenarioOptions::default()
+        };
+        let scenario = options.load(&|o| o.to_string()).unwrap();
+        let (profile, seed) = (profile(&scenario), 7);
+        let pools = pool_capacity(&scenario, &profile);
+        let replay = stage_arrivals(&scenario, seed, &|| {});
+        let cost = |forecast, margin| {
+            let mut planner = ForecastPlanner::new(&profile, &pools, &replay, forecast, margin, 20, None);
+            run_episode(&scenario, &mut planner, seed, |_, _| {}).cost.total
+        };
+        let blurred = cost(Forecast::IntervalTruth, 1.0);
+        assert_ne!(blurred, cost(Forecast::Truth, 1.0), "the seconds inside an interval change the plan");
+        assert_ne!(blurred, cost(Forecast::IntervalTruth, 1.2), "the margin scales the interval rates");
     }
 
     #[test]
