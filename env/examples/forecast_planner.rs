@@ -15,6 +15,12 @@
 //!     --trace ../shared/traces/square_load.txt --time-scale 4.5 --duration 3500 --forecast seasonal
 //! cargo run --release -p serflow-env --example forecast_planner -- \
 //!     --forecast learned --forecaster checkpoints/production/planner.ron --margins 1.2 --gate 12,0.5
+//! cargo run --release -p serflow-env --example forecast_planner -- \
+//!     --forecast learned --forecaster checkpoints/production/planner.ron --margins 1.2 \
+//!     --gate 12,0.5 --scale-in 1,6
+//! cargo run --release -p serflow-env --example forecast_planner -- \
+//!     --trace ../shared/traces/wits_logs.txt --time-scale 0.11 --duration 3500 \
+//!     --forecast truth,interval-truth --margins 1.0,1.1,1.2
 //! ```
 //!
 //! Forecasts (`--forecast`, comma-separated):
