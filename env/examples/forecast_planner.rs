@@ -222,6 +222,14 @@ impl ForecastPlanner {
         self
     }
 
+    /// The longest scale-in window the planner may use: the targets it keeps per stage.
+    fn longest_scale_in(&self) -> usize {
+        match &self.gate {
+            Some(Gate { when_noisy: WhenNoisy::ScaleIn(noisy), .. }) => self.scale_in.max(*noisy),
+            _ => self.scale_in,
+        }
+    }
+
     /// Does `when_noisy` while stage 1's last `window` rates are noisier than `threshold`,
     /// switching either way only after `hold` consecutive intervals call for it.
     fn gated(mut self, when_noisy: WhenNoisy, window: usize, threshold: f64, hold: usize) -> Self {
@@ -311,28 +319,28 @@ impl Policy for ForecastPlanner {
                 WhenNoisy::ScaleIn(_) => {}
             }
         }
-        let kept = match &self.gate {
-            Some(Gate { when_noisy: WhenNoisy::ScaleIn(noisy), .. }) => scale_in.max(*noisy),
-            _ => scale_in,
-        };
+        let kept = self.longest_scale_in();
         for k in 0..obs.n_stages() {
             let series = &self.arrivals[k];
             let start = (self.interval * steps).min(series.len());
             let end = ((self.interval + self.lookahead) * steps).min(series.len());
-            let future: Vec<u64> = if self.forecast == Forecast::Truth {
-                series[start..end].to_vec()
-            } else if self.forecast == Forecast::IntervalTruth {
+            let future: Vec<u64> = match self.forecast {
+                Forecast::Truth => series[start..end].to_vec(),
                 // Each future interval's true arrivals, spread evenly over its steps.
-                let mut future = Vec::with_capacity(end - start);
-                for interval in series[start..end].chunks(steps) {
-                    let rate = interval.iter().sum::<u64>() as f64 / interval.len() as f64 * self.margin;
-                    future.extend(std::iter::repeat_n(rate.round() as u64, interval.len()));
+                Forecast::IntervalTruth => series[start..end]
+                    .chunks(steps)
+                    .flat_map(|interval| {
+                        let rate = interval.iter().sum::<u64>() as f64 / interval.len() as f64;
+                        std::iter::repeat_n((rate * self.margin).round() as u64, interval.len())
+                    })
+                    .collect(),
+                Forecast::Holt | Forecast::Seasonal | Forecast::Better | Forecast::Learned => {
+                    let measured = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0));
+                    let rates = self.forecast_rates(k, measured, obs.global(GlobalFeature::CostRate) > 0.0);
+                    (0..end - start)
+                        .map(|i| (rates[i / steps] * step_s * self.margin).round() as u64)
+                        .collect()
                 }
-                future
-            } else {
-                let measured = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0));
-                let rates = self.forecast_rates(k, measured, obs.global(GlobalFeature::CostRate) > 0.0);
-                (0..end - start).map(|i| (rates[i / steps] * step_s * self.margin).round() as u64).collect()
             };
             let mut costs = self.costs[k].clone();
             costs.initial = obs.committed_vms(k).min(costs.max_vms);
