@@ -15,7 +15,7 @@ use serflow_env::rng::{SimRng, Stream};
 use serflow_env::{Scenario, ScenarioError, seeds};
 use serflow_policies::ForecastPlannerFile;
 use serflow_policies::mlp::Mlp;
-use serflow_policies::planner::QUIET_RATE;
+use serflow_policies::planner::{QUIET_RATE, SeasonalConfig};
 use std::sync::Arc;
 
 /// The largest future rate a target holds, as a multiple of its window's mean.
@@ -186,8 +186,9 @@ pub struct PlannerRecipe {
 
 impl Default for PlannerRecipe {
     /// The shipped `production` planner's: 30 rates in and out, 64 units, 20 epochs on 100
-    /// episodes; forecasts x1.2 planned 20 intervals ahead, gated to tuned-hpa while stage 1's
-    /// last 12 rates are more than half noise (picked on 20 selection seeds).
+    /// episodes; forecasts x1.3 planned 20 intervals ahead, gated to tuned-hpa while stage 1's
+    /// last 12 rates are more than half noise, and a stage's last period replayed where its
+    /// rates repeat (picked on 20 selection seeds).
     fn default() -> Self {
         Self {
             episodes: 100,
@@ -196,7 +197,12 @@ impl Default for PlannerRecipe {
             hidden: 64,
             epochs: 20,
             quantile: None,
-            planner: PlannerSettings { lookahead: 20, margin: 1.2, gate: Some((12, 0.5, 1)) },
+            planner: PlannerSettings {
+                lookahead: 20,
+                margin: 1.3,
+                gate: Some((12, 0.5, 1)),
+                seasonal: Some(SeasonalConfig::default()),
+            },
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The oracle's planner fed a forecast instead of the future: how much of the oracle's saving a
 //! policy that cannot see ahead could reach with a given forecaster. This is the experiment behind
 //! the lookahead and forecast tables of `checkpoints/production/report.md`; the one it found best,
-//! the learned forecast gated to tuned-hpa, ships as `serflow_policies::planner` (which, running
-//! without an episode's end, plans its full lookahead to the last interval, where this harness
-//! plans only up to the end of the replay).
+//! the learned forecast with the seasonal replay, gated to tuned-hpa, ships as
+//! `serflow_policies::planner` (which, running without an episode's end, plans its full lookahead
+//! to the last interval, where this harness plans only up to the end of the replay).
 //!
 //! Every interval, for every stage, it re-plans with the oracle's dynamic programme from the VMs
 //! committed now over the next `--lookahead` intervals of a forecast, and asks for the most VMs the
@@ -14,7 +14,7 @@
 //! cargo run --release -p serflow-env --example forecast_planner -- \
 //!     --trace ../shared/traces/square_load.txt --time-scale 4.5 --duration 3500 --forecast seasonal
 //! cargo run --release -p serflow-env --example forecast_planner -- \
-//!     --forecast learned --forecaster checkpoints/production/planner.ron --margins 1.2 --gate 12,0.5
+//!     --forecast seasonal --forecaster checkpoints/production/planner.ron --margins 1.3 --gate 12,0.5
 //! cargo run --release -p serflow-env --example forecast_planner -- \
 //!     --forecast learned --forecaster checkpoints/production/planner.ron --margins 1.2 \
 //!     --gate 12,0.5 --scale-in 1,6
@@ -31,11 +31,13 @@
 //!   interval, and so the most any forecast of the measured rates could give this planner.
 //! - `holt`: Holt's linear trend of the stage's interval rate, never below the measured rate
 //!   (`predictive-hpa`'s forecast).
-//! - `seasonal`: the rate one period before, the period being the lag of 6-180 intervals at which
-//!   the last 90 interval rates correlate best with themselves, when that correlation reaches 0.9;
-//!   else Holt's; never below the measured rate.
-//! - `better`: per stage, whichever of `holt` and `seasonal` missed less lately one boot ahead
-//!   (absolute errors of the forecasts 10 intervals ahead, decayed by 0.9 an interval).
+//! - `seasonal`: the rate one period before where the stage's rates repeat (the lag of 6-180
+//!   intervals at which the last 90 rates correlate 0.9 or more with themselves, past a lag at
+//!   which they did not: `serflow_policies::planner::period`), else Holt's (the learned forecast,
+//!   given `--forecaster`: the shipped planner's forecast); never below the measured rate.
+//! - `better`: per stage, whichever of `seasonal` and the forecast it falls back on missed less
+//!   lately one boot ahead (absolute errors of the forecasts 10 intervals ahead, decayed by 0.9
+//!   an interval).
 //! - `learned`: the forecaster of the planner file `--forecaster FILE` (`serflow fit-planner`) from the
 //!   stage's last interval rates over their mean to its next rates over that mean; Holt's until
 //!   the history is full or while its mean is under 1 req/s; never below the measured rate.
@@ -62,7 +64,7 @@ use serflow_env::registry::PolicyRegistry;
 use serflow_env::{ScenarioOptions, run_episode, seeds};
 use serflow_policies::SystemProfile;
 use serflow_policies::baselines::{PlanCosts, PoolCapacity, Trend, plan_stage};
-use serflow_policies::planner::{NoiseGate, RateForecaster};
+use serflow_policies::planner::{NoiseGate, RateForecaster, SeasonalConfig, period};
 use serflow_policies::policy::Policy;
 use serflow_policies::schema::{Action, GlobalFeature, Observation, StageAction, StageFeature};
 use std::collections::VecDeque;
@@ -96,40 +98,10 @@ impl Forecast {
     }
 }
 
-/// Smallest correlation at which a lag counts as the load's period.
-const PERIOD_CORRELATION: f64 = 0.9;
 /// How far ahead `better` scores the two forecasts, in intervals (about one VM boot).
 const SCORED_LEAD: usize = 10;
 /// Per-interval decay of `better`'s error sums.
 const ERROR_DECAY: f64 = 0.9;
-
-/// The lag (in intervals) at which `rates` repeat best, if they repeat well enough.
-fn period(rates: &[f64]) -> Option<usize> {
-    let n = rates.len();
-    let mut best: Option<(usize, f64)> = None;
-    for lag in 6..=(n / 2).min(180) {
-        let m = (n - lag).min(90);
-        let (now, then) = (&rates[n - m..], &rates[n - m - lag..n - lag]);
-        let mean = |x: &[f64]| x.iter().sum::<f64>() / m as f64;
-        let (mean_now, mean_then) = (mean(now), mean(then));
-        let (mut cross, mut var_now, mut var_then) = (0.0, 0.0, 0.0);
-        for (a, b) in now.iter().zip(then) {
-            let (x, y) = (a - mean_now, b - mean_then);
-            cross += x * y;
-            var_now += x * x;
-            var_then += y * y;
-        }
-        if var_now <= 0.0 || var_then <= 0.0 {
-            continue;
-        }
-        let correlation = cross / (var_now * var_then).sqrt();
-        // A longer lag must correlate clearly better to replace a shorter one.
-        if correlation > PERIOD_CORRELATION && best.is_none_or(|(_, c)| correlation > c + 0.02) {
-            best = Some((lag, correlation));
-        }
-    }
-    best.map(|(lag, _)| lag)
-}
 
 /// What the planner does while stage 1's load is noise rather than shape.
 enum WhenNoisy {
@@ -246,17 +218,19 @@ impl ForecastPlanner {
             self.past[k].push(measured);
         }
         let past = &self.past[k];
-        let forecaster = self.forecaster.as_mut().filter(|_| self.forecast == Forecast::Learned);
+        let forecaster = self.forecaster.as_mut().filter(|_| self.forecast != Forecast::Holt);
         let learned = forecaster.and_then(|f| f.update(past).then_some(&*f));
         let state = &mut self.stages[k];
         if billed {
             state.trend.update(measured);
         }
-        if let Some(forecaster) = learned {
-            return (0..self.lookahead).map(|h| forecaster.rate(h).max(measured)).collect();
-        }
-        let holt = |h: usize| measured.max(state.trend.forecast((h + 1) as f64));
-        let lag = period(past);
+        // The forecast the seasonal one stands beside: the learned one when it has a model and
+        // a full history, else Holt's trend.
+        let holt = |h: usize| match learned {
+            Some(forecaster) => forecaster.rate(h).max(measured),
+            None => measured.max(state.trend.forecast((h + 1) as f64)),
+        };
+        let lag = period(past, &SeasonalConfig::default());
         let seasonal = |h: usize| lag.map_or(holt(h), |l| past[past.len() - l + h % l]);
         let use_seasonal = match self.forecast {
             Forecast::Seasonal => lag.is_some(),
@@ -544,22 +518,6 @@ mod tests {
     use serflow_policies::mlp::Mlp;
     use std::sync::Arc;
 
-    #[test]
-    fn a_period_is_found_where_the_rates_repeat_and_nowhere_else() {
-        let square: Vec<f64> = (0..200).map(|i| if i % 30 < 15 { 100.0 } else { 400.0 }).collect();
-        assert_eq!(period(&square), Some(30));
-        let sine: Vec<f64> =
-            (0..200).map(|i| 500.0 + 200.0 * (f64::from(i) * std::f64::consts::TAU / 24.0).sin()).collect();
-        assert_eq!(period(&sine), Some(24));
-        let ramp: Vec<f64> = (0..200).map(f64::from).collect();
-        let flat = vec![250.0; 200];
-        // A ramp correlates with itself at every lag: the shortest is taken, and replaying it
-        // is no worse than the trend. A flat load has no period to find.
-        assert_eq!(period(&ramp), Some(6));
-        assert_eq!(period(&flat), None);
-        assert_eq!(period(&square[..11]), None, "too short to hold two periods");
-    }
-
     /// `default` cut to 600 s, with its planning profile and pool capacities.
     fn ten_minutes_of_default() -> (Arc<serflow_env::Scenario>, SystemProfile, PoolCapacity) {
         let options = ScenarioOptions { duration: Some(600.0), ..ScenarioOptions::default() };
@@ -570,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn a_model_is_read_only_by_the_learned_forecast() {
+    fn a_model_is_read_by_the_learned_forecast_and_where_the_seasonal_one_falls_back() {
         let (scenario, profile, pools) = ten_minutes_of_default();
         let seed = 6;
         let replay = stage_arrivals(&scenario, seed, &|| {});
@@ -584,7 +542,7 @@ mod tests {
             run_episode(&scenario, &mut planner, seed, |_, _| {}).cost.total
         };
         assert_eq!(cost(Forecast::Holt, &model), cost(Forecast::Holt, &None));
-        assert_eq!(cost(Forecast::Seasonal, &model), cost(Forecast::Seasonal, &None));
+        assert_ne!(cost(Forecast::Seasonal, &model), cost(Forecast::Seasonal, &None), "its fallback");
         assert_eq!(cost(Forecast::IntervalTruth, &model), cost(Forecast::IntervalTruth, &None));
         assert_ne!(cost(Forecast::Learned, &model), cost(Forecast::Holt, &None));
     }

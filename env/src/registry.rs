@@ -12,7 +12,7 @@ use serflow_policies::baselines::{
 use serflow_policies::calibration::{Calibrated, Calibration};
 use serflow_policies::learned::FORMAT_VERSION;
 use serflow_policies::mlp::Mlp;
-use serflow_policies::planner::{GateConfig, PLANNER_FORMAT_VERSION};
+use serflow_policies::planner::{GateConfig, PLANNER_FORMAT_VERSION, SeasonalConfig};
 use serflow_policies::schema::{SCHEMA_VERSION, feature_names};
 use serflow_policies::{
     ActionSet, ForecastPlanner, ForecastPlannerFile, LearnedPolicyFile, Policy, SystemProfile, TrainedPolicy,
@@ -328,6 +328,8 @@ pub struct PlannerSettings {
     pub margin: f64,
     /// `(window, threshold, hold)` of the noise gate to the calibrated `tuned-hpa`, if any.
     pub gate: Option<(usize, f64, usize)>,
+    /// When a stage's rates count as repeating, its last period replayed; none: never.
+    pub seasonal: Option<SeasonalConfig>,
 }
 
 impl<'a> PolicyRegistry<'a> {
@@ -369,6 +371,7 @@ impl<'a> PolicyRegistry<'a> {
             margin: settings.margin,
             forecaster,
             gate,
+            seasonal: settings.seasonal.clone(),
             notes,
         };
         ForecastPlanner::new(file.clone()).map_err(|e| ScenarioError::new("planner", "", e))?;
@@ -545,7 +548,8 @@ mod tests {
     fn a_planner_file_is_made_for_its_scenario_and_gated_to_its_calibrated_rule() {
         let default = Arc::new(Scenario::load("default").unwrap());
         let registry = PolicyRegistry::new(&default);
-        let settings = PlannerSettings { lookahead: 20, margin: 1.2, gate: Some((12, 0.5, 1)) };
+        let seasonal = Some(SeasonalConfig::default());
+        let settings = PlannerSettings { lookahead: 20, margin: 1.2, gate: Some((12, 0.5, 1)), seasonal };
         let forecaster = Mlp::zeros(&[4, 3, 2]);
         let file = registry.planner_file(forecaster.clone(), &settings, "test".into()).unwrap();
         assert_eq!(file.profile, *registry.profile());
@@ -555,6 +559,7 @@ mod tests {
             panic!("default's tuned-hpa is a rule")
         };
         assert_eq!(file.gate.as_ref().map(|g| &g.fallback), Some(&rule));
+        assert_eq!(file.seasonal, settings.seasonal);
         let mut config = default.config.clone();
         config.vm.price_per_hour *= 2.0;
         let changed = Arc::new(

@@ -5,6 +5,7 @@
 use serflow_env::registry::{PlannerSettings, PolicyRegistry};
 use serflow_env::{Scenario, run_episode};
 use serflow_policies::mlp::Mlp;
+use serflow_policies::planner::SeasonalConfig;
 use serflow_policies::{Action, ForecastPlanner, Observation, Policy};
 use std::sync::Arc;
 
@@ -30,10 +31,12 @@ fn a_planner_that_has_seen_an_episode_decides_the_next_without_allocating() {
     let scenario = Arc::new(Scenario::load("default").unwrap());
     let registry = PolicyRegistry::new(&scenario);
     // Forecasts 1.5x the last 6 rates' mean for 4 intervals: the learned path, then Holt's while
-    // a stage is quiet; gated to the calibrated rule, which also acts every interval.
+    // a stage is quiet; gated to the calibrated rule, which also acts every interval; a loose
+    // seasonal test, so that some stages replay a period.
     let mut forecaster = Mlp::zeros(&[6, 8, 4]);
     forecaster.layers[1].biases = vec![1.5; 4];
-    let settings = PlannerSettings { lookahead: 20, margin: 1.2, gate: Some((6, 0.5, 1)) };
+    let seasonal = Some(SeasonalConfig { window: 30, min_lag: 2, max_lag: 60, correlation: 0.3 });
+    let settings = PlannerSettings { lookahead: 20, margin: 1.2, gate: Some((6, 0.5, 1)), seasonal };
     let file = registry.planner_file(forecaster, &settings, String::new()).unwrap();
     let mut planner = Counted(ForecastPlanner::new(file).unwrap(), 0);
     let first = run_episode(&scenario, &mut planner, 11, |_, _| {});

@@ -6,7 +6,10 @@
 //! ([`PlanMemory`]), and asks for the most VMs the plan needs within one boot; VMs are offered every
 //! request and FaaS takes what they cannot. The forecaster reads a stage's last rates over their
 //! mean and forecasts its next ones over that mean; while its history is short, or the stage
-//! averages under 1 req/s, Holt's trend stands in. No forecast goes below the measured rate.
+//! averages under 1 req/s, Holt's trend stands in. Where a stage's rates repeat within the last
+//! hour (a [`period`] of their own past), the next ones are its last period replayed instead: a
+//! load that repeats says when its next edge comes, which no forecast of five minutes can. No
+//! forecast goes below the measured rate.
 //!
 //! A noise gate hands an interval to a calibrated target-tracking rule ([`Hpa`]) while stage 1's
 //! recent rates jitter rather than move (`1 - |net change| / total variation` above a threshold):
@@ -38,6 +41,9 @@ const MAX_VMS: u32 = 10_000;
 /// The most arrival steps one decision plans over (each stage's plan is O(steps x VM counts)).
 const MAX_PLANNED_STEPS: usize = 20_000;
 
+/// The longest period the seasonal forecast may look for, in intervals (a day at 10 s).
+const MAX_PERIOD: usize = 8_640;
+
 /// The longest boot a planner file may plan around, in intervals.
 const MAX_INTERVALS: f64 = 1e7;
 
@@ -53,6 +59,76 @@ pub struct GateConfig {
     pub hold: usize,
     /// The rule that decides noisy intervals (`tuned-hpa`'s calibration).
     pub fallback: HpaConfig,
+}
+
+/// When a stage's load counts as repeating, for the seasonal forecast ([`period`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeasonalConfig {
+    /// The last rates whose correlation with the rates one lag before is measured.
+    pub window: usize,
+    /// Shortest period looked for, in intervals.
+    pub min_lag: usize,
+    /// Longest period looked for, in intervals (the stage keeps twice this many rates).
+    pub max_lag: usize,
+    /// Smallest correlation at which a lag counts as the load's period.
+    pub correlation: f64,
+}
+
+impl Default for SeasonalConfig {
+    /// Periods of one to thirty minutes at 10-s intervals, measured over the last 15 minutes,
+    /// correlating 0.9 or more.
+    fn default() -> Self {
+        Self { window: 90, min_lag: 6, max_lag: 180, correlation: 0.9 }
+    }
+}
+
+/// The lag (in intervals) at which the rates (oldest first) repeat, if they repeat well enough:
+/// over the last `window` rates (fewer while the history is short), the lag of `min_lag` to
+/// `max_lag` (at most half the rates held) whose correlation with the rates that lag before is
+/// at least `correlation`, once some shorter lag has shown none (a smooth load correlates with
+/// itself a few intervals back without repeating). A longer lag replaces a shorter one only by
+/// correlating clearly (0.02) better, so a multiple of the period does not. Allocates nothing.
+pub fn period(rates: &[f64], config: &SeasonalConfig) -> Option<usize> {
+    let n = rates.len();
+    let mut best: Option<(usize, f64)> = None;
+    let mut decorrelated = false;
+    let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+    // The last `m` rates' mean and squared deviation: the same for every lag that compares `m`.
+    let mut recent = (0, 0.0, 0.0);
+    for lag in 1..=(n / 2).min(config.max_lag) {
+        let m = (n - lag).min(config.window);
+        let (now, then) = (&rates[n - m..], &rates[n - m - lag..n - lag]);
+        if recent.0 != m {
+            let mean_now = mean(now);
+            recent =
+                (m, mean_now, now.iter().map(|a| (a - mean_now) * (a - mean_now)).fold(0.0, |s, x| s + x));
+        }
+        let (_, mean_now, var_now) = recent;
+        if var_now <= 0.0 {
+            continue;
+        }
+        let mean_then = mean(then);
+        let (mut cross, mut var_then) = (0.0, 0.0);
+        for (a, b) in now.iter().zip(then) {
+            let (x, y) = (a - mean_now, b - mean_then);
+            cross += x * y;
+            var_then += y * y;
+        }
+        if var_then <= 0.0 {
+            continue;
+        }
+        let correlation = cross / (var_now * var_then).sqrt();
+        decorrelated |= correlation < 0.0;
+        if decorrelated
+            && lag >= config.min_lag
+            && correlation >= config.correlation
+            && best.is_none_or(|(_, c)| correlation > c + 0.02)
+        {
+            best = Some((lag, correlation));
+        }
+    }
+    best.map(|(lag, _)| lag)
 }
 
 /// The planner file as stored.
@@ -79,6 +155,9 @@ pub struct ForecastPlannerFile {
     pub forecaster: Mlp,
     /// The noise gate, if any.
     pub gate: Option<GateConfig>,
+    /// The seasonal forecast, if any: a stage whose rates repeat has its last period replayed.
+    #[serde(default)]
+    pub seasonal: Option<SeasonalConfig>,
     /// Free-form provenance (scenario, data, fit).
     #[serde(default)]
     pub notes: String,
@@ -178,6 +257,18 @@ impl ForecastPlannerFile {
             let utilisation = rule.target_utilisation;
             if !(utilisation > 0.0 && utilisation.is_finite() && not_negative.iter().all(|x| *x >= 0.0)) {
                 return Err("gate.fallback: utilisation must be positive, the rest not negative".into());
+            }
+        }
+        if let Some(seasonal) = &self.seasonal {
+            let SeasonalConfig { window, min_lag, max_lag, correlation } = *seasonal;
+            if window < 2 || min_lag == 0 || min_lag > max_lag || max_lag > MAX_PERIOD {
+                return Err(format!(
+                    "seasonal: window must be 2 or more and 1 <= min_lag <= max_lag <= {MAX_PERIOD} \
+                     (got {window}, {min_lag}, {max_lag})"
+                ));
+            }
+            if !(correlation > 0.0 && correlation <= 1.0) {
+                return Err(format!("seasonal.correlation must be above 0 and at most 1, got {correlation}"));
             }
         }
         Ok(())
@@ -367,7 +458,7 @@ impl ForecastPlanner {
         file.check()?;
         let profile = &file.profile;
         let step_s = profile.interval_s / file.plan_steps as f64;
-        let history = file.forecaster.inputs();
+        let history = file.forecaster.inputs().max(file.seasonal.as_ref().map_or(0, |s| 2 * s.max_lag));
         let stages = (0..profile.stages.len())
             .map(|k| StageState {
                 costs: PlanCosts::of_stage(profile, k, step_s, &file.pool_rps[k]),
@@ -416,10 +507,19 @@ impl ForecastPlanner {
         self
     }
 
-    /// Stage `k`'s forecast rate `h` intervals ahead, from the rate of the interval just ended.
-    fn forecast(&self, k: usize, measured: f64, h: usize, learned: bool) -> f64 {
-        let rate =
-            if learned { self.forecaster.rate(h) } else { self.stages[k].trend.forecast((h + 1) as f64) };
+    /// Stage `k`'s forecast rate `h` intervals ahead, from the rate of the interval just ended:
+    /// its last `period` replayed if it repeats, else the learned forecast if it made one, else
+    /// Holt's trend.
+    fn forecast(&self, k: usize, measured: f64, h: usize, learned: bool, period: Option<usize>) -> f64 {
+        let stage = &self.stages[k];
+        let rate = match period {
+            Some(lag) => {
+                let past = stage.past.values();
+                past[past.len() - lag + h % lag]
+            }
+            None if learned => self.forecaster.rate(h),
+            None => stage.trend.forecast((h + 1) as f64),
+        };
         rate.max(measured)
     }
 }
@@ -461,11 +561,13 @@ impl Policy for ForecastPlanner {
             if billed {
                 stage.trend.update(measured);
             }
-            let learned = self.forecaster.update(self.stages[k].past.values());
+            let past = self.stages[k].past.values();
+            let learned = self.forecaster.update(past);
+            let period = self.file.seasonal.as_ref().and_then(|config| period(past, config));
             let mut future = std::mem::take(&mut self.future);
             future.clear();
             for h in 0..lookahead {
-                let count = (self.forecast(k, measured, h, learned) * step_s * margin).round() as u64;
+                let count = (self.forecast(k, measured, h, learned, period) * step_s * margin).round() as u64;
                 future.extend(std::iter::repeat_n(count, steps));
             }
             let costs = &mut self.stages[k].costs;
@@ -577,6 +679,7 @@ mod tests {
             margin: 1.0,
             forecaster,
             gate: None,
+            seasonal: None,
             notes: String::new(),
         }
     }
@@ -595,6 +698,28 @@ mod tests {
         assert!((noise(&[0.0, 2.0, 1.0, 3.0]) - 0.4).abs() < 1e-12, "net 3 over a variation of 5");
         assert_eq!(noise(&[4.0, 4.0]), 0.0, "a flat load neither trends nor jitters");
         assert_eq!(noise(&[]), 0.0);
+    }
+
+    #[test]
+    fn a_period_is_found_where_the_rates_repeat_and_nowhere_else() {
+        let config = SeasonalConfig::default();
+        let square: Vec<f64> = (0..200).map(|i| if i % 30 < 15 { 100.0 } else { 400.0 }).collect();
+        assert_eq!(period(&square, &config), Some(30));
+        let sine: Vec<f64> =
+            (0..200).map(|i| 500.0 + 200.0 * (f64::from(i) * std::f64::consts::TAU / 24.0).sin()).collect();
+        assert_eq!(period(&sine, &config), Some(24));
+        // A ramp correlates with itself at every lag without repeating; a flat load has nothing
+        // to correlate; two periods are needed to see one.
+        let ramp: Vec<f64> = (0..200).map(f64::from).collect();
+        assert_eq!(period(&ramp, &config), None);
+        assert_eq!(period(&[250.0; 200], &config), None);
+        assert_eq!(period(&square[..59], &config), None, "under two periods");
+        assert_eq!(period(&square[..60], &config), Some(30));
+        let long = SeasonalConfig { max_lag: 20, ..config.clone() };
+        assert_eq!(period(&square, &long), None, "the period is longer than looked for");
+        let mut noisy = square.clone();
+        noisy.iter_mut().enumerate().for_each(|(i, x)| *x += (i * i * 7919 % 1009) as f64);
+        assert_eq!(period(&noisy, &config), None, "noise the period does not explain");
     }
 
     #[test]
@@ -682,6 +807,31 @@ mod tests {
     }
 
     #[test]
+    fn a_load_that_repeats_has_its_last_period_replayed() {
+        // Twenty intervals at 100 req/s, twenty at 300: within a boot (10 intervals) of the busy
+        // phase, a forecast of the level still plans for 100; the replayed period boots for 300.
+        let square = |i: usize| if i % 40 < 20 { 100.0 } else { 300.0 };
+        let seasonal = SeasonalConfig { window: 40, min_lag: 2, max_lag: 60, correlation: 0.9 };
+        let targets = |seasonal: Option<SeasonalConfig>| {
+            let mut planner =
+                ForecastPlanner::new(ForecastPlannerFile { seasonal, ..file(constant(3, &[1.0])) }).unwrap();
+            let mut action = Action::faas_only(1);
+            (0..160)
+                .map(|i| {
+                    planner.act(&billed(square(i), 10), &mut action);
+                    action.stages[0].vm_target
+                })
+                .collect::<Vec<u32>>()
+        };
+        let (replayed, level) = (targets(Some(seasonal)), targets(None));
+        // Interval 95 measures the sixteenth quiet rate: the busy phase starts in five intervals.
+        assert_eq!((level[95], replayed[95]), (10, 30), "the replay boots ahead of the busy phase");
+        assert_eq!(level[100], 30);
+        assert_eq!((level[80], replayed[80]), (23, 10), "and drains when the quiet phase is due");
+        assert_eq!(replayed[..80], level[..80], "until two periods are seen, the forecaster plans");
+    }
+
+    #[test]
     fn offers_are_capped_at_the_pool_where_the_balancer_does_not_spill() {
         let mut capped = file(constant(3, &[1.0]));
         capped.cap_vm_offers = true;
@@ -695,7 +845,7 @@ mod tests {
     fn a_bad_file_is_refused_naming_the_field() {
         let good = file(constant(3, &[1.0]));
         type Edit = dyn Fn(&mut ForecastPlannerFile);
-        let cases: [(&str, &Edit); 10] = [
+        let cases: [(&str, &Edit); 12] = [
             ("steps planned per decision", &|f| (f.lookahead, f.plan_steps) = (1000, 30)),
             ("profile.stages[0].max_vms: more than 10000", &|f| f.profile.stages[0].max_vms = u32::MAX),
             ("format_version 9", &|f| f.format_version = 9),
@@ -705,6 +855,12 @@ mod tests {
             ("lookahead must be 1 to 1000", &|f| f.lookahead = 0),
             ("plan_steps must be 1 to 3600", &|f| f.plan_steps = 0),
             ("forecaster: reads 2 or more", &|f| f.forecaster = constant(1, &[1.0])),
+            ("seasonal: window must be 2 or more and 1 <= min_lag", &|f| {
+                f.seasonal = Some(SeasonalConfig { min_lag: 0, ..SeasonalConfig::default() })
+            }),
+            ("seasonal.correlation must be above 0", &|f| {
+                f.seasonal = Some(SeasonalConfig { correlation: 1.5, ..SeasonalConfig::default() })
+            }),
             ("gate: window must be 2 or more", &|f| {
                 f.gate =
                     Some(GateConfig { window: 1, threshold: 0.5, hold: 1, fallback: HpaConfig::vm_only() })

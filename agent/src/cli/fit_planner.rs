@@ -33,7 +33,8 @@ pub struct FitPlannerArgs {
           value_parser = clap::value_parser!(u64).range(2..=1000))]
     history: u64,
     /// Forecasts are multiplied by X before planning.
-    #[arg(long, value_name = "X", default_value_t = 1.2, value_parser = positive, allow_negative_numbers = true)]
+    #[arg(long, value_name = "X", default_value_t = PlannerRecipe::default().planner.margin,
+          value_parser = positive, allow_negative_numbers = true)]
     margin: f64,
     /// Fit this quantile of the future rates (pinball loss) instead of their mean.
     #[arg(long, value_name = "Q", value_parser = fraction, allow_negative_numbers = true)]
@@ -41,6 +42,9 @@ pub struct FitPlannerArgs {
     /// Never hand noisy intervals to the calibrated tuned-hpa rule.
     #[arg(long)]
     no_gate: bool,
+    /// Never replay a stage's last period, even where its rates repeat (the forecaster alone).
+    #[arg(long)]
+    no_seasonal: bool,
     /// Directory holding one directory per run.
     #[arg(long, value_name = "DIR", default_value = "runs")]
     logdir: PathBuf,
@@ -77,6 +81,9 @@ impl FitPlannerArgs {
         recipe.planner.margin = self.margin;
         if self.no_gate {
             recipe.planner.gate = None;
+        }
+        if self.no_seasonal {
+            recipe.planner.seasonal = None;
         }
         recipe
     }
