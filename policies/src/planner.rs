@@ -882,6 +882,10 @@ mod tests {
         let planner = TrainedPolicy::parse(&text, "p.ron").unwrap();
         assert!(matches!(planner, TrainedPolicy::Planner(_)) && planner.n_stages() == 1);
         let ForecastPlannerFile { .. } = ForecastPlanner::parse(&text, "p.ron").unwrap().file().clone();
+        let older = text.replace("    seasonal: None,\n", "");
+        assert_ne!(older, text, "the file names the field");
+        let older = ForecastPlanner::parse(&older, "p.ron").unwrap();
+        assert_eq!(older.file().seasonal, None, "a file written before the replay loads without it");
         let actor = crate::learned::tests::tiny().to_ron();
         assert!(matches!(TrainedPolicy::parse(&actor, "a.ron").unwrap(), TrainedPolicy::Actor(_)));
         let err = TrainedPolicy::parse("Nonsense(", "x.ron").unwrap_err();
