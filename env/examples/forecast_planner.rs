@@ -33,8 +33,10 @@
 //!   (`predictive-hpa`'s forecast).
 //! - `seasonal`: the rate one period before where the stage's rates repeat (the lag of 6-180
 //!   intervals at which the last 90 rates correlate 0.9 or more with themselves, past a lag at
-//!   which they did not: `serflow_policies::planner::period`), else Holt's (the learned forecast,
-//!   given `--forecaster`: the shipped planner's forecast); never below the measured rate.
+//!   which they did not: `serflow_policies::planner::period`; a later stage replays stage 1's
+//!   period, scaled by its share of stage 1's rate now, where stage 1's rates repeat), else
+//!   Holt's (the learned forecast, given `--forecaster`: the shipped planner's forecast); never
+//!   below the measured rate.
 //! - `better`: per stage, whichever of `seasonal` and the forecast it falls back on missed less
 //!   lately one boot ahead (absolute errors of the forecasts 10 intervals ahead, decayed by 0.9
 //!   an interval).
@@ -64,7 +66,7 @@ use serflow_env::registry::PolicyRegistry;
 use serflow_env::{ScenarioOptions, run_episode, seeds};
 use serflow_policies::SystemProfile;
 use serflow_policies::baselines::{PlanCosts, PoolCapacity, Trend, plan_stage};
-use serflow_policies::planner::{NoiseGate, RateForecaster, SeasonalConfig, period};
+use serflow_policies::planner::{NoiseGate, QUIET_RATE, RateForecaster, SeasonalConfig, period};
 use serflow_policies::policy::Policy;
 use serflow_policies::schema::{Action, GlobalFeature, Observation, StageAction, StageFeature};
 use std::collections::VecDeque;
@@ -143,6 +145,9 @@ struct ForecastPlanner {
     interval: usize,
     /// Intervals in which stage 1's forecast replayed a period.
     periodic: usize,
+    /// Stage 1's period and rate this interval, while it repeats and is not quiet: the seasonal
+    /// forecast of every later stage replays it.
+    front: Option<(usize, f64)>,
     /// The `learned` forecast's model.
     forecaster: Option<RateForecaster>,
     gate: Option<Gate>,
@@ -179,6 +184,7 @@ impl ForecastPlanner {
             stages: vec![StageForecast::default(); n],
             interval: 0,
             periodic: 0,
+            front: None,
             forecaster,
             gate: None,
             past: vec![Vec::new(); n],
@@ -230,8 +236,15 @@ impl ForecastPlanner {
             Some(forecaster) => forecaster.rate(h).max(measured),
             None => measured.max(state.trend.forecast((h + 1) as f64)),
         };
-        let lag = period(past, &SeasonalConfig::default());
-        let seasonal = |h: usize| lag.map_or(holt(h), |l| past[past.len() - l + h % l]);
+        // Stage 1's period, at this stage's share of stage 1's rate, else the stage's own.
+        let (source, lag, scale) = match self.front {
+            Some((lag, rate)) if k > 0 => (&self.past[0], Some(lag), measured / rate),
+            _ => (past, period(past, &SeasonalConfig::default()), 1.0),
+        };
+        if k == 0 {
+            self.front = lag.map(|l| (l, measured)).filter(|_| measured >= QUIET_RATE);
+        }
+        let seasonal = |h: usize| lag.map_or(holt(h), |l| source[source.len() - l + h % l] * scale);
         let use_seasonal = match self.forecast {
             Forecast::Seasonal => lag.is_some(),
             Forecast::Better => {
@@ -260,7 +273,7 @@ impl Policy for ForecastPlanner {
 
     fn reset(&mut self) {
         self.stages.iter_mut().for_each(|s| *s = StageForecast::default());
-        (self.interval, self.periodic) = (0, 0);
+        (self.interval, self.periodic, self.front) = (0, 0, None);
         self.past.iter_mut().for_each(Vec::clear);
         self.planned.iter_mut().for_each(VecDeque::clear);
         if let Some(gate) = &mut self.gate {

@@ -8,8 +8,11 @@
 //! mean and forecasts its next ones over that mean; while its history is short, or the stage
 //! averages under 1 req/s, Holt's trend stands in. Where a stage's rates repeat within the last
 //! hour (a [`period`] of their own past), the next ones are its last period replayed instead: a
-//! load that repeats says when its next edge comes, which no forecast of five minutes can. No
-//! forecast goes below the measured rate.
+//! load that repeats says when its next edge comes, which no forecast of five minutes can. Where
+//! stage 1's rates repeat, every later stage replays stage 1's period scaled by its share of
+//! stage 1's load now: a deeper stage sees the front end's load thinned by exits whose rates
+//! drift, so its own past repeats less faithfully than its share of stage 1's. No forecast goes
+//! below the measured rate.
 //!
 //! A noise gate hands an interval to a calibrated target-tracking rule ([`Hpa`]) while stage 1's
 //! recent rates jitter rather than move (`1 - |net change| / total variation` above a threshold):
@@ -155,7 +158,8 @@ pub struct ForecastPlannerFile {
     pub forecaster: Mlp,
     /// The noise gate, if any.
     pub gate: Option<GateConfig>,
-    /// The seasonal forecast, if any: a stage whose rates repeat has its last period replayed.
+    /// The seasonal forecast, if any: a stage whose rates repeat has its last period replayed
+    /// (stage 1's, scaled by the stage's share of its load, where stage 1's repeat).
     #[serde(default)]
     pub seasonal: Option<SeasonalConfig>,
     /// Free-form provenance (scenario, data, fit).
@@ -439,6 +443,14 @@ struct Fallback {
     action: Action,
 }
 
+/// A replayed period: the stage whose past is replayed, the period, and the factor applied.
+#[derive(Clone, Copy, Debug)]
+struct Replay {
+    stage: usize,
+    lag: usize,
+    scale: f64,
+}
+
 /// A loaded, validated planner with its buffers.
 #[derive(Clone, Debug)]
 pub struct ForecastPlanner {
@@ -508,17 +520,16 @@ impl ForecastPlanner {
     }
 
     /// Stage `k`'s forecast rate `h` intervals ahead, from the rate of the interval just ended:
-    /// its last `period` replayed if it repeats, else the learned forecast if it made one, else
-    /// Holt's trend.
-    fn forecast(&self, k: usize, measured: f64, h: usize, learned: bool, period: Option<usize>) -> f64 {
-        let stage = &self.stages[k];
-        let rate = match period {
-            Some(lag) => {
-                let past = stage.past.values();
-                past[past.len() - lag + h % lag]
+    /// a period replayed if there is one, else the learned forecast if it made one, else Holt's
+    /// trend.
+    fn forecast(&self, k: usize, measured: f64, h: usize, learned: bool, replay: Option<Replay>) -> f64 {
+        let rate = match replay {
+            Some(Replay { stage, lag, scale }) => {
+                let past = self.stages[stage].past.values();
+                past[past.len() - lag + h % lag] * scale
             }
             None if learned => self.forecaster.rate(h),
-            None => stage.trend.forecast((h + 1) as f64),
+            None => self.stages[k].trend.forecast((h + 1) as f64),
         };
         rate.max(measured)
     }
@@ -552,6 +563,8 @@ impl Policy for ForecastPlanner {
         let billed = obs.global(GlobalFeature::CostRate) > 0.0;
         let (steps, lookahead, margin) = (self.file.plan_steps, self.file.lookahead, self.file.margin);
         let step_s = self.file.profile.interval_s / steps as f64;
+        // Stage 1's period and rate, while it repeats and is not quiet: what later stages replay.
+        let mut front: Option<(usize, f64)> = None;
         for k in 0..n {
             let measured = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0));
             let stage = &mut self.stages[k];
@@ -563,11 +576,22 @@ impl Policy for ForecastPlanner {
             }
             let past = self.stages[k].past.values();
             let learned = self.forecaster.update(past);
-            let period = self.file.seasonal.as_ref().and_then(|config| period(past, config));
+            let replay = match front {
+                Some((lag, rate)) => Some(Replay { stage: 0, lag, scale: measured / rate }),
+                None => self
+                    .file
+                    .seasonal
+                    .as_ref()
+                    .and_then(|config| period(past, config))
+                    .map(|lag| Replay { stage: k, lag, scale: 1.0 }),
+            };
+            if k == 0 {
+                front = replay.map(|r| (r.lag, measured)).filter(|_| measured >= QUIET_RATE);
+            }
             let mut future = std::mem::take(&mut self.future);
             future.clear();
             for h in 0..lookahead {
-                let count = (self.forecast(k, measured, h, learned, period) * step_s * margin).round() as u64;
+                let count = (self.forecast(k, measured, h, learned, replay) * step_s * margin).round() as u64;
                 future.extend(std::iter::repeat_n(count, steps));
             }
             let costs = &mut self.stages[k].costs;
@@ -829,6 +853,44 @@ mod tests {
         assert_eq!(level[100], 30);
         assert_eq!((level[80], replayed[80]), (23, 10), "and drains when the quiet phase is due");
         assert_eq!(replayed[..80], level[..80], "until two periods are seen, the forecaster plans");
+    }
+
+    #[test]
+    fn a_later_stage_replays_the_front_ends_period_at_its_share_of_it_now() {
+        // Stage 1 as above; stage 2 sees half of it, then, from interval 125 (a quiet phase), a
+        // quarter: its own last busy phase says 150 req/s, stage 1's at its share now 75.
+        let square = |i: usize| if i % 40 < 20 { 100.0 } else { 300.0 };
+        let share = |i: usize| if i < 125 { 0.5 } else { 0.25 };
+        let seasonal = SeasonalConfig { window: 40, min_lag: 2, max_lag: 60, correlation: 0.9 };
+        let one = file(constant(3, &[1.0]));
+        let two = ForecastPlannerFile {
+            profile: profile(2, 0.1, 10.0),
+            pool_rps: vec![one.pool_rps[0].clone(); 2],
+            seasonal: Some(seasonal.clone()),
+            ..one.clone()
+        };
+        let mut planner = ForecastPlanner::new(two).unwrap();
+        let mut action = Action::faas_only(2);
+        let targets: Vec<[u32; 2]> = (0..160)
+            .map(|i| {
+                let mut obs = billed(square(i) as f32, 10);
+                obs.set_stage(1, StageFeature::ArrivalRate, (square(i) * share(i)) as f32);
+                planner.act(&obs, &mut action);
+                [action.stages[0].vm_target, action.stages[1].vm_target]
+            })
+            .collect();
+        // Alone, stage 2 replays its own last period, from before its share fell.
+        let mut alone =
+            ForecastPlanner::new(ForecastPlannerFile { seasonal: Some(seasonal), ..one }).unwrap();
+        let alone: Vec<u32> = (0..160)
+            .map(|i| {
+                alone.act(&billed((square(i) * share(i)) as f32, 10), &mut action);
+                action.stages[0].vm_target
+            })
+            .collect();
+        assert_eq!((targets[135], alone[135]), ([30, 7], 15), "the busy phase due at 75 req/s, not 150");
+        let second: Vec<u32> = targets.iter().map(|t| t[1]).collect();
+        assert_eq!(second[..125], alone[..125], "while its share holds, either replay plans the same");
     }
 
     #[test]
