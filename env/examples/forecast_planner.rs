@@ -66,7 +66,7 @@ use serflow_env::registry::PolicyRegistry;
 use serflow_env::{ScenarioOptions, run_episode, seeds};
 use serflow_policies::SystemProfile;
 use serflow_policies::baselines::{PlanCosts, PoolCapacity, Trend, plan_stage};
-use serflow_policies::planner::{NoiseGate, QUIET_RATE, RateForecaster, SeasonalConfig, period};
+use serflow_policies::planner::{FrontPeriod, NoiseGate, RateForecaster, Replay, SeasonalConfig, period};
 use serflow_policies::policy::Policy;
 use serflow_policies::schema::{Action, GlobalFeature, Observation, StageAction, StageFeature};
 use std::collections::VecDeque;
@@ -147,7 +147,7 @@ struct ForecastPlanner {
     periodic: usize,
     /// Stage 1's period and rate this interval, while it repeats and is not quiet: the seasonal
     /// forecast of every later stage replays it.
-    front: Option<(usize, f64)>,
+    front: Option<FrontPeriod>,
     /// The `learned` forecast's model.
     forecaster: Option<RateForecaster>,
     gate: Option<Gate>,
@@ -237,16 +237,13 @@ impl ForecastPlanner {
             None => measured.max(state.trend.forecast((h + 1) as f64)),
         };
         // Stage 1's period, at this stage's share of stage 1's rate, else the stage's own.
-        let (source, lag, scale) = match self.front {
-            Some((lag, rate)) if k > 0 => (&self.past[0], Some(lag), measured / rate),
-            _ => (past, period(past, &SeasonalConfig::default()), 1.0),
-        };
+        let replay = Replay::of_stage(k, measured, self.front, || period(past, &SeasonalConfig::default()));
         if k == 0 {
-            self.front = lag.map(|l| (l, measured)).filter(|_| measured >= QUIET_RATE);
+            self.front = Replay::front(replay, measured);
         }
-        let seasonal = |h: usize| lag.map_or(holt(h), |l| source[source.len() - l + h % l] * scale);
+        let seasonal = |h: usize| replay.map_or(holt(h), |r| r.rate(&self.past[r.stage], h));
         let use_seasonal = match self.forecast {
-            Forecast::Seasonal => lag.is_some(),
+            Forecast::Seasonal => replay.is_some(),
             Forecast::Better => {
                 let n = past.len();
                 for &(due, h, s) in state.pending.iter().filter(|p| p.0 < n) {
@@ -255,7 +252,7 @@ impl ForecastPlanner {
                 }
                 state.pending.retain(|p| p.0 >= n);
                 state.pending.push((n + SCORED_LEAD, holt(SCORED_LEAD), seasonal(SCORED_LEAD)));
-                lag.is_some() && state.errors.1 < state.errors.0
+                replay.is_some() && state.errors.1 < state.errors.0
             }
             Forecast::Holt | Forecast::Truth | Forecast::IntervalTruth | Forecast::Learned => false,
         };

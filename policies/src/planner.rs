@@ -444,11 +444,50 @@ struct Fallback {
 }
 
 /// A replayed period: the stage whose past is replayed, the period, and the factor applied.
-#[derive(Clone, Copy, Debug)]
-struct Replay {
-    stage: usize,
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Replay {
+    /// The stage whose past rates are replayed.
+    pub stage: usize,
+    /// The period, in intervals.
+    pub lag: usize,
+    /// The factor applied to the replayed rates.
+    pub scale: f64,
+}
+
+/// Stage 1's period and its rate now, while it repeats and is not quiet: what later stages replay.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrontPeriod {
     lag: usize,
-    scale: f64,
+    rate: f64,
+}
+
+impl Replay {
+    /// The period stage `k` replays, its rate now being `measured`: stage 1's, at `k`'s share of
+    /// stage 1's rate, while `front` says stage 1 repeats; else its own period, if `own_period`
+    /// finds one in its past.
+    pub fn of_stage(
+        k: usize,
+        measured: f64,
+        front: Option<FrontPeriod>,
+        own_period: impl FnOnce() -> Option<usize>,
+    ) -> Option<Self> {
+        match front {
+            Some(FrontPeriod { lag, rate }) if k > 0 => Some(Self { stage: 0, lag, scale: measured / rate }),
+            _ => own_period().map(|lag| Self { stage: k, lag, scale: 1.0 }),
+        }
+    }
+
+    /// What stage 1's replay, if any, leaves for later stages when its rate now is `measured`:
+    /// nothing while stage 1 is quiet, whose share of a near-zero rate is noise.
+    pub fn front(replay: Option<Self>, measured: f64) -> Option<FrontPeriod> {
+        replay.filter(|_| measured >= QUIET_RATE).map(|r| FrontPeriod { lag: r.lag, rate: measured })
+    }
+
+    /// The replayed rate `h` intervals ahead, from the replayed stage's `past` rates (oldest
+    /// first, at least `lag` of them).
+    pub fn rate(&self, past: &[f64], h: usize) -> f64 {
+        past[past.len() - self.lag + h % self.lag] * self.scale
+    }
 }
 
 /// A loaded, validated planner with its buffers.
@@ -524,10 +563,7 @@ impl ForecastPlanner {
     /// trend.
     fn forecast(&self, k: usize, measured: f64, h: usize, learned: bool, replay: Option<Replay>) -> f64 {
         let rate = match replay {
-            Some(Replay { stage, lag, scale }) => {
-                let past = self.stages[stage].past.values();
-                past[past.len() - lag + h % lag] * scale
-            }
+            Some(replay) => replay.rate(self.stages[replay.stage].past.values(), h),
             None if learned => self.forecaster.rate(h),
             None => self.stages[k].trend.forecast((h + 1) as f64),
         };
@@ -563,8 +599,7 @@ impl Policy for ForecastPlanner {
         let billed = obs.global(GlobalFeature::CostRate) > 0.0;
         let (steps, lookahead, margin) = (self.file.plan_steps, self.file.lookahead, self.file.margin);
         let step_s = self.file.profile.interval_s / steps as f64;
-        // Stage 1's period and rate, while it repeats and is not quiet: what later stages replay.
-        let mut front: Option<(usize, f64)> = None;
+        let mut front = None;
         for k in 0..n {
             let measured = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0));
             let stage = &mut self.stages[k];
@@ -576,17 +611,10 @@ impl Policy for ForecastPlanner {
             }
             let past = self.stages[k].past.values();
             let learned = self.forecaster.update(past);
-            let replay = match front {
-                Some((lag, rate)) => Some(Replay { stage: 0, lag, scale: measured / rate }),
-                None => self
-                    .file
-                    .seasonal
-                    .as_ref()
-                    .and_then(|config| period(past, config))
-                    .map(|lag| Replay { stage: k, lag, scale: 1.0 }),
-            };
+            let seasonal = self.file.seasonal.as_ref();
+            let replay = Replay::of_stage(k, measured, front, || seasonal.and_then(|c| period(past, c)));
             if k == 0 {
-                front = replay.map(|r| (r.lag, measured)).filter(|_| measured >= QUIET_RATE);
+                front = Replay::front(replay, measured);
             }
             let mut future = std::mem::take(&mut self.future);
             future.clear();
@@ -853,6 +881,21 @@ mod tests {
         assert_eq!(level[100], 30);
         assert_eq!((level[80], replayed[80]), (23, 10), "and drains when the quiet phase is due");
         assert_eq!(replayed[..80], level[..80], "until two periods are seen, the forecaster plans");
+    }
+
+    #[test]
+    fn only_a_later_stage_replays_a_busy_front_end() {
+        let own = || Some(4);
+        let front = Replay::front(Some(Replay { stage: 0, lag: 6, scale: 1.0 }), 80.0);
+        let second = Replay::of_stage(1, 20.0, front, own);
+        assert_eq!(second, Some(Replay { stage: 0, lag: 6, scale: 0.25 }), "a quarter of stage 1's period");
+        assert_eq!(Replay::of_stage(0, 80.0, front, own).map(|r| r.stage), Some(0), "stage 1 keeps its own");
+        assert_eq!(Replay::of_stage(0, 80.0, front, own).map(|r| r.lag), Some(4));
+        let quiet = Replay::front(Some(Replay { stage: 0, lag: 6, scale: 1.0 }), QUIET_RATE / 2.0);
+        assert_eq!(quiet, None, "a quiet front end's share is noise");
+        assert_eq!(Replay::of_stage(1, 20.0, quiet, own), Some(Replay { stage: 1, lag: 4, scale: 1.0 }));
+        let past = [8.0, 16.0, 40.0, 80.0, 120.0, 160.0, 200.0];
+        assert_eq!(second.unwrap().rate(&past, 1), 10.0, "one period before the interval after next");
     }
 
     #[test]
