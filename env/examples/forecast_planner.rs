@@ -44,7 +44,8 @@
 //!   stage's last interval rates over their mean to its next rates over that mean; Holt's until
 //!   the history is full or while its mean is under 1 req/s; never below the measured rate.
 //!
-//! Each forecast but `truth` is multiplied by each of `--margins` before planning.
+//! Each forecast but `truth` is multiplied by each of `--margins` before planning; a replayed
+//! period (`seasonal`, `better`) by `--replay-margin` instead, where given.
 //!
 //! `--gate WINDOW,THRESHOLD[,HOLD]` hands an interval to `--fallback` (a policy name, `tuned-hpa`
 //! unless said) while stage 1's last WINDOW measured rates are noise rather than shape
@@ -135,6 +136,8 @@ struct ForecastPlanner {
     forecast: Forecast,
     lookahead: usize,
     margin: f64,
+    /// The margin on a replayed period's rates, where not `margin`.
+    replay_margin: Option<f64>,
     /// Per stage: its planning prices and its arrivals per step over the episode (the `truth`
     /// forecast).
     costs: Vec<PlanCosts>,
@@ -177,6 +180,7 @@ impl ForecastPlanner {
             forecast,
             lookahead,
             margin,
+            replay_margin: None,
             costs: (0..n).map(|k| PlanCosts::of_stage(profile, k, step_s, &pools.rps[k])).collect(),
             arrivals: (0..n).map(|k| replay.per_step.iter().map(|s| s[k]).collect()).collect(),
             steps,
@@ -200,6 +204,12 @@ impl ForecastPlanner {
         self
     }
 
+    /// Multiplies a replayed period's rates by `margin` instead of the forecasts' margin.
+    fn with_replay_margin(mut self, margin: Option<f64>) -> Self {
+        self.replay_margin = margin;
+        self
+    }
+
     /// The longest scale-in window the planner may use: the targets it keeps per stage.
     fn longest_scale_in(&self) -> usize {
         match &self.gate {
@@ -216,10 +226,10 @@ impl ForecastPlanner {
     }
 
     /// Stage `k`'s forecast rates for the next `lookahead` intervals (the first: the one about to
-    /// start). `measured` is the rate of the interval just ended, which joins the stage's past
+    /// start), and the margin to multiply them by. `measured` is the rate of the interval just ended, which joins the stage's past
     /// rates (the seasonal and learned forecasts read them); `billed` whether that interval cost
     /// anything, the shipped action set's test that the observation holds a measurement.
-    fn forecast_rates(&mut self, k: usize, measured: f64, billed: bool) -> Vec<f64> {
+    fn forecast_rates(&mut self, k: usize, measured: f64, billed: bool) -> (Vec<f64>, f64) {
         if self.interval > 0 {
             self.past[k].push(measured);
         }
@@ -259,7 +269,10 @@ impl ForecastPlanner {
         if k == 0 && use_seasonal {
             self.periodic += 1;
         }
-        (0..self.lookahead).map(|h| if use_seasonal { seasonal(h).max(measured) } else { holt(h) }).collect()
+        let margin = if use_seasonal { self.replay_margin.unwrap_or(self.margin) } else { self.margin };
+        let rates =
+            (0..self.lookahead).map(|h| if use_seasonal { seasonal(h).max(measured) } else { holt(h) });
+        (rates.collect(), margin)
     }
 }
 
@@ -320,10 +333,9 @@ impl Policy for ForecastPlanner {
                     .collect(),
                 Forecast::Holt | Forecast::Seasonal | Forecast::Better | Forecast::Learned => {
                     let measured = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0));
-                    let rates = self.forecast_rates(k, measured, obs.global(GlobalFeature::CostRate) > 0.0);
-                    (0..end - start)
-                        .map(|i| (rates[i / steps] * step_s * self.margin).round() as u64)
-                        .collect()
+                    let billed = obs.global(GlobalFeature::CostRate) > 0.0;
+                    let (rates, margin) = self.forecast_rates(k, measured, billed);
+                    (0..end - start).map(|i| (rates[i / steps] * step_s * margin).round() as u64).collect()
                 }
             };
             let mut costs = self.costs[k].clone();
@@ -358,6 +370,7 @@ struct Args {
     options: ScenarioOptions,
     forecasts: Vec<Forecast>,
     margins: Vec<f64>,
+    replay_margin: Option<f64>,
     lookahead: usize,
     seeds: Vec<u64>,
     forecaster: Option<RateForecaster>,
@@ -379,6 +392,7 @@ fn load_forecaster(path: &str) -> Result<RateForecaster, String> {
 fn parse_args() -> Result<Args, String> {
     let mut options = ScenarioOptions { scenario: "production".into(), ..ScenarioOptions::default() };
     let (mut forecasts, mut margins) = (vec![Forecast::Truth, Forecast::Holt], vec![1.0]);
+    let mut replay_margin = None;
     let (mut forecaster, mut gate, mut fallback) = (None, None, "tuned-hpa".to_string());
     let mut scale_in = (1, None);
     let (mut lookahead, mut first_seed, mut count) = (20, seeds::named("heldout").unwrap_or(0), 5);
@@ -394,6 +408,7 @@ fn parse_args() -> Result<Args, String> {
             "--duration" => options.duration = Some(number(&value)?),
             "--forecast" => forecasts = value.split(',').map(Forecast::parse).collect::<Result<_, _>>()?,
             "--margins" => margins = value.split(',').map(number).collect::<Result<_, _>>()?,
+            "--replay-margin" => replay_margin = Some(number(&value)?),
             "--lookahead" => lookahead = count_of(&value)?.max(1),
             "--first-seed" => {
                 first_seed = seeds::parse_first_seed(&value).map_err(|e| format!("{flag}: {e}"))?
@@ -428,7 +443,18 @@ fn parse_args() -> Result<Args, String> {
     if scale_in.1.is_some() && gate.is_none() {
         return Err("--scale-in: a second window needs --gate, which says when the load is noise".into());
     }
-    Ok(Args { options, forecasts, margins, lookahead, seeds, forecaster, gate, fallback, scale_in })
+    Ok(Args {
+        options,
+        forecasts,
+        margins,
+        replay_margin,
+        lookahead,
+        seeds,
+        forecaster,
+        gate,
+        fallback,
+        scale_in,
+    })
 }
 
 fn main() {
@@ -475,7 +501,7 @@ fn main() {
                         args.lookahead,
                         forecaster,
                     );
-                    planner = planner.with_scale_in(args.scale_in.0);
+                    planner = planner.with_scale_in(args.scale_in.0).with_replay_margin(args.replay_margin);
                     if let Some((window, threshold, hold)) = args.gate {
                         let when_noisy = match args.scale_in.1 {
                             Some(intervals) => WhenNoisy::ScaleIn(intervals),
@@ -508,8 +534,9 @@ fn main() {
                 _ if args.gate.is_some() => format!("handed to {}", args.fallback),
                 _ => "no gate".to_string(),
             };
+            let replayed = args.replay_margin.map_or(String::new(), |m| format!(" (replay x {m})"));
             println!(
-                "{forecast:?} x {margin}: ${:.4} at {:.3} %, {:.2} VM-hours, stage 1 periodic in {:.0} % \
+                "{forecast:?} x {margin}{replayed}: ${:.4} at {:.3} %, {:.2} VM-hours, stage 1 periodic in {:.0} % \
                  of intervals, {:.0} % read as noise ({noisy}), r(stage 1 VMs, rate) {:.3}",
                 mean(&|r| r.report.cost.total),
                 mean(&|r| r.report.slo.attainment) * 100.0,
@@ -555,6 +582,23 @@ mod tests {
         assert_ne!(cost(Forecast::Seasonal, &model), cost(Forecast::Seasonal, &None), "its fallback");
         assert_eq!(cost(Forecast::IntervalTruth, &model), cost(Forecast::IntervalTruth, &None));
         assert_ne!(cost(Forecast::Learned, &model), cost(Forecast::Holt, &None));
+    }
+
+    #[test]
+    fn a_replay_margin_multiplies_only_a_replayed_period() {
+        let (scenario, profile, pools) = ten_minutes_of_default();
+        let replay = stage_arrivals(&scenario, 5, &|| {});
+        let square = |i: usize| if i % 40 < 20 { 100.0 } else { 300.0 };
+        let margins = |forecast| {
+            let mut planner = ForecastPlanner::new(&profile, &pools, &replay, forecast, 1.2, 20, None)
+                .with_replay_margin(Some(1.5));
+            planner.interval = 1;
+            (0..200).map(|i| planner.forecast_rates(0, square(i), true).1).collect::<Vec<f64>>()
+        };
+        let seasonal = margins(Forecast::Seasonal);
+        assert_eq!(seasonal[..40], [1.2; 40], "no period before one has been seen");
+        assert_eq!(seasonal[150..], [1.5; 50], "the square wave's period, replayed");
+        assert!(margins(Forecast::Holt).iter().all(|&m| m == 1.2));
     }
 
     #[test]
