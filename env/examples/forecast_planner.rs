@@ -226,9 +226,10 @@ impl ForecastPlanner {
     }
 
     /// Stage `k`'s forecast rates for the next `lookahead` intervals (the first: the one about to
-    /// start), and the margin to multiply them by. `measured` is the rate of the interval just ended, which joins the stage's past
-    /// rates (the seasonal and learned forecasts read them); `billed` whether that interval cost
-    /// anything, the shipped action set's test that the observation holds a measurement.
+    /// start), and the margin to multiply them by. `measured` is the rate of the interval just
+    /// ended, which joins the stage's past rates (the seasonal and learned forecasts read them);
+    /// `billed` whether that interval cost anything, the shipped action set's test that the
+    /// observation holds a measurement.
     fn forecast_rates(&mut self, k: usize, measured: f64, billed: bool) -> (Vec<f64>, f64) {
         if self.interval > 0 {
             self.past[k].push(measured);
