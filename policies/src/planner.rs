@@ -462,9 +462,9 @@ pub struct FrontPeriod {
 }
 
 impl Replay {
-    /// The period stage `k` replays, its rate now being `measured`: stage 1's, at `k`'s share of
-    /// stage 1's rate, while `front` says stage 1 repeats; else its own period, if `own_period`
-    /// finds one in its past.
+    /// The period stage `k` replays, its rate now being `measured`: for a later stage, stage 1's
+    /// at `k`'s share of stage 1's rate while `front` says stage 1 repeats; else (and always for
+    /// stage 1) its own period, if `own_period` finds one in its past.
     pub fn of_stage(
         k: usize,
         measured: f64,
@@ -889,8 +889,8 @@ mod tests {
         let front = Replay::front(Some(Replay { stage: 0, lag: 6, scale: 1.0 }), 80.0);
         let second = Replay::of_stage(1, 20.0, front, own);
         assert_eq!(second, Some(Replay { stage: 0, lag: 6, scale: 0.25 }), "a quarter of stage 1's period");
-        assert_eq!(Replay::of_stage(0, 80.0, front, own).map(|r| r.stage), Some(0), "stage 1 keeps its own");
-        assert_eq!(Replay::of_stage(0, 80.0, front, own).map(|r| r.lag), Some(4));
+        let first = Replay::of_stage(0, 80.0, front, own);
+        assert_eq!(first, Some(Replay { stage: 0, lag: 4, scale: 1.0 }), "stage 1 keeps its own");
         let quiet = Replay::front(Some(Replay { stage: 0, lag: 6, scale: 1.0 }), QUIET_RATE / 2.0);
         assert_eq!(quiet, None, "a quiet front end's share is noise");
         assert_eq!(Replay::of_stage(1, 20.0, quiet, own), Some(Replay { stage: 1, lag: 4, scale: 1.0 }));
