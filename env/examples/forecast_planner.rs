@@ -47,6 +47,12 @@
 //! Each forecast but `truth` is multiplied by each of `--margins` before planning; a replayed
 //! period (`seasonal`, `better`) by `--replay-margin` instead, where given.
 //!
+//! `--error-quantiles N` plans over what the forecast (any but `truth` and `interval-truth`) has
+//! missed instead of its point: per stage, the last N measured rates over their forecast one VM
+//! boot before (N at least 10); each planned interval's steps are its forecast times as many
+//! quantiles of those ratios (the deciles at 1-s steps), once 10 are known, so the plan prices
+//! misses as the oracle prices the seconds of an interval.
+//!
 //! `--gate WINDOW,THRESHOLD[,HOLD]` hands an interval to `--fallback` (a policy name, `tuned-hpa`
 //! unless said) while stage 1's last WINDOW measured rates are noise rather than shape
 //! (`1 - |net change| / total variation` above THRESHOLD), switching either way only once HOLD
@@ -106,6 +112,21 @@ const SCORED_LEAD: usize = 10;
 /// Per-interval decay of `better`'s error sums.
 const ERROR_DECAY: f64 = 0.9;
 
+/// Forecast errors a stage needs before it plans over their quantiles.
+const MIN_ERRORS: usize = 10;
+
+/// The `steps` quantiles (at the middle of each of `steps` equal shares) of a stage's forecast
+/// errors, once it has `MIN_ERRORS` of them: the steps of a planned interval are its forecast
+/// times these, so the plan prices the misses the forecast has made lately.
+fn quantiles(errors: &VecDeque<f64>, steps: usize) -> Option<Vec<f64>> {
+    if errors.len() < MIN_ERRORS {
+        return None;
+    }
+    let mut sorted: Vec<f64> = errors.iter().copied().collect();
+    sorted.sort_by(f64::total_cmp);
+    Some((0..steps).map(|j| sorted[(2 * j + 1) * sorted.len() / (2 * steps)]).collect())
+}
+
 /// What the planner does while stage 1's load is noise rather than shape.
 enum WhenNoisy {
     /// Hands the interval to another policy.
@@ -130,6 +151,10 @@ struct StageForecast {
     pending: Vec<(usize, f64, f64)>,
     /// Decayed absolute errors of `(holt, seasonal)`.
     errors: (f64, f64),
+    /// `(interval forecast, rate)`: forecasts one lead ahead whose error is yet to be seen.
+    lead_pending: VecDeque<(usize, f64)>,
+    /// The last measured rates over their forecast one lead before, newest last.
+    lead_errors: VecDeque<f64>,
 }
 
 struct ForecastPlanner {
@@ -138,6 +163,9 @@ struct ForecastPlanner {
     margin: f64,
     /// The margin on a replayed period's rates, where not `margin`.
     replay_margin: Option<f64>,
+    /// How many of its last forecast errors (one lead ahead) a stage plans over, where any: each
+    /// interval's steps are its forecast times those errors' quantiles instead of the forecast.
+    error_window: Option<usize>,
     /// Per stage: its planning prices and its arrivals per step over the episode (the `truth`
     /// forecast).
     costs: Vec<PlanCosts>,
@@ -181,6 +209,7 @@ impl ForecastPlanner {
             lookahead,
             margin,
             replay_margin: None,
+            error_window: None,
             costs: (0..n).map(|k| PlanCosts::of_stage(profile, k, step_s, &pools.rps[k])).collect(),
             arrivals: (0..n).map(|k| replay.per_step.iter().map(|s| s[k]).collect()).collect(),
             steps,
@@ -207,6 +236,13 @@ impl ForecastPlanner {
     /// Multiplies a replayed period's rates by `margin` instead of the forecasts' margin.
     fn with_replay_margin(mut self, margin: Option<f64>) -> Self {
         self.replay_margin = margin;
+        self
+    }
+
+    /// Plans each interval's steps over the quantiles of the stage's last `window` forecast
+    /// errors one lead ahead (as ratios of the rate to its forecast) times its forecast.
+    fn with_error_quantiles(mut self, window: Option<usize>) -> Self {
+        self.error_window = window;
         self
     }
 
@@ -271,9 +307,23 @@ impl ForecastPlanner {
             self.periodic += 1;
         }
         let margin = if use_seasonal { self.replay_margin.unwrap_or(self.margin) } else { self.margin };
-        let rates =
-            (0..self.lookahead).map(|h| if use_seasonal { seasonal(h).max(measured) } else { holt(h) });
-        (rates.collect(), margin)
+        let rates: Vec<f64> = (0..self.lookahead)
+            .map(|h| if use_seasonal { seasonal(h).max(measured) } else { holt(h) })
+            .collect();
+        if let Some(window) = self.error_window {
+            let n = self.past[k].len();
+            let state = &mut self.stages[k];
+            while let Some(&(due, forecast)) = state.lead_pending.front().filter(|p| p.0 < n) {
+                state.lead_pending.pop_front();
+                if forecast > 0.0 {
+                    state.lead_errors.push_back(self.past[k][due] / forecast);
+                }
+            }
+            state.lead_errors.drain(..state.lead_errors.len().saturating_sub(window));
+            let lead = self.costs[k].lead.min(rates.len() - 1);
+            state.lead_pending.push_back((n + lead, rates[lead]));
+        }
+        (rates, margin)
     }
 }
 
@@ -336,7 +386,13 @@ impl Policy for ForecastPlanner {
                     let measured = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0));
                     let billed = obs.global(GlobalFeature::CostRate) > 0.0;
                     let (rates, margin) = self.forecast_rates(k, measured, billed);
-                    (0..end - start).map(|i| (rates[i / steps] * step_s * margin).round() as u64).collect()
+                    let spread = quantiles(&self.stages[k].lead_errors, steps);
+                    (0..end - start)
+                        .map(|i| {
+                            let error = spread.as_ref().map_or(1.0, |q| q[i % steps]);
+                            (rates[i / steps] * error * step_s * margin).round() as u64
+                        })
+                        .collect()
                 }
             };
             let mut costs = self.costs[k].clone();
@@ -372,6 +428,7 @@ struct Args {
     forecasts: Vec<Forecast>,
     margins: Vec<f64>,
     replay_margin: Option<f64>,
+    error_window: Option<usize>,
     lookahead: usize,
     seeds: Vec<u64>,
     forecaster: Option<RateForecaster>,
@@ -393,7 +450,7 @@ fn load_forecaster(path: &str) -> Result<RateForecaster, String> {
 fn parse_args() -> Result<Args, String> {
     let mut options = ScenarioOptions { scenario: "production".into(), ..ScenarioOptions::default() };
     let (mut forecasts, mut margins) = (vec![Forecast::Truth, Forecast::Holt], vec![1.0]);
-    let mut replay_margin = None;
+    let (mut replay_margin, mut error_window) = (None, None);
     let (mut forecaster, mut gate, mut fallback) = (None, None, "tuned-hpa".to_string());
     let mut scale_in = (1, None);
     let (mut lookahead, mut first_seed, mut count) = (20, seeds::named("heldout").unwrap_or(0), 5);
@@ -410,6 +467,12 @@ fn parse_args() -> Result<Args, String> {
             "--forecast" => forecasts = value.split(',').map(Forecast::parse).collect::<Result<_, _>>()?,
             "--margins" => margins = value.split(',').map(number).collect::<Result<_, _>>()?,
             "--replay-margin" => replay_margin = Some(number(&value)?),
+            "--error-quantiles" => match count_of(&value)? {
+                n if n < MIN_ERRORS => {
+                    return Err(format!("{flag}: keeps at least {MIN_ERRORS} errors, not {n}"));
+                }
+                n => error_window = Some(n),
+            },
             "--lookahead" => lookahead = count_of(&value)?.max(1),
             "--first-seed" => {
                 first_seed = seeds::parse_first_seed(&value).map_err(|e| format!("{flag}: {e}"))?
@@ -449,6 +512,7 @@ fn parse_args() -> Result<Args, String> {
         forecasts,
         margins,
         replay_margin,
+        error_window,
         lookahead,
         seeds,
         forecaster,
@@ -502,7 +566,10 @@ fn main() {
                         args.lookahead,
                         forecaster,
                     );
-                    planner = planner.with_scale_in(args.scale_in.0).with_replay_margin(args.replay_margin);
+                    planner = planner
+                        .with_scale_in(args.scale_in.0)
+                        .with_replay_margin(args.replay_margin)
+                        .with_error_quantiles(args.error_window);
                     if let Some((window, threshold, hold)) = args.gate {
                         let when_noisy = match args.scale_in.1 {
                             Some(intervals) => WhenNoisy::ScaleIn(intervals),
@@ -600,6 +667,30 @@ mod tests {
         assert_eq!(seasonal[..40], [1.2; 40], "no period before one has been seen");
         assert_eq!(seasonal[150..], [1.5; 50], "the square wave's period, replayed");
         assert!(margins(Forecast::Holt).iter().all(|&m| m == 1.2));
+    }
+
+    #[test]
+    fn error_quantiles_are_the_measured_rates_over_their_forecast_one_boot_before() {
+        let (scenario, profile, pools) = ten_minutes_of_default();
+        let replay = stage_arrivals(&scenario, 5, &|| {});
+        let mut planner = ForecastPlanner::new(&profile, &pools, &replay, Forecast::Holt, 1.0, 20, None)
+            .with_error_quantiles(Some(12));
+        planner.interval = 1;
+        let lead = planner.costs[0].lead;
+        // A level Holt forecasts exactly, then a step to twice it that no forecast saw coming,
+        // after which Holt's trend overshoots.
+        for i in 0..60 {
+            planner.forecast_rates(0, if i < 40 { 100.0 } else { 200.0 }, true);
+        }
+        let errors = &planner.stages[0].lead_errors;
+        assert_eq!(errors.len(), 12, "the window keeps the last 12");
+        let before = errors.iter().take_while(|&&e| e == 2.0).count();
+        assert!(before > 0, "the step, as forecast before it came: {errors:?}");
+        assert!(errors.iter().skip(before).all(|&e| e < 1.0), "the trend's overshoot: {errors:?}");
+        let spread = quantiles(errors, 10).unwrap();
+        assert!(spread.windows(2).all(|w| w[0] <= w[1]) && spread[9] == 2.0, "{spread:?}");
+        assert_eq!(quantiles(&VecDeque::from(vec![1.0; MIN_ERRORS - 1]), 10), None, "too few misses");
+        assert!(lead > 0 && lead < 20);
     }
 
     #[test]
