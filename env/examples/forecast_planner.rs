@@ -33,8 +33,10 @@
 //!   (`predictive-hpa`'s forecast).
 //! - `seasonal`: the rate one period before where the stage's rates repeat (the lag of 6-180
 //!   intervals at which the last 90 rates correlate 0.9 or more with themselves, past a lag at
-//!   which they did not: `serflow_policies::planner::period`; a later stage replays stage 1's
-//!   period, scaled by its share of stage 1's rate now, where stage 1's rates repeat), else
+//!   which they did not: `serflow_policies::planner::period`; the mean of the last
+//!   `--replayed-periods` periods, 3 unless said (1: the planner before the average), each
+//!   re-aligned to its own correlation peak; a later stage replays stage 1's periods, scaled by
+//!   its share of stage 1's rate now, where stage 1's rates repeat), else
 //!   Holt's (the learned forecast, given `--forecaster`: the shipped planner's forecast); never
 //!   below the measured rate.
 //! - `better`: per stage, whichever of `seasonal` and the forecast it falls back on missed less
@@ -73,7 +75,9 @@ use serflow_env::registry::PolicyRegistry;
 use serflow_env::{ScenarioOptions, run_episode, seeds};
 use serflow_policies::SystemProfile;
 use serflow_policies::baselines::{PlanCosts, PoolCapacity, Trend, plan_stage};
-use serflow_policies::planner::{FrontPeriod, NoiseGate, RateForecaster, Replay, SeasonalConfig, period};
+use serflow_policies::planner::{
+    FrontPeriod, MAX_REPLAYED_PERIODS, NoiseGate, RateForecaster, Replay, SeasonalConfig, replayed_lags,
+};
 use serflow_policies::policy::Policy;
 use serflow_policies::schema::{Action, GlobalFeature, Observation, StageAction, StageFeature};
 use std::collections::VecDeque;
@@ -166,6 +170,8 @@ struct ForecastPlanner {
     /// How many of its last forecast errors (one lead ahead) a stage plans over, where any: each
     /// interval's steps are its forecast times those errors' quantiles instead of the forecast.
     error_window: Option<usize>,
+    /// When a stage's load repeats, and how many of its periods the replay averages.
+    seasonal: SeasonalConfig,
     /// Per stage: its planning prices and its arrivals per step over the episode (the `truth`
     /// forecast).
     costs: Vec<PlanCosts>,
@@ -210,6 +216,7 @@ impl ForecastPlanner {
             margin,
             replay_margin: None,
             error_window: None,
+            seasonal: SeasonalConfig::default(),
             costs: (0..n).map(|k| PlanCosts::of_stage(profile, k, step_s, &pools.rps[k])).collect(),
             arrivals: (0..n).map(|k| replay.per_step.iter().map(|s| s[k]).collect()).collect(),
             steps,
@@ -243,6 +250,12 @@ impl ForecastPlanner {
     /// errors one lead ahead (as ratios of the rate to its forecast) times its forecast.
     fn with_error_quantiles(mut self, window: Option<usize>) -> Self {
         self.error_window = window;
+        self
+    }
+
+    /// Averages the last `periods` periods in a replay instead of the shipped planner's number.
+    fn with_replayed_periods(mut self, periods: usize) -> Self {
+        self.seasonal.periods = periods;
         self
     }
 
@@ -284,7 +297,7 @@ impl ForecastPlanner {
             None => measured.max(state.trend.forecast((h + 1) as f64)),
         };
         // Stage 1's period, at this stage's share of stage 1's rate, else the stage's own.
-        let replay = Replay::of_stage(k, measured, self.front, || period(past, &SeasonalConfig::default()));
+        let replay = Replay::of_stage(k, measured, self.front, || replayed_lags(past, &self.seasonal));
         if k == 0 {
             self.front = Replay::front(replay, measured);
         }
@@ -429,6 +442,7 @@ struct Args {
     margins: Vec<f64>,
     replay_margin: Option<f64>,
     error_window: Option<usize>,
+    replayed_periods: usize,
     lookahead: usize,
     seeds: Vec<u64>,
     forecaster: Option<RateForecaster>,
@@ -451,6 +465,7 @@ fn parse_args() -> Result<Args, String> {
     let mut options = ScenarioOptions { scenario: "production".into(), ..ScenarioOptions::default() };
     let (mut forecasts, mut margins) = (vec![Forecast::Truth, Forecast::Holt], vec![1.0]);
     let (mut replay_margin, mut error_window) = (None, None);
+    let mut replayed_periods = SeasonalConfig::default().periods;
     let (mut forecaster, mut gate, mut fallback) = (None, None, "tuned-hpa".to_string());
     let mut scale_in = (1, None);
     let (mut lookahead, mut first_seed, mut count) = (20, seeds::named("heldout").unwrap_or(0), 5);
@@ -472,6 +487,10 @@ fn parse_args() -> Result<Args, String> {
                     return Err(format!("{flag}: keeps at least {MIN_ERRORS} errors, not {n}"));
                 }
                 n => error_window = Some(n),
+            },
+            "--replayed-periods" => match count_of(&value)? {
+                p if (1..=MAX_REPLAYED_PERIODS).contains(&p) => replayed_periods = p,
+                p => return Err(format!("{flag}: 1 to {MAX_REPLAYED_PERIODS}, not {p}")),
             },
             "--lookahead" => lookahead = count_of(&value)?.max(1),
             "--first-seed" => {
@@ -513,6 +532,7 @@ fn parse_args() -> Result<Args, String> {
         margins,
         replay_margin,
         error_window,
+        replayed_periods,
         lookahead,
         seeds,
         forecaster,
@@ -569,7 +589,8 @@ fn main() {
                     planner = planner
                         .with_scale_in(args.scale_in.0)
                         .with_replay_margin(args.replay_margin)
-                        .with_error_quantiles(args.error_window);
+                        .with_error_quantiles(args.error_window)
+                        .with_replayed_periods(args.replayed_periods);
                     if let Some((window, threshold, hold)) = args.gate {
                         let when_noisy = match args.scale_in.1 {
                             Some(intervals) => WhenNoisy::ScaleIn(intervals),

@@ -7,9 +7,10 @@
 //! request and FaaS takes what they cannot. The forecaster reads a stage's last rates over their
 //! mean and forecasts its next ones over that mean; while its history is short, or the stage
 //! averages under 1 req/s, Holt's trend stands in. Where a stage's rates repeat within the last
-//! hour (a [`period`] of their own past), the next ones are its last period replayed instead: a
-//! load that repeats says when its next edge comes, which no forecast of five minutes can. Where
-//! stage 1's rates repeat, every later stage replays stage 1's period scaled by its share of
+//! hour (a [`period`] of their own past), the next ones are its last periods replayed instead
+//! (their mean, each older period read where it lines up: [`ReplayedLags`]): a load that repeats
+//! says when its next edge comes, which no forecast of five minutes can. Where
+//! stage 1's rates repeat, every later stage replays stage 1's periods scaled by its share of
 //! stage 1's load now: a deeper stage sees the front end's load thinned by exits whose rates
 //! drift, so its own past repeats less faithfully than its share of stage 1's. No forecast goes
 //! below the measured rate.
@@ -76,13 +77,35 @@ pub struct SeasonalConfig {
     pub max_lag: usize,
     /// Smallest correlation at which a lag counts as the load's period.
     pub correlation: f64,
+    /// How many of its last periods the replay averages (files without the field: 1), each
+    /// re-aligned to its own correlation peak ([`ReplayedLags::of`]).
+    #[serde(default = "one_period")]
+    pub periods: usize,
 }
+
+fn one_period() -> usize {
+    1
+}
+
+/// The most periods a replay may average.
+pub const MAX_REPLAYED_PERIODS: usize = 8;
 
 impl Default for SeasonalConfig {
     /// Periods of one to thirty minutes at 10-s intervals, measured over the last 15 minutes,
-    /// correlating 0.9 or more.
+    /// correlating 0.9 or more; the last three averaged.
     fn default() -> Self {
-        Self { window: 90, min_lag: 6, max_lag: 180, correlation: 0.9 }
+        Self { window: 90, min_lag: 6, max_lag: 180, correlation: 0.9, periods: 3 }
+    }
+}
+
+impl SeasonalConfig {
+    /// The rates a stage keeps: twice the longest period to find one, and enough behind the
+    /// last `periods` of the longest for each to be re-aligned.
+    pub fn history(&self) -> usize {
+        match self.periods {
+            0 | 1 => 2 * self.max_lag,
+            p => (p + 1) * self.max_lag + p,
+        }
     }
 }
 
@@ -108,20 +131,9 @@ pub fn period(rates: &[f64], config: &SeasonalConfig) -> Option<usize> {
                 (m, mean_now, now.iter().map(|a| (a - mean_now) * (a - mean_now)).fold(0.0, |s, x| s + x));
         }
         let (_, mean_now, var_now) = recent;
-        if var_now <= 0.0 {
+        let Some(correlation) = correlation(now, mean_now, var_now, then) else {
             continue;
-        }
-        let mean_then = mean(then);
-        let (mut cross, mut var_then) = (0.0, 0.0);
-        for (a, b) in now.iter().zip(then) {
-            let (x, y) = (a - mean_now, b - mean_then);
-            cross += x * y;
-            var_then += y * y;
-        }
-        if var_then <= 0.0 {
-            continue;
-        }
-        let correlation = cross / (var_now * var_then).sqrt();
+        };
         decorrelated |= correlation < 0.0;
         if decorrelated
             && lag >= config.min_lag
@@ -132,6 +144,79 @@ pub fn period(rates: &[f64], config: &SeasonalConfig) -> Option<usize> {
         }
     }
     best.map(|(lag, _)| lag)
+}
+
+/// The correlation of `now` (its mean and squared deviation given) with `then`, if neither is flat.
+fn correlation(now: &[f64], mean_now: f64, var_now: f64, then: &[f64]) -> Option<f64> {
+    if var_now <= 0.0 {
+        return None;
+    }
+    let mean_then = then.iter().sum::<f64>() / then.len() as f64;
+    let (mut cross, mut var_then) = (0.0, 0.0);
+    for (a, b) in now.iter().zip(then) {
+        let (x, y) = (a - mean_now, b - mean_then);
+        cross += x * y;
+        var_then += y * y;
+    }
+    (var_then > 0.0).then(|| cross / (var_now * var_then).sqrt())
+}
+
+/// The lags at which a replay reads a stage's last periods: the period, then for the p-th period
+/// back the lag within p intervals of `p x period` whose last rates correlate best with the rates
+/// that lag before. A period that is not a whole number of intervals drifts by its fraction each
+/// period back; read at `p x period`, older periods would blur the edges they are averaged to
+/// sharpen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReplayedLags {
+    lags: [usize; MAX_REPLAYED_PERIODS],
+    count: usize,
+}
+
+impl ReplayedLags {
+    /// The lags of up to `config.periods` periods of `rates` (oldest first), the first being
+    /// `period`: as many as the rates hold with a period's worth of rates behind the latest
+    /// lag to correlate. Allocates nothing.
+    pub fn of(rates: &[f64], period: usize, config: &SeasonalConfig) -> Self {
+        let mut replayed = Self { lags: [0; MAX_REPLAYED_PERIODS], count: 1 };
+        replayed.lags[0] = period;
+        let n = rates.len();
+        for p in 2..=config.periods.min(MAX_REPLAYED_PERIODS) {
+            let (lowest, highest) = ((p * period - p).max(period), p * period + p);
+            if n < highest + period {
+                break;
+            }
+            let m = (n - highest).min(config.window);
+            let now = &rates[n - m..];
+            let mean_now = now.iter().sum::<f64>() / m as f64;
+            let var_now = now.iter().map(|a| (a - mean_now) * (a - mean_now)).fold(0.0, |s, x| s + x);
+            let mut best = (p * period, f64::NEG_INFINITY);
+            for lag in lowest..=highest {
+                let then = &rates[n - m - lag..n - lag];
+                if let Some(c) = correlation(now, mean_now, var_now, then).filter(|&c| c > best.1) {
+                    best = (lag, c);
+                }
+            }
+            replayed.lags[p - 1] = best.0;
+            replayed.count = p;
+        }
+        replayed
+    }
+
+    /// The lag of the last period.
+    pub fn period(&self) -> usize {
+        self.lags[0]
+    }
+
+    /// The lags, the last period's first.
+    pub fn lags(&self) -> &[usize] {
+        &self.lags[..self.count]
+    }
+}
+
+/// The lags a stage's replay reads (`config.periods` of them, re-aligned), if its `rates`
+/// repeat ([`period`]).
+pub fn replayed_lags(rates: &[f64], config: &SeasonalConfig) -> Option<ReplayedLags> {
+    period(rates, config).map(|lag| ReplayedLags::of(rates, lag, config))
 }
 
 /// The planner file as stored.
@@ -264,7 +349,7 @@ impl ForecastPlannerFile {
             }
         }
         if let Some(seasonal) = &self.seasonal {
-            let SeasonalConfig { window, min_lag, max_lag, correlation } = *seasonal;
+            let SeasonalConfig { window, min_lag, max_lag, correlation, periods } = *seasonal;
             if window < 2 || min_lag == 0 || min_lag > max_lag || max_lag > MAX_PERIOD {
                 return Err(format!(
                     "seasonal: window must be 2 or more and 1 <= min_lag <= max_lag <= {MAX_PERIOD} \
@@ -273,6 +358,9 @@ impl ForecastPlannerFile {
             }
             if !(correlation > 0.0 && correlation <= 1.0) {
                 return Err(format!("seasonal.correlation must be above 0 and at most 1, got {correlation}"));
+            }
+            if !(1..=MAX_REPLAYED_PERIODS).contains(&periods) {
+                return Err(format!("seasonal.periods must be 1 to {MAX_REPLAYED_PERIODS}, got {periods}"));
             }
         }
         Ok(())
@@ -443,50 +531,57 @@ struct Fallback {
     action: Action,
 }
 
-/// A replayed period: the stage whose past is replayed, the period, and the factor applied.
+/// A replayed period: the stage whose past is replayed, the lags of its periods, and the factor
+/// applied.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Replay {
     /// The stage whose past rates are replayed.
     pub stage: usize,
-    /// The period, in intervals.
-    pub lag: usize,
+    /// The lags, in intervals, of the periods averaged (the period first).
+    pub lags: ReplayedLags,
     /// The factor applied to the replayed rates.
     pub scale: f64,
 }
 
-/// Stage 1's period and its rate now, while it repeats and is not quiet: what later stages replay.
+/// Stage 1's periods and its rate now, while it repeats and is not quiet: what later stages
+/// replay.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FrontPeriod {
-    lag: usize,
+    lags: ReplayedLags,
     rate: f64,
 }
 
 impl Replay {
-    /// The period stage `k` replays, its rate now being `measured`: for a later stage, stage 1's
+    /// The periods stage `k` replays, its rate now being `measured`: for a later stage, stage 1's
     /// at `k`'s share of stage 1's rate while `front` says stage 1 repeats; else (and always for
-    /// stage 1) its own period, if `own_period` finds one in its past.
+    /// stage 1) its own, if `own_periods` finds it repeating ([`replayed_lags`]).
     pub fn of_stage(
         k: usize,
         measured: f64,
         front: Option<FrontPeriod>,
-        own_period: impl FnOnce() -> Option<usize>,
+        own_periods: impl FnOnce() -> Option<ReplayedLags>,
     ) -> Option<Self> {
         match front {
-            Some(FrontPeriod { lag, rate }) if k > 0 => Some(Self { stage: 0, lag, scale: measured / rate }),
-            _ => own_period().map(|lag| Self { stage: k, lag, scale: 1.0 }),
+            Some(FrontPeriod { lags, rate }) if k > 0 => {
+                Some(Self { stage: 0, lags, scale: measured / rate })
+            }
+            _ => own_periods().map(|lags| Self { stage: k, lags, scale: 1.0 }),
         }
     }
 
     /// What stage 1's replay, if any, leaves for later stages when its rate now is `measured`:
     /// nothing while stage 1 is quiet, whose share of a near-zero rate is noise.
     pub fn front(replay: Option<Self>, measured: f64) -> Option<FrontPeriod> {
-        replay.filter(|_| measured >= QUIET_RATE).map(|r| FrontPeriod { lag: r.lag, rate: measured })
+        replay.filter(|_| measured >= QUIET_RATE).map(|r| FrontPeriod { lags: r.lags, rate: measured })
     }
 
-    /// The replayed rate `h` intervals ahead, from the replayed stage's `past` rates (oldest
-    /// first, at least `lag` of them).
+    /// The replayed rate `h` intervals ahead: the mean over the replayed periods of the replayed
+    /// stage's `past` rate (oldest first, at least the longest lag of them) at the same phase.
     pub fn rate(&self, past: &[f64], h: usize) -> f64 {
-        past[past.len() - self.lag + h % self.lag] * self.scale
+        let (n, phase) = (past.len(), h % self.lags.period());
+        let lags = self.lags.lags();
+        let sum: f64 = lags.iter().map(|lag| past[n - lag + phase]).sum();
+        sum / lags.len() as f64 * self.scale
     }
 }
 
@@ -509,7 +604,7 @@ impl ForecastPlanner {
         file.check()?;
         let profile = &file.profile;
         let step_s = profile.interval_s / file.plan_steps as f64;
-        let history = file.forecaster.inputs().max(file.seasonal.as_ref().map_or(0, |s| 2 * s.max_lag));
+        let history = file.forecaster.inputs().max(file.seasonal.as_ref().map_or(0, SeasonalConfig::history));
         let stages = (0..profile.stages.len())
             .map(|k| StageState {
                 costs: PlanCosts::of_stage(profile, k, step_s, &file.pool_rps[k]),
@@ -612,7 +707,8 @@ impl Policy for ForecastPlanner {
             let past = self.stages[k].past.values();
             let learned = self.forecaster.update(past);
             let seasonal = self.file.seasonal.as_ref();
-            let replay = Replay::of_stage(k, measured, front, || seasonal.and_then(|c| period(past, c)));
+            let replay =
+                Replay::of_stage(k, measured, front, || seasonal.and_then(|c| replayed_lags(past, c)));
             if k == 0 {
                 front = Replay::front(replay, measured);
             }
@@ -863,7 +959,7 @@ mod tests {
         // Twenty intervals at 100 req/s, twenty at 300: within a boot (10 intervals) of the busy
         // phase, a forecast of the level still plans for 100; the replayed period boots for 300.
         let square = |i: usize| if i % 40 < 20 { 100.0 } else { 300.0 };
-        let seasonal = SeasonalConfig { window: 40, min_lag: 2, max_lag: 60, correlation: 0.9 };
+        let seasonal = SeasonalConfig { window: 40, min_lag: 2, max_lag: 60, correlation: 0.9, periods: 1 };
         let targets = |seasonal: Option<SeasonalConfig>| {
             let mut planner =
                 ForecastPlanner::new(ForecastPlannerFile { seasonal, ..file(constant(3, &[1.0])) }).unwrap();
@@ -875,7 +971,9 @@ mod tests {
                 })
                 .collect::<Vec<u32>>()
         };
-        let (replayed, level) = (targets(Some(seasonal)), targets(None));
+        let (replayed, level) = (targets(Some(seasonal.clone())), targets(None));
+        let averaged = targets(Some(SeasonalConfig { periods: 3, ..seasonal }));
+        assert_eq!(averaged, replayed, "periods that repeat exactly average to the last one");
         // Interval 95 measures the sixteenth quiet rate: the busy phase starts in five intervals.
         assert_eq!((level[95], replayed[95]), (10, 30), "the replay boots ahead of the busy phase");
         assert_eq!(level[100], 30);
@@ -885,17 +983,46 @@ mod tests {
 
     #[test]
     fn only_a_later_stage_replays_a_busy_front_end() {
-        let own = || Some(4);
-        let front = Replay::front(Some(Replay { stage: 0, lag: 6, scale: 1.0 }), 80.0);
+        let lags = |period| ReplayedLags::of(&[], period, &SeasonalConfig::default());
+        let own = || Some(lags(4));
+        let front = Replay::front(Some(Replay { stage: 0, lags: lags(6), scale: 1.0 }), 80.0);
         let second = Replay::of_stage(1, 20.0, front, own);
-        assert_eq!(second, Some(Replay { stage: 0, lag: 6, scale: 0.25 }), "a quarter of stage 1's period");
+        assert_eq!(second, Some(Replay { stage: 0, lags: lags(6), scale: 0.25 }), "a quarter of stage 1's");
         let first = Replay::of_stage(0, 80.0, front, own);
-        assert_eq!(first, Some(Replay { stage: 0, lag: 4, scale: 1.0 }), "stage 1 keeps its own");
-        let quiet = Replay::front(Some(Replay { stage: 0, lag: 6, scale: 1.0 }), QUIET_RATE / 2.0);
+        assert_eq!(first, Some(Replay { stage: 0, lags: lags(4), scale: 1.0 }), "stage 1 keeps its own");
+        let quiet = Replay::front(Some(Replay { stage: 0, lags: lags(6), scale: 1.0 }), QUIET_RATE / 2.0);
         assert_eq!(quiet, None, "a quiet front end's share is noise");
-        assert_eq!(Replay::of_stage(1, 20.0, quiet, own), Some(Replay { stage: 1, lag: 4, scale: 1.0 }));
+        assert_eq!(
+            Replay::of_stage(1, 20.0, quiet, own),
+            Some(Replay { stage: 1, lags: lags(4), scale: 1.0 })
+        );
         let past = [8.0, 16.0, 40.0, 80.0, 120.0, 160.0, 200.0];
         assert_eq!(second.unwrap().rate(&past, 1), 10.0, "one period before the interval after next");
+    }
+
+    #[test]
+    fn older_periods_are_read_where_they_line_up_and_averaged() {
+        let config = SeasonalConfig { periods: 3, ..SeasonalConfig::default() };
+        let wave = |period: f64| -> Vec<f64> {
+            (0..300).map(|i| 100.0 + 50.0 * (std::f64::consts::TAU * i as f64 / period).sin()).collect()
+        };
+        let whole = ReplayedLags::of(&wave(20.0), 20, &config);
+        assert_eq!(whole.lags(), [20, 40, 60], "a whole period lines up at its multiples");
+        // 20.5 intervals: two periods back is 41, three 61 or 62; `2 x 20` would be a period off
+        // by an interval, `3 x 20` by one and a half.
+        let fractional = ReplayedLags::of(&wave(20.5), 20, &config);
+        assert_eq!(fractional.lags()[..2], [20, 41]);
+        assert!([61, 62].contains(&fractional.lags()[2]), "{:?}", fractional.lags());
+        let short = ReplayedLags::of(&wave(20.0)[..70], 20, &config);
+        assert_eq!(short.lags(), [20, 40], "only what the rates hold with a period behind it");
+        let one = ReplayedLags::of(&wave(20.0), 20, &SeasonalConfig { periods: 1, ..config });
+        assert_eq!(one.lags(), [20]);
+        // Phase h = 1 one, two and three periods back: 12 / 4 / 2 at scale 0.5.
+        let mut past = vec![0.0; 61];
+        (past[42], past[22], past[2]) = (12.0, 4.0, 2.0);
+        let replay = Replay { stage: 0, lags: whole, scale: 0.5 };
+        assert_eq!(replay.rate(&past, 1), 3.0, "the mean of the three, halved");
+        assert_eq!(replay.rate(&past, 21), 3.0, "the same phase a period on");
     }
 
     #[test]
@@ -904,7 +1031,7 @@ mod tests {
         // quarter: its own last busy phase says 150 req/s, stage 1's at its share now 75.
         let square = |i: usize| if i % 40 < 20 { 100.0 } else { 300.0 };
         let share = |i: usize| if i < 125 { 0.5 } else { 0.25 };
-        let seasonal = SeasonalConfig { window: 40, min_lag: 2, max_lag: 60, correlation: 0.9 };
+        let seasonal = SeasonalConfig { window: 40, min_lag: 2, max_lag: 60, correlation: 0.9, periods: 1 };
         let one = file(constant(3, &[1.0]));
         let two = ForecastPlannerFile {
             profile: profile(2, 0.1, 10.0),
@@ -950,7 +1077,7 @@ mod tests {
     fn a_bad_file_is_refused_naming_the_field() {
         let good = file(constant(3, &[1.0]));
         type Edit = dyn Fn(&mut ForecastPlannerFile);
-        let cases: [(&str, &Edit); 12] = [
+        let cases: [(&str, &Edit); 14] = [
             ("steps planned per decision", &|f| (f.lookahead, f.plan_steps) = (1000, 30)),
             ("profile.stages[0].max_vms: more than 10000", &|f| f.profile.stages[0].max_vms = u32::MAX),
             ("format_version 9", &|f| f.format_version = 9),
@@ -965,6 +1092,12 @@ mod tests {
             }),
             ("seasonal.correlation must be above 0", &|f| {
                 f.seasonal = Some(SeasonalConfig { correlation: 1.5, ..SeasonalConfig::default() })
+            }),
+            ("seasonal.periods must be 1 to 8", &|f| {
+                f.seasonal = Some(SeasonalConfig { periods: 0, ..SeasonalConfig::default() })
+            }),
+            ("seasonal.periods must be 1 to 8, got 9", &|f| {
+                f.seasonal = Some(SeasonalConfig { periods: 9, ..SeasonalConfig::default() })
             }),
             ("gate: window must be 2 or more", &|f| {
                 f.gate =
