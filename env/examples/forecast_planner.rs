@@ -43,8 +43,9 @@
 //!   lately one boot ahead (absolute errors of the forecasts 10 intervals ahead, decayed by 0.9
 //!   an interval).
 //! - `learned`: the forecaster of the planner file `--forecaster FILE` (`serflow fit-planner`) from the
-//!   stage's last interval rates over their mean to its next rates over that mean; Holt's until
-//!   the history is full or while its mean is under 1 req/s; never below the measured rate.
+//!   stage's last interval rates over their mean to its next rates over that mean; the measured
+//!   rate until the history is full or while its mean is under 1 req/s (Holt's trend with
+//!   `--warm-up holt`, as the shipped planner before); never below the measured rate.
 //!
 //! Each forecast but `truth` is multiplied by each of `--margins` before planning; a replayed
 //! period (`seasonal`, `better`) by `--replay-margin` instead, where given.
@@ -172,6 +173,8 @@ struct ForecastPlanner {
     error_window: Option<usize>,
     /// When a stage's load repeats, and how many of its periods the replay averages.
     seasonal: SeasonalConfig,
+    /// Whether Holt's trend, not the measured rate, stands in for a model whose history is short.
+    warm_up_holt: bool,
     /// Per stage: its planning prices and its arrivals per step over the episode (the `truth`
     /// forecast).
     costs: Vec<PlanCosts>,
@@ -217,6 +220,7 @@ impl ForecastPlanner {
             replay_margin: None,
             error_window: None,
             seasonal: SeasonalConfig::default(),
+            warm_up_holt: false,
             costs: (0..n).map(|k| PlanCosts::of_stage(profile, k, step_s, &pools.rps[k])).collect(),
             arrivals: (0..n).map(|k| replay.per_step.iter().map(|s| s[k]).collect()).collect(),
             steps,
@@ -259,6 +263,13 @@ impl ForecastPlanner {
         self
     }
 
+    /// Lets Holt's trend stand in for the model while its history is short, as the shipped
+    /// planner did before the measured rate did.
+    fn with_holt_warm_up(mut self, holt: bool) -> Self {
+        self.warm_up_holt = holt;
+        self
+    }
+
     /// The longest scale-in window the planner may use: the targets it keeps per stage.
     fn longest_scale_in(&self) -> usize {
         match &self.gate {
@@ -285,15 +296,19 @@ impl ForecastPlanner {
         }
         let past = &self.past[k];
         let forecaster = self.forecaster.as_mut().filter(|_| self.forecast != Forecast::Holt);
+        // With a model, the measured rate stands in for it while its history is short (as in the
+        // shipped planner), unless `--warm-up holt`.
+        let warm_up_measured = forecaster.is_some() && !self.warm_up_holt;
         let learned = forecaster.and_then(|f| f.update(past).then_some(&*f));
         let state = &mut self.stages[k];
         if billed {
             state.trend.update(measured);
         }
         // The forecast the seasonal one stands beside: the learned one when it has a model and
-        // a full history, else Holt's trend.
+        // a full history, else the measured rate or Holt's trend.
         let holt = |h: usize| match learned {
             Some(forecaster) => forecaster.rate(h).max(measured),
+            None if warm_up_measured => measured,
             None => measured.max(state.trend.forecast((h + 1) as f64)),
         };
         // Stage 1's period, at this stage's share of stage 1's rate, else the stage's own.
@@ -443,6 +458,7 @@ struct Args {
     replay_margin: Option<f64>,
     error_window: Option<usize>,
     replayed_periods: usize,
+    warm_up_holt: bool,
     lookahead: usize,
     seeds: Vec<u64>,
     forecaster: Option<RateForecaster>,
@@ -465,7 +481,7 @@ fn parse_args() -> Result<Args, String> {
     let mut options = ScenarioOptions { scenario: "production".into(), ..ScenarioOptions::default() };
     let (mut forecasts, mut margins) = (vec![Forecast::Truth, Forecast::Holt], vec![1.0]);
     let (mut replay_margin, mut error_window) = (None, None);
-    let mut replayed_periods = SeasonalConfig::default().periods;
+    let (mut replayed_periods, mut warm_up_holt) = (SeasonalConfig::default().periods, false);
     let (mut forecaster, mut gate, mut fallback) = (None, None, "tuned-hpa".to_string());
     let mut scale_in = (1, None);
     let (mut lookahead, mut first_seed, mut count) = (20, seeds::named("heldout").unwrap_or(0), 5);
@@ -492,6 +508,13 @@ fn parse_args() -> Result<Args, String> {
                 p if (1..=MAX_REPLAYED_PERIODS).contains(&p) => replayed_periods = p,
                 p => return Err(format!("{flag}: 1 to {MAX_REPLAYED_PERIODS}, not {p}")),
             },
+            "--warm-up" => {
+                warm_up_holt = match value.as_str() {
+                    "holt" => true,
+                    "measured" => false,
+                    _ => return Err(format!("{flag}: `{value}` is not holt or measured")),
+                }
+            }
             "--lookahead" => lookahead = count_of(&value)?.max(1),
             "--first-seed" => {
                 first_seed = seeds::parse_first_seed(&value).map_err(|e| format!("{flag}: {e}"))?
@@ -533,6 +556,7 @@ fn parse_args() -> Result<Args, String> {
         replay_margin,
         error_window,
         replayed_periods,
+        warm_up_holt,
         lookahead,
         seeds,
         forecaster,
@@ -590,7 +614,8 @@ fn main() {
                         .with_scale_in(args.scale_in.0)
                         .with_replay_margin(args.replay_margin)
                         .with_error_quantiles(args.error_window)
-                        .with_replayed_periods(args.replayed_periods);
+                        .with_replayed_periods(args.replayed_periods)
+                        .with_holt_warm_up(args.warm_up_holt);
                     if let Some((window, threshold, hold)) = args.gate {
                         let when_noisy = match args.scale_in.1 {
                             Some(intervals) => WhenNoisy::ScaleIn(intervals),
@@ -671,6 +696,23 @@ mod tests {
         assert_ne!(cost(Forecast::Seasonal, &model), cost(Forecast::Seasonal, &None), "its fallback");
         assert_eq!(cost(Forecast::IntervalTruth, &model), cost(Forecast::IntervalTruth, &None));
         assert_ne!(cost(Forecast::Learned, &model), cost(Forecast::Holt, &None));
+    }
+
+    #[test]
+    fn a_model_short_of_history_stands_in_with_the_measured_rate_or_holts_trend() {
+        let (scenario, profile, pools) = ten_minutes_of_default();
+        let replay = stage_arrivals(&scenario, 5, &|| {});
+        let model = Some(RateForecaster::new(Mlp::zeros(&[30, 4, 1])).unwrap());
+        // Five rates of a ramp: too few for a model that reads thirty.
+        let forecast = |holt| {
+            let mut planner =
+                ForecastPlanner::new(&profile, &pools, &replay, Forecast::Learned, 1.0, 20, model.clone())
+                    .with_holt_warm_up(holt);
+            planner.interval = 1;
+            (1..=5).map(|i| planner.forecast_rates(0, 100.0 * f64::from(i), true).0).last().unwrap()
+        };
+        assert!(forecast(false).iter().all(|&r| r == 500.0), "the measured rate, held");
+        assert!(forecast(true)[5] > 500.0, "Holt's trend extrapolates the ramp");
     }
 
     #[test]

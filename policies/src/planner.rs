@@ -6,7 +6,8 @@
 //! ([`PlanMemory`]), and asks for the most VMs the plan needs within one boot; VMs are offered every
 //! request and FaaS takes what they cannot. The forecaster reads a stage's last rates over their
 //! mean and forecasts its next ones over that mean; while its history is short, or the stage
-//! averages under 1 req/s, Holt's trend stands in. Where a stage's rates repeat within the last
+//! averages under 1 req/s, the measured rate stands in (Holt's trend did, and extrapolated a few
+//! rates of an episode's opening into fleets for ramps that level off). Where a stage's rates repeat within the last
 //! hour (a [`period`] of their own past), the next ones are its last periods replayed instead
 //! (their mean, each older period read where it lines up: [`ReplayedLags`]): a load that repeats
 //! says when its next edge comes, which no forecast of five minutes can. Where
@@ -23,12 +24,12 @@
 //! The file is self-contained (prices, pool capacities, boot time, the network, the rule), so a
 //! controller needs nothing else; acting allocates nothing once the plan buffers have grown.
 
-use crate::baselines::{Hpa, HpaConfig, PlanCosts, PlanMemory, Trend};
+use crate::baselines::{Hpa, HpaConfig, PlanCosts, PlanMemory};
 use crate::learned::{Learned, LoadError};
 use crate::mlp::Mlp;
 use crate::policy::Policy;
 use crate::profile::SystemProfile;
-use crate::schema::{Action, GlobalFeature, Observation, ObservationError, StageAction, StageFeature};
+use crate::schema::{Action, Observation, ObservationError, StageAction, StageFeature};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -519,7 +520,6 @@ impl RateForecaster {
 #[derive(Clone, Debug)]
 struct StageState {
     costs: PlanCosts,
-    trend: Trend,
     past: RecentRates,
 }
 
@@ -608,7 +608,6 @@ impl ForecastPlanner {
         let stages = (0..profile.stages.len())
             .map(|k| StageState {
                 costs: PlanCosts::of_stage(profile, k, step_s, &file.pool_rps[k]),
-                trend: Trend::default(),
                 past: RecentRates::new(history),
             })
             .collect();
@@ -653,14 +652,14 @@ impl ForecastPlanner {
         self
     }
 
-    /// Stage `k`'s forecast rate `h` intervals ahead, from the rate of the interval just ended:
-    /// a period replayed if there is one, else the learned forecast if it made one, else Holt's
-    /// trend.
-    fn forecast(&self, k: usize, measured: f64, h: usize, learned: bool, replay: Option<Replay>) -> f64 {
+    /// A stage's forecast rate `h` intervals ahead, from the rate of the interval just ended,
+    /// `measured`: its periods replayed if it repeats, else the learned forecast if it made one,
+    /// else the measured rate itself.
+    fn forecast(&self, measured: f64, h: usize, learned: bool, replay: Option<Replay>) -> f64 {
         let rate = match replay {
             Some(replay) => replay.rate(self.stages[replay.stage].past.values(), h),
             None if learned => self.forecaster.rate(h),
-            None => self.stages[k].trend.forecast((h + 1) as f64),
+            None => measured,
         };
         rate.max(measured)
     }
@@ -677,7 +676,6 @@ impl Policy for ForecastPlanner {
 
     fn reset(&mut self) {
         for stage in &mut self.stages {
-            stage.trend.clear();
             stage.past.clear();
         }
         if let Some(fallback) = &mut self.fallback {
@@ -690,19 +688,13 @@ impl Policy for ForecastPlanner {
     fn act(&mut self, obs: &Observation, action: &mut Action) {
         let n = self.stages.len();
         action.stages.resize(n, StageAction::FAAS_ONLY);
-        // An interval that cost nothing holds no measurement yet (the first of an episode).
-        let billed = obs.global(GlobalFeature::CostRate) > 0.0;
         let (steps, lookahead, margin) = (self.file.plan_steps, self.file.lookahead, self.file.margin);
         let step_s = self.file.profile.interval_s / steps as f64;
         let mut front = None;
         for k in 0..n {
             let measured = f64::from(obs.stage(k, StageFeature::ArrivalRate).max(0.0));
-            let stage = &mut self.stages[k];
             if self.interval > 0 {
-                stage.past.push(measured);
-            }
-            if billed {
-                stage.trend.update(measured);
+                self.stages[k].past.push(measured);
             }
             let past = self.stages[k].past.values();
             let learned = self.forecaster.update(past);
@@ -715,7 +707,7 @@ impl Policy for ForecastPlanner {
             let mut future = std::mem::take(&mut self.future);
             future.clear();
             for h in 0..lookahead {
-                let count = (self.forecast(k, measured, h, learned, replay) * step_s * margin).round() as u64;
+                let count = (self.forecast(measured, h, learned, replay) * step_s * margin).round() as u64;
                 future.extend(std::iter::repeat_n(count, steps));
             }
             let costs = &mut self.stages[k].costs;
@@ -806,6 +798,7 @@ impl TrainedPolicy {
 mod tests {
     use super::*;
     use crate::baselines::tests::{observation, profile};
+    use crate::schema::GlobalFeature;
 
     /// A forecaster of `history` rates whose next rates are `ratios` times the window's mean.
     fn constant(history: usize, ratios: &[f32]) -> Mlp {
@@ -907,7 +900,7 @@ mod tests {
     }
 
     #[test]
-    fn it_plans_vms_for_the_forecast_and_holt_before_the_history_fills() {
+    fn it_plans_vms_for_the_forecast_and_the_measured_rate_before_the_history_fills() {
         let run = |ratio: f32| {
             let mut planner = ForecastPlanner::new(file(constant(3, &[ratio]))).unwrap();
             let mut action = Action::faas_only(1);
@@ -920,7 +913,7 @@ mod tests {
             (targets, action.stages[0])
         };
         let (flat, last) = run(1.0);
-        // 100 req/s on 10 req/s VMs: 10, on Holt's flat trend and on a forecast of the level.
+        // 100 req/s on 10 req/s VMs: 10, on the measured rate and on a forecast of the level.
         assert_eq!(flat, [10; 6]);
         assert_eq!((last.vm_share, last.vm_rate_limit), (1.0, None), "VMs are offered everything");
         let (rising, _) = run(2.0);
@@ -929,6 +922,17 @@ mod tests {
         assert_eq!(rising, [10, 10, 10, 20, 20, 20]);
         let (falling, _) = run(0.2);
         assert_eq!(falling[5], 10, "never below the measured rate");
+        // A ramp before a history of 30 is held: the VMs the measured rate needs, not a trend's.
+        let mut planner = ForecastPlanner::new(file(constant(30, &[1.0]))).unwrap();
+        let mut action = Action::faas_only(1);
+        let ramp: Vec<u32> = [100.0, 200.0, 300.0, 400.0]
+            .iter()
+            .map(|&rate| {
+                planner.act(&billed(rate, 10), &mut action);
+                action.stages[0].vm_target
+            })
+            .collect();
+        assert_eq!(ramp, [10, 20, 30, 40]);
     }
 
     #[test]
