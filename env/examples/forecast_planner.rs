@@ -35,7 +35,9 @@
 //!   intervals at which the last 90 rates correlate 0.9 or more with themselves, past a lag at
 //!   which they did not: `serflow_policies::planner::period`; the mean of the last
 //!   `--replayed-periods` periods, 3 unless said (1: the planner before the average), each
-//!   re-aligned to its own correlation peak; a later stage replays stage 1's periods, scaled by
+//!   re-aligned to its own correlation peak; a lag is tried once `--min-window` rates, 30 unless
+//!   said, follow it: `lag` waits for as many as the lag, two periods, as the planner before;
+//!   a later stage replays stage 1's periods, scaled by
 //!   its share of stage 1's rate now, where stage 1's rates repeat), else
 //!   Holt's (the learned forecast, given `--forecaster`: the shipped planner's forecast); never
 //!   below the measured rate.
@@ -263,6 +265,13 @@ impl ForecastPlanner {
         self
     }
 
+    /// Measures a lag's correlation on at least `rates` rates (`None`: as many as the lag)
+    /// instead of the shipped planner's number.
+    fn with_min_window(mut self, rates: Option<usize>) -> Self {
+        self.seasonal.min_window = rates;
+        self
+    }
+
     /// Lets Holt's trend stand in for the model while its history is short, as the shipped
     /// planner did before the measured rate did.
     fn with_holt_warm_up(mut self, holt: bool) -> Self {
@@ -458,6 +467,7 @@ struct Args {
     replay_margin: Option<f64>,
     error_window: Option<usize>,
     replayed_periods: usize,
+    min_window: Option<usize>,
     warm_up_holt: bool,
     lookahead: usize,
     seeds: Vec<u64>,
@@ -482,6 +492,7 @@ fn parse_args() -> Result<Args, String> {
     let (mut forecasts, mut margins) = (vec![Forecast::Truth, Forecast::Holt], vec![1.0]);
     let (mut replay_margin, mut error_window) = (None, None);
     let (mut replayed_periods, mut warm_up_holt) = (SeasonalConfig::default().periods, false);
+    let mut min_window = SeasonalConfig::default().min_window;
     let (mut forecaster, mut gate, mut fallback) = (None, None, "tuned-hpa".to_string());
     let mut scale_in = (1, None);
     let (mut lookahead, mut first_seed, mut count) = (20, seeds::named("heldout").unwrap_or(0), 5);
@@ -508,6 +519,18 @@ fn parse_args() -> Result<Args, String> {
                 p if (1..=MAX_REPLAYED_PERIODS).contains(&p) => replayed_periods = p,
                 p => return Err(format!("{flag}: 1 to {MAX_REPLAYED_PERIODS}, not {p}")),
             },
+            "--min-window" => {
+                min_window = match value.as_str() {
+                    "lag" => None,
+                    rates => match count_of(rates)? {
+                        m if (2..=SeasonalConfig::default().window).contains(&m) => Some(m),
+                        m => {
+                            let window = SeasonalConfig::default().window;
+                            return Err(format!("{flag}: 2 to {window} rates or `lag`, not {m}"));
+                        }
+                    },
+                }
+            }
             "--warm-up" => {
                 warm_up_holt = match value.as_str() {
                     "holt" => true,
@@ -556,6 +579,7 @@ fn parse_args() -> Result<Args, String> {
         replay_margin,
         error_window,
         replayed_periods,
+        min_window,
         warm_up_holt,
         lookahead,
         seeds,
@@ -615,6 +639,7 @@ fn main() {
                         .with_replay_margin(args.replay_margin)
                         .with_error_quantiles(args.error_window)
                         .with_replayed_periods(args.replayed_periods)
+                        .with_min_window(args.min_window)
                         .with_holt_warm_up(args.warm_up_holt);
                     if let Some((window, threshold, hold)) = args.gate {
                         let when_noisy = match args.scale_in.1 {

@@ -35,7 +35,14 @@ fn a_planner_that_has_seen_an_episode_decides_the_next_without_allocating() {
     // seasonal test, so that some stages replay a period.
     let mut forecaster = Mlp::zeros(&[6, 8, 4]);
     forecaster.layers[1].biases = vec![1.5; 4];
-    let seasonal = Some(SeasonalConfig { window: 30, min_lag: 2, max_lag: 60, correlation: 0.3, periods: 3 });
+    let seasonal = Some(SeasonalConfig {
+        window: 30,
+        min_lag: 2,
+        max_lag: 60,
+        correlation: 0.3,
+        periods: 3,
+        min_window: Some(10),
+    });
     let settings = PlannerSettings { lookahead: 20, margin: 1.2, gate: Some((6, 0.5, 1)), seasonal };
     let file = registry.planner_file(forecaster, &settings, String::new()).unwrap();
     let mut planner = Counted(ForecastPlanner::new(file).unwrap(), 0);

@@ -82,6 +82,11 @@ pub struct SeasonalConfig {
     /// re-aligned to its own correlation peak ([`ReplayedLags::of`]).
     #[serde(default = "one_period")]
     pub periods: usize,
+    /// The fewest of the last rates a lag's correlation is measured on: a lag is tried once the
+    /// stage holds this many rates past it, so a period is found one period and this many rates
+    /// in. Files without the field: as many rates as the lag, so a period is found after two.
+    #[serde(default)]
+    pub min_window: Option<usize>,
 }
 
 fn one_period() -> usize {
@@ -92,10 +97,11 @@ fn one_period() -> usize {
 pub const MAX_REPLAYED_PERIODS: usize = 8;
 
 impl Default for SeasonalConfig {
-    /// Periods of one to thirty minutes at 10-s intervals, measured over the last 15 minutes,
-    /// correlating 0.9 or more; the last three averaged.
+    /// Periods of one to thirty minutes at 10-s intervals, measured over the last 15 minutes
+    /// (5 minutes, the network's history, at the least), correlating 0.9 or more; the last three
+    /// averaged.
     fn default() -> Self {
-        Self { window: 90, min_lag: 6, max_lag: 180, correlation: 0.9, periods: 3 }
+        Self { window: 90, min_lag: 6, max_lag: 180, correlation: 0.9, periods: 3, min_window: Some(30) }
     }
 }
 
@@ -111,8 +117,8 @@ impl SeasonalConfig {
 }
 
 /// The lag (in intervals) at which the rates (oldest first) repeat, if they repeat well enough:
-/// over the last `window` rates (fewer while the history is short), the lag of `min_lag` to
-/// `max_lag` (at most half the rates held) whose correlation with the rates that lag before is
+/// over the last `window` rates (fewer while the history is short, down to `min_window`, or to
+/// as many as the lag without it), the lag of `min_lag` to `max_lag` whose correlation with the rates that lag before is
 /// at least `correlation`, once some shorter lag has shown none (a smooth load correlates with
 /// itself a few intervals back without repeating). A longer lag replaces a shorter one only by
 /// correlating clearly (0.02) better, so a multiple of the period does not. Allocates nothing.
@@ -123,7 +129,11 @@ pub fn period(rates: &[f64], config: &SeasonalConfig) -> Option<usize> {
     let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
     // The last `m` rates' mean and squared deviation: the same for every lag that compares `m`.
     let mut recent = (0, 0.0, 0.0);
-    for lag in 1..=(n / 2).min(config.max_lag) {
+    let longest = match config.min_window {
+        Some(least) => n.saturating_sub(least),
+        None => n / 2,
+    };
+    for lag in 1..=longest.min(config.max_lag) {
         let m = (n - lag).min(config.window);
         let (now, then) = (&rates[n - m..], &rates[n - m - lag..n - lag]);
         if recent.0 != m {
@@ -350,7 +360,7 @@ impl ForecastPlannerFile {
             }
         }
         if let Some(seasonal) = &self.seasonal {
-            let SeasonalConfig { window, min_lag, max_lag, correlation, periods } = *seasonal;
+            let SeasonalConfig { window, min_lag, max_lag, correlation, periods, min_window } = *seasonal;
             if window < 2 || min_lag == 0 || min_lag > max_lag || max_lag > MAX_PERIOD {
                 return Err(format!(
                     "seasonal: window must be 2 or more and 1 <= min_lag <= max_lag <= {MAX_PERIOD} \
@@ -362,6 +372,9 @@ impl ForecastPlannerFile {
             }
             if !(1..=MAX_REPLAYED_PERIODS).contains(&periods) {
                 return Err(format!("seasonal.periods must be 1 to {MAX_REPLAYED_PERIODS}, got {periods}"));
+            }
+            if let Some(least) = min_window.filter(|&m| !(2..=window).contains(&m)) {
+                return Err(format!("seasonal.min_window must be 2 to the window ({window}), got {least}"));
             }
         }
         Ok(())
@@ -854,8 +867,14 @@ mod tests {
         let ramp: Vec<f64> = (0..200).map(f64::from).collect();
         assert_eq!(period(&ramp, &config), None);
         assert_eq!(period(&[250.0; 200], &config), None);
-        assert_eq!(period(&square[..59], &config), None, "under two periods");
-        assert_eq!(period(&square[..60], &config), Some(30));
+        // A period is found one period and `min_window` rates in (two periods, without it); a
+        // lag one short, which the rates reach first, already correlates 0.97 and stands in.
+        assert_eq!(period(&sine[..52], &config), None, "lag 22 correlates 0.87");
+        assert_eq!(period(&sine[..53], &config), Some(23));
+        assert_eq!(period(&sine[..54], &config), Some(24), "a period and 30 rates");
+        let two_periods = SeasonalConfig { min_window: None, ..config.clone() };
+        assert_eq!(period(&sine[..45], &two_periods), None, "lag 22 at most");
+        assert_eq!(period(&sine[..48], &two_periods), Some(24));
         let long = SeasonalConfig { max_lag: 20, ..config.clone() };
         assert_eq!(period(&square, &long), None, "the period is longer than looked for");
         let mut noisy = square.clone();
@@ -958,12 +977,17 @@ mod tests {
         assert_eq!(mine.stages[0].vm_target, 10, "the window is empty again: the planner decides");
     }
 
+    /// A seasonal test for the 40-interval square waves below: one period replayed, found after two.
+    fn forty_interval_periods() -> SeasonalConfig {
+        SeasonalConfig { window: 40, min_lag: 2, max_lag: 60, correlation: 0.9, periods: 1, min_window: None }
+    }
+
     #[test]
     fn a_load_that_repeats_has_its_last_period_replayed() {
         // Twenty intervals at 100 req/s, twenty at 300: within a boot (10 intervals) of the busy
         // phase, a forecast of the level still plans for 100; the replayed period boots for 300.
         let square = |i: usize| if i % 40 < 20 { 100.0 } else { 300.0 };
-        let seasonal = SeasonalConfig { window: 40, min_lag: 2, max_lag: 60, correlation: 0.9, periods: 1 };
+        let seasonal = forty_interval_periods();
         let targets = |seasonal: Option<SeasonalConfig>| {
             let mut planner =
                 ForecastPlanner::new(ForecastPlannerFile { seasonal, ..file(constant(3, &[1.0])) }).unwrap();
@@ -1035,7 +1059,7 @@ mod tests {
         // quarter: its own last busy phase says 150 req/s, stage 1's at its share now 75.
         let square = |i: usize| if i % 40 < 20 { 100.0 } else { 300.0 };
         let share = |i: usize| if i < 125 { 0.5 } else { 0.25 };
-        let seasonal = SeasonalConfig { window: 40, min_lag: 2, max_lag: 60, correlation: 0.9, periods: 1 };
+        let seasonal = forty_interval_periods();
         let one = file(constant(3, &[1.0]));
         let two = ForecastPlannerFile {
             profile: profile(2, 0.1, 10.0),
@@ -1081,7 +1105,7 @@ mod tests {
     fn a_bad_file_is_refused_naming_the_field() {
         let good = file(constant(3, &[1.0]));
         type Edit = dyn Fn(&mut ForecastPlannerFile);
-        let cases: [(&str, &Edit); 14] = [
+        let cases: [(&str, &Edit); 15] = [
             ("steps planned per decision", &|f| (f.lookahead, f.plan_steps) = (1000, 30)),
             ("profile.stages[0].max_vms: more than 10000", &|f| f.profile.stages[0].max_vms = u32::MAX),
             ("format_version 9", &|f| f.format_version = 9),
@@ -1102,6 +1126,9 @@ mod tests {
             }),
             ("seasonal.periods must be 1 to 8, got 9", &|f| {
                 f.seasonal = Some(SeasonalConfig { periods: 9, ..SeasonalConfig::default() })
+            }),
+            ("seasonal.min_window must be 2 to the window (90), got 91", &|f| {
+                f.seasonal = Some(SeasonalConfig { min_window: Some(91), ..SeasonalConfig::default() })
             }),
             ("gate: window must be 2 or more", &|f| {
                 f.gate =
