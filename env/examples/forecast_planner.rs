@@ -62,7 +62,8 @@
 //! unless said) while stage 1's last WINDOW measured rates are noise rather than shape
 //! (`1 - |net change| / total variation` above THRESHOLD), switching either way only once HOLD
 //! consecutive intervals (1 unless said) call for it; the fallback acts every interval, so it
-//! takes over with its state current.
+//! takes over with its state current. While stage 1 replays a period the planner keeps even a
+//! noisy interval, as the shipped one does (`--periodic-noise hand-over`: as it did before).
 //!
 //! `--scale-in INTERVALS[,NOISY]` drains a VM only once the planner's last INTERVALS targets did
 //! without it (1 unless said: the plan's target as it stands); with NOISY and `--gate`, the gate
@@ -146,7 +147,7 @@ enum WhenNoisy {
 struct Gate {
     when_noisy: WhenNoisy,
     gate: NoiseGate,
-    /// Intervals read as noise.
+    /// Intervals handed to the fallback, or kept on the noisy scale-in window.
     gated: usize,
 }
 
@@ -193,6 +194,9 @@ struct ForecastPlanner {
     /// The `learned` forecast's model.
     forecaster: Option<RateForecaster>,
     gate: Option<Gate>,
+    /// Whether the gate hands over noisy intervals while stage 1 replays a period, as the
+    /// planner did before.
+    periods_handed_over: bool,
     /// Per stage, its measured rate in every interval so far.
     past: Vec<Vec<f64>>,
     /// Per stage, its planned targets, newest last: the target is the highest of the last
@@ -233,6 +237,7 @@ impl ForecastPlanner {
             front: None,
             forecaster,
             gate: None,
+            periods_handed_over: false,
             past: vec![Vec::new(); n],
             planned: vec![VecDeque::new(); n],
             scale_in: 1,
@@ -285,6 +290,12 @@ impl ForecastPlanner {
             Some(Gate { when_noisy: WhenNoisy::ScaleIn(noisy), .. }) => self.scale_in.max(*noisy),
             _ => self.scale_in,
         }
+    }
+
+    /// Lets the gate hand noisy intervals over while stage 1 replays a period too.
+    fn with_periods_handed_over(mut self, handed_over: bool) -> Self {
+        self.periods_handed_over = handed_over;
+        self
     }
 
     /// Does `when_noisy` while stage 1's last `window` rates are noisier than `threshold`,
@@ -391,7 +402,6 @@ impl Policy for ForecastPlanner {
         let mut fallback = None;
         if let Some(gate) = &mut self.gate {
             let noisy = gate.gate.hands_over(f64::from(obs.stage(0, StageFeature::ArrivalRate).max(0.0)));
-            gate.gated += usize::from(noisy);
             match &mut gate.when_noisy {
                 // The fallback acts every interval, so its state (scale-in window, trend) is
                 // current whenever it takes over.
@@ -400,7 +410,10 @@ impl Policy for ForecastPlanner {
                     policy.act(obs, &mut action);
                     fallback = Some(action).filter(|_| noisy);
                 }
-                WhenNoisy::ScaleIn(intervals) if noisy => scale_in = *intervals,
+                WhenNoisy::ScaleIn(intervals) if noisy => {
+                    scale_in = *intervals;
+                    gate.gated += 1;
+                }
                 WhenNoisy::ScaleIn(_) => {}
             }
         }
@@ -441,8 +454,11 @@ impl Policy for ForecastPlanner {
             let vm_target = planned.iter().rev().take(scale_in).copied().max().unwrap_or(0);
             action.stages[k] = StageAction { vm_target, vm_share: 1.0, vm_rate_limit: None };
         }
-        if let Some(fallback) = fallback {
+        // As in the shipped planner, a load stage 1 replays keeps the planner however noisy.
+        let replaying = self.front.is_some() && !self.periods_handed_over;
+        if let Some(fallback) = fallback.filter(|_| !replaying) {
             *action = fallback;
+            self.gate.iter_mut().for_each(|g| g.gated += 1);
         }
         self.interval += 1;
     }
@@ -453,7 +469,7 @@ struct Outcome {
     report: serflow_env::EpisodeReport,
     /// Share of intervals in which stage 1's forecast replayed a period.
     periodic: f64,
-    /// Share of intervals the gate handed to the fallback.
+    /// Share of intervals the gate handed to the fallback (or kept on its scale-in window).
     gated: f64,
     /// Pearson r between stage 1's committed VMs and its arrival rate (`eval --json`'s
     /// `first_stage_vms_vs_rate`).
@@ -475,6 +491,8 @@ struct Args {
     /// `(window, threshold, hold)` of the noise gate, and the policy it hands noisy intervals to.
     gate: Option<(usize, f64, usize)>,
     fallback: String,
+    /// Whether noisy intervals are handed over while stage 1 replays a period.
+    periods_handed_over: bool,
     /// The planner's scale-in window in intervals, and the one it keeps while the gate reads
     /// noise (instead of handing over to the fallback).
     scale_in: (usize, Option<usize>),
@@ -494,6 +512,7 @@ fn parse_args() -> Result<Args, String> {
     let (mut replayed_periods, mut warm_up_holt) = (SeasonalConfig::default().periods, false);
     let mut min_window = SeasonalConfig::default().min_window;
     let (mut forecaster, mut gate, mut fallback) = (None, None, "tuned-hpa".to_string());
+    let mut periods_handed_over = false;
     let mut scale_in = (1, None);
     let (mut lookahead, mut first_seed, mut count) = (20, seeds::named("heldout").unwrap_or(0), 5);
     let mut args = std::env::args().skip(1);
@@ -554,6 +573,13 @@ fn parse_args() -> Result<Args, String> {
                 gate = Some((count_of(window)?.max(2), number(threshold)?, count_of(hold)?.max(1)));
             }
             "--fallback" => fallback = value,
+            "--periodic-noise" => {
+                periods_handed_over = match value.as_str() {
+                    "hand-over" => true,
+                    "keep" => false,
+                    _ => return Err(format!("{flag}: `{value}` is not keep or hand-over")),
+                }
+            }
             "--scale-in" => {
                 let parts: Vec<&str> = value.split(',').collect();
                 scale_in = match parts[..] {
@@ -586,6 +612,7 @@ fn parse_args() -> Result<Args, String> {
         forecaster,
         gate,
         fallback,
+        periods_handed_over,
         scale_in,
     })
 }
@@ -651,7 +678,9 @@ fn main() {
                                 }),
                             ),
                         };
-                        planner = planner.gated(when_noisy, window, threshold, hold);
+                        planner = planner
+                            .gated(when_noisy, window, threshold, hold)
+                            .with_periods_handed_over(args.periods_handed_over);
                     }
                     let (mut vms, mut rate) = (Vec::new(), Vec::new());
                     let report = run_episode(&scenario, &mut planner, seed, |sim, _| {
@@ -676,7 +705,7 @@ fn main() {
             let replayed = args.replay_margin.map_or(String::new(), |m| format!(" (replay x {m})"));
             println!(
                 "{forecast:?} x {margin}{replayed}: ${:.4} at {:.3} %, {:.2} VM-hours, stage 1 periodic in {:.0} % \
-                 of intervals, {:.0} % read as noise ({noisy}), r(stage 1 VMs, rate) {:.3}",
+                 of intervals, {:.0} % gated ({noisy}), r(stage 1 VMs, rate) {:.3}",
                 mean(&|r| r.report.cost.total),
                 mean(&|r| r.report.slo.attainment) * 100.0,
                 mean(&|r| r.report.vm_seconds) / 3600.0,

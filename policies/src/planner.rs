@@ -52,7 +52,7 @@ const MAX_PERIOD: usize = 8_640;
 /// The longest boot a planner file may plan around, in intervals.
 const MAX_INTERVALS: f64 = 1e7;
 
-/// When the gate hands intervals to the rule.
+/// When the gate hands intervals to the rule (never while stage 1 replays a period).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GateConfig {
@@ -741,7 +741,9 @@ impl Policy for ForecastPlanner {
             // whenever it takes over.
             fallback.rule.act(obs, &mut fallback.action);
             let rate = f64::from(obs.stage(0, StageFeature::ArrivalRate).max(0.0));
-            if fallback.gate.hands_over(rate) {
+            // A load that repeats is shape however much its last rates jitter: the replay,
+            // which boots ahead of the next edge, keeps it.
+            if fallback.gate.hands_over(rate) && front.is_none() {
                 action.stages.clone_from(&fallback.action.stages);
             }
         }
@@ -977,6 +979,35 @@ mod tests {
         assert_eq!(mine.stages[0].vm_target, 10, "the window is empty again: the planner decides");
     }
 
+    #[test]
+    fn a_load_that_repeats_keeps_the_planner_however_much_it_jitters() {
+        // A 40-interval square wave whose rates alternate by 1 req/s: every flat stretch reads as
+        // noise. Until the period is found (two periods in) the rule takes those intervals; from
+        // then on the planner keeps every one, as if ungated.
+        let jittered = |i: usize| if i % 40 < 20 { 100.0 } else { 300.0 } + (i % 2) as f32;
+        let rule = HpaConfig { target_utilisation: 0.5, ..HpaConfig::with_overflow() };
+        let gate = GateConfig { window: 6, threshold: 0.5, hold: 1, fallback: rule };
+        let targets = |gate: Option<GateConfig>| {
+            let seasonal = Some(forty_interval_periods());
+            first_targets(ForecastPlannerFile { gate, seasonal, ..file(constant(3, &[1.0])) }, jittered)
+        };
+        let (gated, ungated) = (targets(Some(gate)), targets(None));
+        assert_ne!(gated[..80], ungated[..80], "the rule decided the jitter before the period was found");
+        assert_eq!(gated[80..], ungated[80..], "and none of it once the load repeats");
+    }
+
+    /// Stage 1's VM targets over 160 intervals of `rate(i)` req/s, 10 VMs ready throughout.
+    fn first_targets(file: ForecastPlannerFile, rate: impl Fn(usize) -> f32) -> Vec<u32> {
+        let mut planner = ForecastPlanner::new(file).unwrap();
+        let mut action = Action::faas_only(1);
+        (0..160)
+            .map(|i| {
+                planner.act(&billed(rate(i), 10), &mut action);
+                action.stages[0].vm_target
+            })
+            .collect()
+    }
+
     /// A seasonal test for the 40-interval square waves below: one period replayed, found after two.
     fn forty_interval_periods() -> SeasonalConfig {
         SeasonalConfig { window: 40, min_lag: 2, max_lag: 60, correlation: 0.9, periods: 1, min_window: None }
@@ -989,15 +1020,7 @@ mod tests {
         let square = |i: usize| if i % 40 < 20 { 100.0 } else { 300.0 };
         let seasonal = forty_interval_periods();
         let targets = |seasonal: Option<SeasonalConfig>| {
-            let mut planner =
-                ForecastPlanner::new(ForecastPlannerFile { seasonal, ..file(constant(3, &[1.0])) }).unwrap();
-            let mut action = Action::faas_only(1);
-            (0..160)
-                .map(|i| {
-                    planner.act(&billed(square(i), 10), &mut action);
-                    action.stages[0].vm_target
-                })
-                .collect::<Vec<u32>>()
+            first_targets(ForecastPlannerFile { seasonal, ..file(constant(3, &[1.0])) }, square)
         };
         let (replayed, level) = (targets(Some(seasonal.clone())), targets(None));
         let averaged = targets(Some(SeasonalConfig { periods: 3, ..seasonal }));
