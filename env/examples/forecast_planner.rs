@@ -505,6 +505,15 @@ fn load_forecaster(path: &str) -> Result<RateForecaster, String> {
     RateForecaster::new(planner.file().forecaster.clone()).map_err(|e| format!("{path}: forecaster: {e}"))
 }
 
+/// Whether `value` of `flag` names the first of its two `choices` (an error if neither).
+fn either(flag: &str, value: &str, (yes, no): (&str, &str)) -> Result<bool, String> {
+    match value {
+        v if v == yes => Ok(true),
+        v if v == no => Ok(false),
+        _ => Err(format!("{flag}: `{value}` is not {yes} or {no}")),
+    }
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut options = ScenarioOptions { scenario: "production".into(), ..ScenarioOptions::default() };
     let (mut forecasts, mut margins) = (vec![Forecast::Truth, Forecast::Holt], vec![1.0]);
@@ -539,24 +548,16 @@ fn parse_args() -> Result<Args, String> {
                 p => return Err(format!("{flag}: 1 to {MAX_REPLAYED_PERIODS}, not {p}")),
             },
             "--min-window" => {
+                let window = SeasonalConfig::default().window;
                 min_window = match value.as_str() {
                     "lag" => None,
                     rates => match count_of(rates)? {
-                        m if (2..=SeasonalConfig::default().window).contains(&m) => Some(m),
-                        m => {
-                            let window = SeasonalConfig::default().window;
-                            return Err(format!("{flag}: 2 to {window} rates or `lag`, not {m}"));
-                        }
+                        m if (2..=window).contains(&m) => Some(m),
+                        m => return Err(format!("{flag}: 2 to {window} rates or `lag`, not {m}")),
                     },
                 }
             }
-            "--warm-up" => {
-                warm_up_holt = match value.as_str() {
-                    "holt" => true,
-                    "measured" => false,
-                    _ => return Err(format!("{flag}: `{value}` is not holt or measured")),
-                }
-            }
+            "--warm-up" => warm_up_holt = either(&flag, &value, ("holt", "measured"))?,
             "--lookahead" => lookahead = count_of(&value)?.max(1),
             "--first-seed" => {
                 first_seed = seeds::parse_first_seed(&value).map_err(|e| format!("{flag}: {e}"))?
@@ -573,13 +574,7 @@ fn parse_args() -> Result<Args, String> {
                 gate = Some((count_of(window)?.max(2), number(threshold)?, count_of(hold)?.max(1)));
             }
             "--fallback" => fallback = value,
-            "--periodic-noise" => {
-                periods_handed_over = match value.as_str() {
-                    "hand-over" => true,
-                    "keep" => false,
-                    _ => return Err(format!("{flag}: `{value}` is not keep or hand-over")),
-                }
-            }
+            "--periodic-noise" => periods_handed_over = either(&flag, &value, ("hand-over", "keep"))?,
             "--scale-in" => {
                 let parts: Vec<&str> = value.split(',').collect();
                 scale_in = match parts[..] {

@@ -7,8 +7,8 @@
 //! request and FaaS takes what they cannot. The forecaster reads a stage's last rates over their
 //! mean and forecasts its next ones over that mean; while its history is short, or the stage
 //! averages under 1 req/s, the measured rate stands in (Holt's trend did, and extrapolated a few
-//! rates of an episode's opening into fleets for ramps that level off). Where a stage's rates repeat within the last
-//! hour (a [`period`] of their own past), the next ones are its last periods replayed instead
+//! rates of an episode's opening into fleets for ramps that level off). Where a stage's rates
+//! repeat within the last hour (a [`period`] of their own past), the next ones are its last periods replayed instead
 //! (their mean, each older period read where it lines up: [`ReplayedLags`]): a load that repeats
 //! says when its next edge comes, which no forecast of five minutes can. Where
 //! stage 1's rates repeat, every later stage replays stage 1's periods scaled by its share of
@@ -18,8 +18,10 @@
 //!
 //! A noise gate hands an interval to a calibrated target-tracking rule ([`Hpa`]) while stage 1's
 //! recent rates jitter rather than move (`1 - |net change| / total variation` above a threshold):
-//! planning on a forecast of noise launches VMs for bursts that do not come back. The rule acts
-//! every interval, so its state is current when it takes over.
+//! planning on a forecast of noise launches VMs for bursts that do not come back. Never while
+//! stage 1 replays a period: a repeating load's flat stretches jitter too, and the rule would
+//! not boot ahead of the next edge. The rule acts every interval, so its state is current when
+//! it takes over.
 //!
 //! The file is self-contained (prices, pool capacities, boot time, the network, the rule), so a
 //! controller needs nothing else; acting allocates nothing once the plan buffers have grown.
@@ -118,8 +120,8 @@ impl SeasonalConfig {
 
 /// The lag (in intervals) at which the rates (oldest first) repeat, if they repeat well enough:
 /// over the last `window` rates (fewer while the history is short, down to `min_window`, or to
-/// as many as the lag without it), the lag of `min_lag` to `max_lag` whose correlation with the rates that lag before is
-/// at least `correlation`, once some shorter lag has shown none (a smooth load correlates with
+/// as many as the lag without it), the lag of `min_lag` to `max_lag` whose correlation with the
+/// rates that lag before is at least `correlation`, once some shorter lag has shown none (a smooth load correlates with
 /// itself a few intervals back without repeating). A longer lag replaces a shorter one only by
 /// correlating clearly (0.02) better, so a multiple of the period does not. Allocates nothing.
 pub fn period(rates: &[f64], config: &SeasonalConfig) -> Option<usize> {
