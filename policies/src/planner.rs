@@ -6,8 +6,9 @@
 //! ([`PlanMemory`]), and asks for the most VMs the plan needs within one boot; VMs are offered every
 //! request and FaaS takes what they cannot. The forecaster reads a stage's last rates over their
 //! mean and forecasts its next ones over that mean; while its history is short, or the stage
-//! averages under 1 req/s, the measured rate stands in (Holt's trend did, and extrapolated a few
-//! rates of an episode's opening into fleets for ramps that level off). Where a stage's rates
+//! averages under 1 req/s or has just gone under it, the measured rate stands in (Holt's trend
+//! did, and extrapolated a few rates of an episode's opening into fleets for ramps that level
+//! off; the network, reading a silence after a load, booted for a rise that did not come). Where a stage's rates
 //! repeat within the last hour (a [`period`] of their own past), the next ones are its last periods replayed instead
 //! (their mean, each older period read where it lines up: [`ReplayedLags`]): a load that repeats
 //! says when its next edge comes, which no forecast of five minutes can. Where
@@ -506,14 +507,16 @@ impl RateForecaster {
     }
 
     /// Forecasts from the last [`Self::history`] of `past` (oldest first); false, with no forecast,
-    /// while `past` is shorter or averages under [`QUIET_RATE`].
+    /// while `past` is shorter, averages under [`QUIET_RATE`], or ends under it: a load that has
+    /// just gone silent reads as ratios of zero to a mean the load that ended sets, a shape the
+    /// network extrapolates into a rise that the silence gives no sign of.
     pub fn update(&mut self, past: &[f64]) -> bool {
         let history = self.history();
         let Some(window) = past.len().checked_sub(history).map(|start| &past[start..]) else {
             return false;
         };
         let mean = window.iter().sum::<f64>() / history as f64;
-        if mean < QUIET_RATE {
+        if mean < QUIET_RATE || window[history - 1] < QUIET_RATE {
             return false;
         }
         for (x, r) in self.input.iter_mut().zip(window) {
@@ -905,6 +908,8 @@ mod tests {
         assert_eq!(rates, [30.0, 60.0, 90.0, 90.0, 90.0]);
         assert!(!forecaster.update(&[10.0, 30.0]), "a history shorter than the model's");
         assert!(!forecaster.update(&[0.5, 0.2, 0.9]), "a near-silent stage");
+        assert!(!forecaster.update(&[90.0, 60.0, 0.5]), "a stage gone silent, busy as its mean is");
+        assert!(forecaster.update(&[0.0, 0.0, 3.0]), "and one that has just woken");
         assert!(RateForecaster::new(constant(1, &[1.0])).is_err(), "one rate is no history");
     }
 
@@ -956,6 +961,17 @@ mod tests {
             })
             .collect();
         assert_eq!(ramp, [10, 20, 30, 40]);
+    }
+
+    #[test]
+    fn a_load_gone_silent_keeps_no_vms_for_the_rise_a_network_reads_in_it() {
+        // A network that forecasts twice the window's mean: after ten intervals at 100 req/s
+        // the window of three still averages 67 req/s when the load stops, and 1 req/s two
+        // intervals later.
+        let stops = |i: usize| if i < 10 { 100.0 } else { 0.0 };
+        let targets = first_targets(file(constant(3, &[2.0])), stops);
+        assert_eq!(targets[3..10], [20; 7], "twice the busy load forecast");
+        assert_eq!(targets[10..14], [0; 4], "nothing for the silence");
     }
 
     #[test]
