@@ -8,14 +8,14 @@
 //! mean and forecasts its next ones over that mean; while its history is short, or the stage
 //! averages under 1 req/s or has just gone under it, the measured rate stands in (Holt's trend
 //! did, and extrapolated a few rates of an episode's opening into fleets for ramps that level
-//! off; the network, reading a silence after a load, booted for a rise that did not come). Where a stage's rates
-//! repeat within the last hour (a [`period`] of their own past), the next ones are its last periods replayed instead
-//! (their mean, each older period read where it lines up: [`ReplayedLags`]): a load that repeats
-//! says when its next edge comes, which no forecast of five minutes can. Where
-//! stage 1's rates repeat, every later stage replays stage 1's periods scaled by its share of
-//! stage 1's load now: a deeper stage sees the front end's load thinned by exits whose rates
-//! drift, so its own past repeats less faithfully than its share of stage 1's. No forecast goes
-//! below the measured rate.
+//! off; the network, reading a silence after a load, booted for a rise that did not come).
+//! Where a stage's rates repeat within the last hour (a [`period`] of their own past), the next
+//! ones are its last periods replayed instead (their mean, each older period read where it lines
+//! up: [`ReplayedLags`]): a load that repeats says when its next edge comes, which no forecast
+//! of five minutes can. Where stage 1's rates repeat, every later stage replays stage 1's periods
+//! scaled by its share of stage 1's load now: a deeper stage sees the front end's load thinned by
+//! exits whose rates drift, so its own past repeats less faithfully than its share of stage 1's.
+//! No forecast goes below the measured rate.
 //!
 //! A noise gate hands an interval to a calibrated target-tracking rule ([`Hpa`]) while stage 1's
 //! recent rates jitter rather than move (`1 - |net change| / total variation` above a threshold):
@@ -966,8 +966,8 @@ mod tests {
     #[test]
     fn a_load_gone_silent_keeps_no_vms_for_the_rise_a_network_reads_in_it() {
         // A network that forecasts twice the window's mean: after ten intervals at 100 req/s
-        // the window of three still averages 67 req/s when the load stops, and 1 req/s two
-        // intervals later.
+        // the window of three still averages 67 req/s when the load stops, and 33 req/s an
+        // interval later.
         let stops = |i: usize| if i < 10 { 100.0 } else { 0.0 };
         let targets = first_targets(file(constant(3, &[2.0])), stops);
         assert_eq!(targets[3..10], [20; 7], "twice the busy load forecast");
