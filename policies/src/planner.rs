@@ -122,9 +122,10 @@ impl SeasonalConfig {
 /// The lag (in intervals) at which the rates (oldest first) repeat, if they repeat well enough:
 /// over the last `window` rates (fewer while the history is short, down to `min_window`, or to
 /// as many as the lag without it), the lag of `min_lag` to `max_lag` whose correlation with the
-/// rates that lag before is at least `correlation`, once some shorter lag has shown none (a smooth load correlates with
-/// itself a few intervals back without repeating). A longer lag replaces a shorter one only by
-/// correlating clearly (0.02) better, so a multiple of the period does not. Allocates nothing.
+/// rates that lag before is at least `correlation`, once some shorter lag has shown none (a
+/// smooth load correlates with itself a few intervals back without repeating). A longer lag
+/// replaces a shorter one only by correlating clearly (0.02) better, so a multiple of the period
+/// does not. Allocates nothing.
 pub fn period(rates: &[f64], config: &SeasonalConfig) -> Option<usize> {
     let n = rates.len();
     let mut best: Option<(usize, f64)> = None;
