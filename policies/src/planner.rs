@@ -318,6 +318,7 @@ impl ForecastPlannerFile {
                 &format!("profile.stages[{k}]."),
                 &[
                     ("vm_throughput_rps", stage.vm_throughput_rps),
+                    ("vm_slo_capacity_rps", stage.vm_slo_capacity_rps),
                     ("faas_cost_per_request", stage.faas_cost_per_request),
                     ("transfer_cost_per_request", stage.transfer_cost_per_request),
                 ],
@@ -1147,10 +1148,13 @@ mod tests {
     fn a_bad_file_is_refused_naming_the_field() {
         let good = file(constant(3, &[1.0]));
         type Edit = dyn Fn(&mut ForecastPlannerFile);
-        let cases: [(&str, &Edit); 15] = [
+        let cases: [(&str, &Edit); 16] = [
             ("steps planned per decision", &|f| (f.lookahead, f.plan_steps) = (1000, 30)),
             ("profile.stages[0].max_vms: more than 10000", &|f| f.profile.stages[0].max_vms = u32::MAX),
             ("format_version 9", &|f| f.format_version = 9),
+            ("profile.stages[0].vm_slo_capacity_rps must be finite and not negative, got -5", &|f| {
+                f.profile.stages[0].vm_slo_capacity_rps = -5.0
+            }),
             ("margin must be positive", &|f| f.margin = f64::NAN),
             ("pool_rps has 2 stages", &|f| f.pool_rps.push(vec![0.0])),
             ("pool_rps[0] must start at 0", &|f| f.pool_rps[0][3] = 1.0),

@@ -13,8 +13,8 @@ use std::time::Instant;
 pub struct SimulateArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// The policy to run: a built-in (see `compare --explain`), learned (the shipped PPO policy), or a
-    /// policy file (.ron).
+    /// The policy to run: a built-in (see `compare --explain`), learned (the policy shipped for the
+    /// scenario in `checkpoints/<scenario>/`), or a policy file (.ron).
     #[arg(long, default_value = "faas-only")]
     policy: String,
     /// Episode seed: the same seed gives the same result, bit for bit.
