@@ -193,8 +193,12 @@ impl<'a> PolicyRegistry<'a> {
     }
 
     /// What a user should know before trusting `name`'s figures here: `learned` on a scenario
-    /// without a shipped policy of its own runs one trained on another system.
+    /// without a shipped policy of its own runs one trained on another system, and a planner file
+    /// plans with the prices and capacities of the system it was fitted for.
     pub fn caveat(&self, name: &str) -> Option<String> {
+        if is_policy_file(name) {
+            return self.planner_caveat(name);
+        }
         if name != "learned" {
             return None;
         }
@@ -212,6 +216,25 @@ impl<'a> PolicyRegistry<'a> {
             "note: `learned` is the policy shipped for the built-in `{}` ({}); {changed}, a system it was \
              never trained on, and may miss the SLO under it: {advice}",
             shipped.scenario, shipped.path,
+        ))
+    }
+
+    /// Where the planner file `path` was fitted for another system than the scenario's.
+    fn planner_caveat(&self, path: &str) -> Option<String> {
+        let Ok(TrainedPolicy::Planner(planner)) = TrainedPolicy::load(path) else {
+            return None;
+        };
+        let differences = planner.file().profile.differences(&self.profile);
+        let shown = differences.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+        let more = match differences.len() {
+            0 => return None,
+            1..=3 => String::new(),
+            n => format!(" and {} more", n - 3),
+        };
+        Some(format!(
+            "note: {path} plans with the figures of the system it was fitted for, not scenario `{}`'s \
+             (the file's against the scenario's: {shown}{more}); fit one for it with `serflow fit-planner --scenario ...`",
+            self.scenario.config.name
         ))
     }
 
@@ -240,7 +263,7 @@ impl<'a> PolicyRegistry<'a> {
     /// The policy `name`: a built-in, or a learned-policy file (anything ending `.ron` or containing
     /// `/`), configured for the scenario. The oracle needs its episode: see [`Self::build_for_episode`].
     pub fn build(&self, name: &str) -> Result<Box<dyn Policy>, ScenarioError> {
-        if name.ends_with(".ron") || name.contains('/') {
+        if is_policy_file(name) {
             return load_learned(name, self.scenario).map(TrainedPolicy::into_policy);
         }
         let profile = || self.profile.clone();
@@ -415,6 +438,11 @@ pub fn shipped_learned(scenario: &Scenario) -> Result<TrainedPolicy, ScenarioErr
     check_stages(policy, shipped.path, scenario)
 }
 
+/// Whether `name` names a policy file (ending `.ron` or containing `/`) rather than a built-in.
+fn is_policy_file(name: &str) -> bool {
+    name.ends_with(".ron") || name.contains('/')
+}
+
 /// Loads a policy file of either kind (an exported actor or a planner) and checks it controls
 /// `scenario`'s stages.
 pub fn load_learned(path: &str, scenario: &Scenario) -> Result<TrainedPolicy, ScenarioError> {
@@ -482,6 +510,31 @@ mod tests {
             actions.vm_need_leads.contains(&0.0) && actions.vm_need_leads.len() == 2,
             "on a forecast need or the measured one"
         );
+    }
+
+    /// A planner file plans with the figures of the system it was fitted for: on another system
+    /// the note names the figures that differ; on its own, or for an actor (which carries no
+    /// figures), there is nothing to say.
+    #[test]
+    fn a_planner_file_on_another_system_names_the_figures_it_plans_with() {
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../checkpoints/production/planner.ron");
+        let default = Arc::new(Scenario::load("default").unwrap());
+        let registry = PolicyRegistry::new(&default);
+        let note = registry.caveat(shipped).unwrap();
+        assert!(
+            note.contains("not scenario `default`'s")
+                && note.contains("stages[0].transfer_cost_per_request 6.0000e-6 against 0.0000e0"),
+            "{note}"
+        );
+        let Ok(TrainedPolicy::Planner(planner)) = TrainedPolicy::load(shipped) else { panic!("a planner") };
+        let mut refitted = planner.file().clone();
+        refitted.profile = registry.profile().clone();
+        let path = std::env::temp_dir().join(format!("serflow-refitted-{}.ron", std::process::id()));
+        std::fs::write(&path, refitted.to_ron()).unwrap();
+        assert_eq!(registry.caveat(path.to_str().unwrap()), None, "fitted for this system");
+        std::fs::remove_file(&path).unwrap();
+        let actor = concat!(env!("CARGO_MANIFEST_DIR"), "/../checkpoints/production/policy.ron");
+        assert_eq!(registry.caveat(actor), None);
     }
 
     /// A copy of `default` keeping its name but changing its system is not the system the shipped

@@ -68,6 +68,34 @@ impl SystemProfile {
         if rate_rps <= 0.0 { f64::INFINITY } else { self.stages[k].tcip_rps / rate_rps }
     }
 
+    /// The prices and capacities a plan is made with where `other` differs from `self` by more than
+    /// 1 % (`name value against other's value`), stage by stage over the stages both have: a policy that
+    /// carries its own profile plans for that system whatever system it runs on.
+    pub fn differences(&self, other: &SystemProfile) -> Vec<String> {
+        let system = [
+            ("interval_s", self.interval_s, other.interval_s),
+            ("slo_latency_ms", self.slo_latency_ms, other.slo_latency_ms),
+            ("vm_price_per_s", self.vm_price_per_s, other.vm_price_per_s),
+            ("vm_boot_p95_s", self.vm_boot_p95_s, other.vm_boot_p95_s),
+            ("vm_billing_minimum_s", self.vm_billing_minimum_s, other.vm_billing_minimum_s),
+        ];
+        let stages = self.stages.iter().zip(&other.stages).enumerate().flat_map(|(k, (a, b))| {
+            [
+                ("vm_slo_capacity_rps", a.vm_slo_capacity_rps, b.vm_slo_capacity_rps),
+                ("faas_cost_per_request", a.faas_cost_per_request, b.faas_cost_per_request),
+                ("transfer_cost_per_request", a.transfer_cost_per_request, b.transfer_cost_per_request),
+            ]
+            .map(|(field, mine, theirs)| (format!("stages[{k}].{field}"), mine, theirs))
+        });
+        system
+            .map(|(field, mine, theirs)| (field.to_string(), mine, theirs))
+            .into_iter()
+            .chain(stages)
+            .filter(|(_, mine, theirs)| (mine - theirs).abs() > 0.01 * mine.abs().max(theirs.abs()))
+            .map(|(field, mine, theirs)| format!("{field} {mine:.4e} against {theirs:.4e}"))
+            .collect()
+    }
+
     /// What one request of stage `k` costs on FaaS when both neighbouring stages run on VMs: the
     /// function plus the activation in from stage `k - 1` and out to stage `k + 1`.
     pub fn faas_cost_between_vms(&self, k: usize) -> f64 {
@@ -75,5 +103,31 @@ impl SystemProfile {
         let inbound = if k > 0 { self.stages[k - 1].transfer_cost_per_request } else { 0.0 };
         let outbound = if k + 1 < self.stages.len() { stage.transfer_cost_per_request } else { 0.0 };
         stage.faas_cost_per_request + inbound + outbound
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::baselines::tests::profile;
+
+    #[test]
+    fn differences_name_the_figures_a_plan_uses_that_another_system_changes() {
+        let mine = profile(2, 0.1, 10.0);
+        assert!(mine.differences(&mine.clone()).is_empty());
+        let mut other = mine.clone();
+        other.mean_rate_rps *= 3.0; // for reports only
+        other.stages[1].vm_slo_capacity_rps *= 1.005; // within 1 %
+        assert!(mine.differences(&other).is_empty());
+        other.vm_price_per_s *= 2.0;
+        other.stages[1].vm_slo_capacity_rps *= 0.5;
+        other.stages.pop();
+        let found = mine.differences(&other);
+        assert_eq!(found.len(), 1, "{found:?}: the stages both have, and the system");
+        assert!(found[0].starts_with("vm_price_per_s "), "{found:?}");
+        let mut two = mine.clone();
+        two.stages[1].vm_slo_capacity_rps *= 0.5;
+        let found = mine.differences(&two);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("stages[1].vm_slo_capacity_rps "), "{found:?}");
     }
 }
