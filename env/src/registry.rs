@@ -233,7 +233,8 @@ impl<'a> PolicyRegistry<'a> {
         };
         Some(format!(
             "note: {path} plans with the figures of the system it was fitted for, not scenario `{}`'s \
-             (the file's against the scenario's: {shown}{more}); fit one for it with `serflow fit-planner --scenario ...`",
+             (the file's against the scenario's: {shown}{more}); fit one for it with `serflow \
+             fit-planner --scenario ...`",
             self.scenario.config.name
         ))
     }
