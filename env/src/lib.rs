@@ -48,3 +48,9 @@ pub use metrics::EpisodeReport;
 pub use scenario::{Horizon, Scenario, ScenarioConfig, ScenarioOptions};
 pub use sim::{IntervalReport, Simulator};
 pub use vec_env::{VecEnv, VecEnvState, VecStep};
+
+/// Whether a name given for a scenario or a policy names a file (it ends `.ron` or holds a `/`)
+/// rather than a built-in.
+pub fn names_a_file(name: &str) -> bool {
+    name.ends_with(".ron") || name.contains('/')
+}

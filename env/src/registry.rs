@@ -196,7 +196,7 @@ impl<'a> PolicyRegistry<'a> {
     /// without a shipped policy of its own runs one trained on another system, and a planner file
     /// plans with the prices and capacities of the system it was fitted for.
     pub fn caveat(&self, name: &str) -> Option<String> {
-        if is_policy_file(name) {
+        if crate::names_a_file(name) {
             return self.planner_caveat(name);
         }
         if name != "learned" {
@@ -264,7 +264,7 @@ impl<'a> PolicyRegistry<'a> {
     /// The policy `name`: a built-in, or a learned-policy file (anything ending `.ron` or containing
     /// `/`), configured for the scenario. The oracle needs its episode: see [`Self::build_for_episode`].
     pub fn build(&self, name: &str) -> Result<Box<dyn Policy>, ScenarioError> {
-        if is_policy_file(name) {
+        if crate::names_a_file(name) {
             return load_learned(name, self.scenario).map(TrainedPolicy::into_policy);
         }
         let profile = || self.profile.clone();
@@ -437,11 +437,6 @@ pub fn shipped_learned(scenario: &Scenario) -> Result<TrainedPolicy, ScenarioErr
     let policy = TrainedPolicy::parse(shipped.text, shipped.path)
         .map_err(|e| ScenarioError::new(&e.path, "", e.reason))?;
     check_stages(policy, shipped.path, scenario)
-}
-
-/// Whether `name` names a policy file (ending `.ron` or containing `/`) rather than a built-in.
-fn is_policy_file(name: &str) -> bool {
-    name.ends_with(".ron") || name.contains('/')
 }
 
 /// Loads a policy file of either kind (an exported actor or a planner) and checks it controls

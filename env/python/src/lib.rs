@@ -643,7 +643,7 @@ impl Policy {
             TrainedPolicy::Actor(actor) => Loaded::Learned(actor),
             planner => Loaded::Rule(planner.into_policy()),
         };
-        let loaded = if name.ends_with(".ron") || name.contains('/') {
+        let loaded = if serflow_env::names_a_file(name) {
             trained(load_learned(name, &scenario).map_err(value_error)?)
         } else if name == "learned" {
             check_policies(&registry(&scenario, calibration)?, [name])?;

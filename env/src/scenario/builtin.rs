@@ -61,7 +61,7 @@ pub fn load_config(name_or_path: &str) -> Result<(ScenarioConfig, String, PathBu
         let base = builtin_trace_dir(&config, &trace_dirs());
         return Ok((config, source, base));
     }
-    if !name_or_path.ends_with(".ron") && !name_or_path.contains('/') {
+    if !crate::names_a_file(name_or_path) {
         let names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
         return Err(ScenarioError::new(
             "argument",
