@@ -119,12 +119,13 @@ fn check_policies<'a>(
 ) -> PyResult<()> {
     let names: Vec<&str> = names.into_iter().collect();
     registry.check_all(names.iter().copied()).map_err(value_error)?;
-    for name in names {
-        if let Some(note) = registry.caveat(name) {
-            warn(&note)?;
-        }
-    }
-    Ok(())
+    names.into_iter().try_for_each(|name| warn_caveat(registry, name))
+}
+
+/// Raises a `UserWarning` with what a user should know before trusting `name`'s figures on
+/// `registry`'s scenario (as the CLI's stderr note).
+fn warn_caveat(registry: &PolicyRegistry<'_>, name: &str) -> PyResult<()> {
+    registry.caveat(name).map_or(Ok(()), |note| warn(&note))
 }
 
 /// A builder of environments over the scenario and action set the keyword arguments describe (a
@@ -644,10 +645,13 @@ impl Policy {
             planner => Loaded::Rule(planner.into_policy()),
         };
         let loaded = if serflow_env::names_a_file(name) {
-            trained(load_learned(name, &scenario).map_err(value_error)?)
+            let policy = load_learned(name, &scenario).map_err(value_error)?;
+            warn_caveat(&registry(&scenario, calibration)?, name)?;
+            trained(policy)
         } else if name == "learned" {
-            check_policies(&registry(&scenario, calibration)?, [name])?;
-            trained(shipped_learned(&scenario).map_err(value_error)?)
+            let policy = shipped_learned(&scenario).map_err(value_error)?;
+            warn_caveat(&registry(&scenario, calibration)?, name)?;
+            trained(policy)
         } else if name == "oracle" {
             return Err(value_error(
                 "oracle: plans with one episode's future arrivals, so it cannot act online; use simulate or compare",

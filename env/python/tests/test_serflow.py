@@ -328,6 +328,19 @@ def test_learned_warns_on_a_scenario_it_was_not_trained_on(tmp_path):
         serflow.Policy.load("learned")  # the default scenario's own policy: no warning
 
 
+def test_a_planner_file_warns_on_a_system_it_was_not_fitted_for():
+    """The production planner on `default` (the same system but its transfer prices) plans with
+    production's prices: loading it says so, as `simulate` does; on production it says nothing."""
+    note = "plans with the figures of the system it was fitted for, not scenario `default`'s"
+    with pytest.warns(UserWarning, match=note):
+        serflow.Policy.load(str(PRODUCTION_PLANNER))
+    with pytest.warns(UserWarning, match=note):
+        serflow.simulate(str(PRODUCTION_PLANNER), seed=1, duration=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        serflow.Policy.load(str(PRODUCTION_PLANNER), scenario="production")
+
+
 def test_a_scenario_whose_queueing_bound_outgrows_its_slo_warns(tmp_path):
     loose = tmp_path / "loose.ron"
     default = (REPO / "env" / "src" / "scenarios" / "default.ron").read_text()
