@@ -124,13 +124,24 @@ impl<P: Policy, M: MetricsSource, A: Actuator> Controller<P, M, A> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::baselines::FaasOnly;
+    use crate::baselines::tests::profile;
+    use crate::baselines::{FaasOnly, Hpa, HpaConfig};
     use crate::schema::StageFeature;
 
-    /// Answers with an observation of 3 ready VMs, or sleeps past any timeout when `hang` is set.
+    /// What a metrics system can get wrong.
+    #[derive(Clone, Copy)]
+    enum Glitch {
+        /// An observation of three stages.
+        ThreeStages,
+        /// Stage 0's rate taken across a counter reset.
+        NegativeRate,
+    }
+
+    /// Answers with an observation of 2 stages and 3 ready VMs at stage 0, or with a glitch; sleeps
+    /// past any timeout when `hang` is set.
     struct FakeMetrics {
         hang: bool,
-        malformed: bool,
+        glitch: Option<Glitch>,
     }
 
     impl MetricsSource for FakeMetrics {
@@ -138,8 +149,11 @@ mod tests {
             if self.hang {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
-            let mut obs = Observation::zeros(if self.malformed { 3 } else { 2 });
+            let mut obs = Observation::zeros(if let Some(Glitch::ThreeStages) = self.glitch { 3 } else { 2 });
             obs.set_stage(0, StageFeature::VmsReady, 3.0);
+            if let Some(Glitch::NegativeRate) = self.glitch {
+                obs.set_stage(0, StageFeature::ArrivalRate, -250.0);
+            }
             Ok(obs)
         }
     }
@@ -164,8 +178,8 @@ mod tests {
         fn name(&self) -> &str {
             "two-stages"
         }
-        fn check(&self, obs: &Observation) -> Result<(), crate::ObservationError> {
-            obs.check(2)
+        fn n_stages(&self) -> Option<usize> {
+            Some(2)
         }
         fn act(&mut self, obs: &Observation, action: &mut Action) {
             FaasOnly.act(obs, action);
@@ -180,7 +194,7 @@ mod tests {
     #[test]
     fn a_metrics_timeout_falls_back_to_holding_vms() {
         runtime().block_on(async {
-            let metrics = FakeMetrics { hang: false, malformed: false };
+            let metrics = FakeMetrics { hang: false, glitch: None };
             let mut c =
                 Controller::new(TwoStages, metrics, Recorder::default(), 2, Duration::from_millis(50));
             assert!(matches!(c.tick().await, Tick::Applied(ref a) if a.stages[0].vm_target == 5));
@@ -197,16 +211,39 @@ mod tests {
     #[test]
     fn malformed_observations_and_actuator_errors_fall_back_without_stopping() {
         runtime().block_on(async {
-            let metrics = FakeMetrics { hang: false, malformed: true };
+            let metrics = FakeMetrics { hang: false, glitch: Some(Glitch::ThreeStages) };
             let mut c =
                 Controller::new(TwoStages, metrics, Recorder::default(), 2, Duration::from_millis(50));
             assert!(matches!(c.tick().await, Tick::FellBack(Fallback::MalformedObservation(_), _)));
-            c.metrics.malformed = false;
+            c.metrics.glitch = None;
             c.actuator.fail = true;
             let mut ticks = Vec::new();
             c.run(Duration::from_millis(5), 3, |t| ticks.push(t.clone())).await;
             assert_eq!(ticks.len(), 3);
             assert!(ticks.iter().all(|t| matches!(t, Tick::FellBack(Fallback::ActuatorError(_), _))));
+        });
+    }
+
+    #[test]
+    fn a_rule_falls_back_on_a_glitch_in_the_metrics_instead_of_acting_on_it() {
+        // A rule sized for 2 stages would read a negative rate as no load and scale in, and index
+        // past its profile on fewer stages than it controls.
+        runtime().block_on(async {
+            let rule = Hpa::new("vm-only", profile(2, 0.1, 10.0), HpaConfig::vm_only());
+            let metrics = FakeMetrics { hang: false, glitch: None };
+            let mut c = Controller::new(rule, metrics, Recorder::default(), 2, Duration::from_millis(50));
+            assert!(matches!(c.tick().await, Tick::Applied(_)));
+            for (glitch, reason) in [
+                (Glitch::NegativeRate, "stage0.arrival_rate is negative"),
+                (Glitch::ThreeStages, "observation is for 3 stages, the policy controls 2"),
+            ] {
+                c.metrics.glitch = Some(glitch);
+                let Tick::FellBack(Fallback::MalformedObservation(why), action) = c.tick().await else {
+                    panic!("expected the fallback on {reason}")
+                };
+                assert!(why.contains(reason), "{why}");
+                assert_eq!(action.stages[0].vm_target, 3, "holds the VMs last observed");
+            }
         });
     }
 }

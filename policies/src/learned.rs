@@ -7,8 +7,7 @@
 use crate::mlp::Mlp;
 use crate::policy::Policy;
 use crate::schema::{
-    Action, ActionSet, DecodeMemory, Observation, ObservationError, SCHEMA_VERSION, feature_names,
-    observation_len,
+    Action, ActionSet, DecodeMemory, Observation, SCHEMA_VERSION, feature_names, observation_len,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -256,8 +255,8 @@ impl Policy for Learned {
         &self.name
     }
 
-    fn check(&self, obs: &Observation) -> Result<(), ObservationError> {
-        obs.check(self.file.n_stages)
+    fn n_stages(&self) -> Option<usize> {
+        Some(self.file.n_stages)
     }
 
     /// Forgets the stacked observations and the decoding memory: the next decision sees zeros

@@ -32,7 +32,7 @@ use crate::learned::{Learned, LoadError};
 use crate::mlp::Mlp;
 use crate::policy::Policy;
 use crate::profile::SystemProfile;
-use crate::schema::{Action, Observation, ObservationError, StageAction, StageFeature};
+use crate::schema::{Action, Observation, StageAction, StageFeature};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -690,8 +690,8 @@ impl Policy for ForecastPlanner {
         &self.name
     }
 
-    fn check(&self, obs: &Observation) -> Result<(), ObservationError> {
-        obs.check(self.stages.len())
+    fn n_stages(&self) -> Option<usize> {
+        Some(self.stages.len())
     }
 
     fn reset(&mut self) {

@@ -11,11 +11,18 @@ pub trait Policy: Send {
     /// A short, stable name (`faas-only`, `libra`, ...), used in reports.
     fn name(&self) -> &str;
 
-    /// Checks that `obs` fits this policy (stage count, length, finite values). The default accepts
-    /// any observation; policies with a fixed input shape override it. Drivers call it before `act`.
+    /// How many stages this policy controls, where that is fixed (a rule sized from a system
+    /// profile, a learned policy); `None` for one that acts on any number (`faas-only`).
+    fn n_stages(&self) -> Option<usize> {
+        None
+    }
+
+    /// Checks that `obs` fits this policy: the stage count of [`Policy::n_stages`], the length
+    /// that count gives, finite values, and none negative but `rate_trend`
+    /// ([`Observation::check`]). Drivers call it before `act`, so a policy may index freely and
+    /// never act on a glitch in the metrics (a rate taken across a counter reset).
     fn check(&self, obs: &Observation) -> Result<(), ObservationError> {
-        let _ = obs;
-        Ok(())
+        obs.check(self.n_stages().unwrap_or(obs.n_stages()))
     }
 
     /// Forgets history (EWMA state, timers) at the start of an episode.
@@ -29,6 +36,10 @@ pub trait Policy: Send {
 impl<P: Policy + ?Sized> Policy for Box<P> {
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn n_stages(&self) -> Option<usize> {
+        (**self).n_stages()
     }
 
     fn check(&self, obs: &Observation) -> Result<(), ObservationError> {

@@ -109,6 +109,13 @@ pub enum ObservationError {
         /// Name of the offending feature.
         feature: String,
     },
+    /// A value is negative where the feature cannot be (every feature but `rate_trend`).
+    Negative {
+        /// Name of the offending feature.
+        feature: String,
+        /// The value received.
+        value: f32,
+    },
 }
 
 impl fmt::Display for ObservationError {
@@ -121,6 +128,9 @@ impl fmt::Display for ObservationError {
                 write!(f, "observation is for {found} stages, the policy controls {expected}")
             }
             Self::NotFinite { feature } => write!(f, "observation feature {feature} is not finite"),
+            Self::Negative { feature, value } => {
+                write!(f, "observation feature {feature} is negative ({value}); only rate_trend may be")
+            }
         }
     }
 }
@@ -140,14 +150,16 @@ impl Observation {
         Self { n_stages, values: vec![0.0; observation_len(n_stages)] }
     }
 
-    /// Wraps raw values (for example read from a metrics system); checks length and finiteness.
+    /// Wraps raw values (for example read from a metrics system), checked as [`Observation::check`].
     pub fn from_values(n_stages: usize, values: Vec<f32>) -> Result<Self, ObservationError> {
         let obs = Self { n_stages, values };
         obs.check(n_stages)?;
         Ok(obs)
     }
 
-    /// Checks that the observation fits a policy controlling `n_stages` stages and holds finite values.
+    /// Checks that the observation fits a policy controlling `n_stages` stages and holds finite
+    /// values, none negative but `rate_trend` (a negative rate or count is a metrics glitch, such as
+    /// a rate taken across a counter reset, that a policy would read as no load).
     pub fn check(&self, n_stages: usize) -> Result<(), ObservationError> {
         if self.n_stages != n_stages {
             return Err(ObservationError::Stages { expected: n_stages, found: self.n_stages });
@@ -158,6 +170,11 @@ impl Observation {
         }
         if let Some(i) = self.values.iter().position(|v| !v.is_finite()) {
             return Err(ObservationError::NotFinite { feature: feature_names(n_stages)[i].clone() });
+        }
+        let trend = n_stages * STAGE_FEATURES.len() + GlobalFeature::RateTrend as usize;
+        let negative = self.values.iter().enumerate().find(|&(i, v)| *v < 0.0 && i != trend);
+        if let Some((i, &value)) = negative {
+            return Err(ObservationError::Negative { feature: feature_names(n_stages)[i].clone(), value });
         }
         Ok(())
     }
@@ -754,6 +771,20 @@ mod tests {
         let err = Observation::from_values(1, values).unwrap_err();
         assert_eq!(err.to_string(), "observation feature stage0.vms_ready is not finite");
         assert!(Observation::zeros(2).check(3).is_err());
+    }
+
+    #[test]
+    fn check_rejects_a_negative_feature_but_the_trend() {
+        let mut obs = Observation::zeros(2);
+        obs.set_global(GlobalFeature::RateTrend, -40.0); // the load fell: fine
+        assert_eq!(obs.check(2), Ok(()));
+        obs.set_stage(1, StageFeature::ArrivalRate, -12.5); // a rate across a counter reset
+        assert_eq!(
+            obs.check(2).unwrap_err().to_string(),
+            "observation feature stage1.arrival_rate is negative (-12.5); only rate_trend may be"
+        );
+        obs.set_stage(1, StageFeature::ArrivalRate, -0.0);
+        assert_eq!(obs.check(2), Ok(()));
     }
 
     #[test]

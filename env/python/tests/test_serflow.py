@@ -437,6 +437,10 @@ def test_bad_actions_and_seeds_raise_value_error():
         serflow.Policy.load("learned").act(np.zeros(3, np.float32))
     with pytest.raises(ValueError, match="not finite"):
         serflow.Policy.load("serflow").act(np.full(44, np.nan, np.float32))
+    negative = np.zeros(44, np.float32)
+    negative[0] = -250.0  # stage 0's rate across a counter reset
+    with pytest.raises(ValueError, match=r"stage0.arrival_rate is negative \(-250\)"):
+        serflow.Policy.load("tuned-hpa").act(negative)
     with pytest.raises(ValueError, match="obs: expected a sequence of numbers"):
         serflow.Policy.load("serflow").act("forty-four features")
     venv = serflow.VectorEnv(2, duration=60)

@@ -90,6 +90,10 @@ impl Policy for Hpa {
         self.name
     }
 
+    fn n_stages(&self) -> Option<usize> {
+        Some(self.profile.stages.len())
+    }
+
     fn reset(&mut self) {
         self.stabilisers.iter_mut().for_each(Stabiliser::clear);
         self.trends.iter_mut().for_each(Trend::clear);

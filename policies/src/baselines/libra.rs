@@ -100,6 +100,10 @@ impl Policy for Libra {
         "libra"
     }
 
+    fn n_stages(&self) -> Option<usize> {
+        Some(self.profile.stages.len())
+    }
+
     fn reset(&mut self) {
         self.rate.clear();
         self.calls = 0;

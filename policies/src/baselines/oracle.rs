@@ -226,6 +226,10 @@ impl Policy for Oracle {
         "oracle"
     }
 
+    fn n_stages(&self) -> Option<usize> {
+        Some(self.plans.len())
+    }
+
     fn reset(&mut self) {
         self.interval = 0;
     }

@@ -112,6 +112,10 @@ impl Policy for Serflow {
         self.name
     }
 
+    fn n_stages(&self) -> Option<usize> {
+        Some(self.profile.stages.len())
+    }
+
     fn reset(&mut self) {
         self.rate.clear();
         self.reach.iter_mut().for_each(Ewma::clear);

@@ -38,6 +38,10 @@ impl Policy for StaticAllocation {
         "static-best"
     }
 
+    fn n_stages(&self) -> Option<usize> {
+        Some(self.profile.stages.len())
+    }
+
     fn act(&mut self, obs: &Observation, action: &mut Action) {
         action.stages.resize(obs.n_stages(), StageAction::FAAS_ONLY);
         for (k, (stage, prof)) in self.stages.iter().zip(&self.profile.stages).enumerate() {
