@@ -295,3 +295,27 @@ fn compare_on_more_stages_than_any_shipped_policy_leaves_learned_out() {
         runs.as_array().unwrap().iter().map(|r| r["policy"].as_str().unwrap()).collect();
     assert_eq!(policies, ["faas-only", "vm-only", "libra", "serflow", "oracle"]);
 }
+
+#[test]
+fn a_zero_floor_leaves_the_ratio_to_it_blank_instead_of_dividing_by_it() {
+    // Free functions: the hindsight floor serves everything on them for nothing.
+    let free = include_str!("../../env/src/scenarios/default.ron")
+        .replace("price_per_gb_s: 0.0000166667", "price_per_gb_s: 0.0")
+        .replace("price_per_request: 0.0000002", "price_per_request: 0.0");
+    let path = common::scratch("free").join("free.ron");
+    std::fs::write(&path, free).unwrap();
+    let compare = |format: &str| {
+        let args =
+            ["compare", "--scenario", &path.display().to_string(), "--duration", "300", "--seeds", "1"];
+        let out = serflow(&[&args[..], &["--policies", "faas-only,vm-only", format]].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let table = compare("--markdown");
+    assert!(table.contains("hindsight floor $0.0000"), "{table}");
+    let vm_only = table.lines().find(|l| l.starts_with("| vm-only |")).unwrap();
+    assert_eq!(vm_only.split(" | ").nth(5), Some("-"), "{table}");
+    let csv = compare("--csv");
+    let vm_only = csv.lines().find(|l| l.starts_with("vm-only,")).unwrap();
+    assert_eq!(vm_only.split(',').nth(6), Some(""), "{csv}");
+}

@@ -39,7 +39,8 @@ pub struct Row {
     pub cost_vm: f64,
     pub cost_faas: f64,
     pub cost_transfer: f64,
-    pub cost_vs_floor: f64,
+    /// Cost over the hindsight floor; none where the floor is zero (no load, or serving is free).
+    pub cost_vs_floor: Option<f64>,
     pub slo_attainment: f64,
     pub meets_target: bool,
     pub p50_ms: f64,
@@ -60,6 +61,7 @@ impl Row {
         let reports: Vec<&EpisodeReport> = runs.iter().map(|r| &r.report).collect();
         let (cost, attainment) = mean_cost_and_attainment(&reports);
         let target = runs.first().map_or(1.0, |r| r.report.slo.target);
+        let floor = mean(&|r| r.floor.total);
         Row {
             policy: name.to_string(),
             seeds: runs.len() as u64,
@@ -67,7 +69,7 @@ impl Row {
             cost_vm: mean(&|r| r.report.cost.vm),
             cost_faas: mean(&|r| r.report.cost.faas),
             cost_transfer: mean(&|r| r.report.cost.transfer),
-            cost_vs_floor: cost / mean(&|r| r.floor.total).max(f64::MIN_POSITIVE),
+            cost_vs_floor: (floor > 0.0).then(|| cost / floor),
             slo_attainment: attainment,
             meets_target: attainment >= target,
             p50_ms: mean(&|r| r.report.slo.p50_ms),
