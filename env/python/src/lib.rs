@@ -640,18 +640,15 @@ impl Policy {
         let scenario = ScenarioOptions::named(scenario).load(&keyword).map_err(value_error)?;
         warn_about(&scenario)?;
         let n_stages = scenario.n_stages();
-        let trained = |policy: TrainedPolicy| match policy {
-            TrainedPolicy::Actor(actor) => Loaded::Learned(actor),
-            planner => Loaded::Rule(planner.into_policy()),
-        };
-        let loaded = if serflow_env::names_a_file(name) {
-            let policy = load_learned(name, &scenario).map_err(value_error)?;
+        let file = serflow_env::names_a_file(name);
+        let loaded = if file || name == "learned" {
+            let policy = if file { load_learned(name, &scenario) } else { shipped_learned(&scenario) };
+            let policy = policy.map_err(value_error)?;
             warn_caveat(&registry(&scenario, calibration)?, name)?;
-            trained(policy)
-        } else if name == "learned" {
-            let policy = shipped_learned(&scenario).map_err(value_error)?;
-            warn_caveat(&registry(&scenario, calibration)?, name)?;
-            trained(policy)
+            match policy {
+                TrainedPolicy::Actor(actor) => Loaded::Learned(actor),
+                planner => Loaded::Rule(planner.into_policy()),
+            }
         } else if name == "oracle" {
             return Err(value_error(
                 "oracle: plans with one episode's future arrivals, so it cannot act online; use simulate or compare",
